@@ -1,0 +1,1 @@
+"""phananh: the operators' command line for the citizen-report platform."""

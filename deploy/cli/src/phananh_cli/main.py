@@ -1,0 +1,115 @@
+"""``phananh``: start, stop and inspect the platform.
+
+    phananh up [--infra-only]   start Kafka, the database and the four services
+    phananh down                stop everything this command started
+    phananh status              what runs, and where it listens
+    phananh env                 shell exports pointing clients at the local stack
+    phananh topics create       create the contract topics on any Kafka cluster
+    phananh topics list         the contract topics and their partitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from phananh_contracts import ALL_TOPICS
+from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
+from phananh_platform.settings import KafkaSettings
+
+from phananh_cli.stack import LocalStack, StackError
+
+
+def _up(args: argparse.Namespace) -> int:
+    stack = LocalStack()
+    try:
+        stack.up(services=not args.infra_only)
+    except StackError as error:
+        print(f"phananh up: {error}", file=sys.stderr)
+        print("Whatever did start keeps running; `phananh down` stops it.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _down(_: argparse.Namespace) -> int:
+    LocalStack().down()
+    return 0
+
+
+def _status(_: argparse.Namespace) -> int:
+    stack = LocalStack()
+    print(stack.describe())
+    return 0 if all(state.startswith("running") for _, state, _ in stack.status()) else 3
+
+
+def _env(_: argparse.Namespace) -> int:
+    for name, value in LocalStack().service_env().items():
+        print(f"export {name}='{value}'")
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    settings = KafkaSettings(
+        bootstrap_servers=args.bootstrap_servers
+        or os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
+        or KafkaSettings().bootstrap_servers
+    )
+
+    async def create() -> list[str]:
+        await wait_for_kafka(settings, timeout_s=args.wait)
+        created = await ensure_topics(settings, ALL_TOPICS)
+        await warm_group_coordinator(settings, ALL_TOPICS[0].name)
+        return created
+
+    try:
+        created = asyncio.run(create())
+    except TimeoutError as error:
+        print(f"phananh topics create: {error}", file=sys.stderr)
+        return 1
+    for name in created:
+        print(f"created {name}")
+    print(f"{len(ALL_TOPICS)} topics present on {settings.bootstrap_servers}")
+    return 0
+
+
+def _topics_list(_: argparse.Namespace) -> int:
+    for topic in ALL_TOPICS:
+        print(f"{topic.name:<32} {topic.partitions:>3} partitions  {topic.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="phananh", description="Operate the citizen-report platform."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start Kafka, the database and the services locally")
+    up.add_argument(
+        "--infra-only", action="store_true", help="start Kafka and the database only"
+    )
+    up.set_defaults(run=_up)
+    commands.add_parser("down", help="stop everything `up` started").set_defaults(run=_down)
+    commands.add_parser("status", help="show what runs and where").set_defaults(run=_status)
+    commands.add_parser("env", help="print exports for the local stack").set_defaults(run=_env)
+
+    topics = commands.add_parser("topics", help="the contract topics").add_subparsers(
+        dest="topics_command", required=True
+    )
+    create = topics.add_parser("create", help="create missing topics on a Kafka cluster")
+    create.add_argument("--bootstrap-servers", help="default: PHANANH_KAFKA__BOOTSTRAP_SERVERS")
+    create.add_argument("--wait", type=float, default=120.0, help="seconds to wait for Kafka")
+    create.set_defaults(run=_topics_create)
+    topics.add_parser("list", help="list the contract topics").set_defaults(run=_topics_list)
+    return root
+
+
+def app(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.run(args))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,464 @@
+"""Event types: the ``data`` models and their CloudEvents envelopes.
+
+Each event type is a pair: a data model named for the fact (``ReportReceived``) and an
+envelope class fixing the CloudEvents ``type`` (``ReportReceivedEvent``). Examples of
+every type, along the golden path of one report, are in ``phananh_contracts.examples``.
+"""
+
+import base64
+import json
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from phananh_contracts.envelope import Event, EventData, ReportEventData
+from phananh_contracts.values import (
+    AgencyUpdateKind,
+    Attachment,
+    Base64,
+    Channel,
+    Code,
+    EscalationLevel,
+    Identifier,
+    NfcText,
+    Place,
+    Priority,
+    RejectionReason,
+    Reporter,
+    ReportStatus,
+    TrackingCode,
+    UtcDatetime,
+    Value,
+    check_base64,
+)
+
+_TYPE = "CloudEvents type of this event."
+_MESSAGE_ID = "The channel's own id of the message (Zalo msg_id, email Message-ID …)."
+
+ChannelMessageId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+SmallMap = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(max_length=1024)],
+    ],
+    Field(max_length=32),
+]
+"""At most 32 entries; keys 1–64 characters, values at most 1024."""
+
+
+# --- pakn.channel.raw.v1 ------------------------------------------------------------
+
+
+class RawChannelMessageReceived(EventData):
+    """A message exactly as a channel adapter received and authenticated it.
+
+    ``body`` is at most 1,000,000 characters; bytes that are not text (a raw email) are
+    sent base64-encoded. Adapters store media elsewhere and pass its URL in the body.
+    """
+
+    channel: Channel = Field(description="Channel the message came through.")
+    channel_message_id: ChannelMessageId = Field(description=_MESSAGE_ID)
+    received_at: UtcDatetime = Field(description="When the adapter received the message.")
+    content_type: str = Field(
+        max_length=255,
+        pattern=r"^[a-z]+/[A-Za-z0-9.+-]+(;.*)?$",
+        description=(
+            "Media type of the body: 'application/json' (webhooks), 'message/rfc822' "
+            "(email), 'application/x-www-form-urlencoded' (Open311) …"
+        ),
+    )
+    body: str = Field(max_length=1_000_000, description="The payload, unchanged.")
+    body_encoding: Literal["utf-8", "base64"] = Field(
+        description="'utf-8' when body is the payload text, 'base64' when it encodes bytes."
+    )
+    authenticated_as: Identifier = Field(
+        description="What verified the message: adapter, API key id or signature scheme."
+    )
+    reply_to_channel_message_id: ChannelMessageId | None = Field(
+        default=None,
+        description="The message this one answers on the channel (threading of citizen replies).",
+    )
+    metadata: SmallMap = Field(
+        default_factory=dict,
+        description="Small channel facts worth keeping (at most 32 entries), e.g. app version.",
+    )
+
+    @model_validator(mode="after")
+    def _base64_body(self) -> Self:
+        if self.body_encoding == "base64":
+            check_base64(self.body)
+        return self
+
+
+class RawChannelMessageReceivedEvent(Event[RawChannelMessageReceived]):
+    """A channel adapter received a message (adapters → intake)."""
+
+    type: Literal["vn.pakn.channel.message.received"] = Field(description=_TYPE)
+
+
+# --- pakn.reports.v1 and pakn.reports.rejected.v1 -------------------------------------
+
+
+class ReportReceived(ReportEventData):
+    """A citizen's report (phản ánh, kiến nghị), normalized from any channel."""
+
+    tracking_code: TrackingCode
+    channel: Channel = Field(description="Channel the report came through.")
+    channel_message_id: ChannelMessageId = Field(description=_MESSAGE_ID)
+    received_at: UtcDatetime = Field(description="When the channel adapter received it.")
+    text: NfcText = Field(
+        min_length=1, max_length=4000, description="The citizen's text, NFC-normalized."
+    )
+    title: NfcText | None = Field(
+        default=None, min_length=1, max_length=200, description="Short title, if given."
+    )
+    category: Code = Field(description="Category code from configuration, e.g. 'urban_order'.")
+    category_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Confidence of an automatic classification; absent when a person chose.",
+    )
+    place: Place | None = Field(default=None, description="Where the issue is, when known.")
+    priority: Priority = Field(description="How fast the report must be handled.")
+    reporter: Reporter = Field(description="Who sent it, pseudonymized.")
+    attachments: tuple[Attachment, ...] = Field(
+        default=(), max_length=20, description="Photos, videos and files, at most 20."
+    )
+    collaborator_id: Identifier | None = Field(
+        default=None,
+        description="Id of the public-opinion collaborator (CTV DLXH) who filed it, if any.",
+    )
+    duplicate_of: Identifier | None = Field(
+        default=None, description="Id of an earlier report this one duplicates, if any."
+    )
+    language: str = Field(
+        default="vi",
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="BCP 47 language tag of the text.",
+    )
+
+    @model_validator(mode="after")
+    def _not_own_duplicate(self) -> Self:
+        if self.duplicate_of == self.report_id:
+            raise ValueError("a report cannot be a duplicate of itself")
+        return self
+
+
+class ReportReceivedEvent(Event[ReportReceived]):
+    """Intake accepted a report (intake → routing, notify, audit)."""
+
+    type: Literal["vn.pakn.report.received"] = Field(description=_TYPE)
+
+
+class ReportRejected(EventData):
+    """Intake refused a channel message; it never became a report."""
+
+    channel: Channel = Field(description="Channel the message came through.")
+    channel_message_id: ChannelMessageId = Field(description=_MESSAGE_ID)
+    raw_event_id: Identifier | None = Field(
+        default=None,
+        description=(
+            "Id of the raw channel event; absent when the adapter refused the message "
+            "before publishing it (e.g. bad_signature)."
+        ),
+    )
+    reason: RejectionReason = Field(description="Why it was refused.")
+    detail: NfcText = Field(
+        min_length=1, max_length=1000, description="Human-readable explanation."
+    )
+    rejected_at: UtcDatetime = Field(description="When it was refused.")
+
+
+class ReportRejectedEvent(Event[ReportRejected]):
+    """Intake rejected a message (intake → notify, audit)."""
+
+    type: Literal["vn.pakn.report.rejected"] = Field(description=_TYPE)
+
+
+# --- pakn.assignments.v1 --------------------------------------------------------------
+
+
+class ReportAssigned(ReportEventData):
+    """Routing chose the agencies handling a report and its deadline."""
+
+    tracking_code: TrackingCode
+    lead_agency_id: Code = Field(description="Agency in charge (chủ trì).")
+    supporting_agency_ids: tuple[Code, ...] = Field(
+        default=(), description="Agencies that coordinate (phối hợp); distinct, without the lead."
+    )
+    deadline: UtcDatetime = Field(description="When the lead agency must have resolved it.")
+    priority: Priority = Field(description="Priority the deadline was computed for.")
+    category: Code = Field(description="Category the rule matched on.")
+    rule_id: Identifier = Field(description="Id of the routing rule that matched.")
+    ruleset_version: Identifier = Field(description="Version of the routing configuration.")
+    matched: SmallMap = Field(
+        default_factory=dict,
+        description="The report facts the rule matched, e.g. {'ward_code': '03679'}.",
+    )
+    assigned_at: UtcDatetime = Field(description="When the assignment was made.")
+    reassignment_of: Identifier | None = Field(
+        default=None, description="Event id of the assignment this one replaces, if any."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.lead_agency_id in self.supporting_agency_ids:
+            raise ValueError("the lead agency cannot also be a supporting agency")
+        if len(set(self.supporting_agency_ids)) != len(self.supporting_agency_ids):
+            raise ValueError("supporting_agency_ids must be distinct")
+        if self.deadline <= self.assigned_at:
+            raise ValueError("deadline must be after assigned_at")
+        return self
+
+
+class ReportAssignedEvent(Event[ReportAssigned]):
+    """A report was assigned or reassigned (routing → notify, audit, agencies)."""
+
+    type: Literal["vn.pakn.report.assigned"] = Field(description=_TYPE)
+
+
+# --- pakn.agency.updates.v1 -----------------------------------------------------------
+
+_NOTE_REQUIRED = frozenset(
+    {AgencyUpdateKind.REJECTED, AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.RESOLVED}
+)
+
+
+class AgencyUpdate(ReportEventData):
+    """What an agency did about a report assigned to it."""
+
+    agency_id: Code = Field(description="The agency speaking.")
+    kind: AgencyUpdateKind = Field(description="What the agency says.")
+    note: NfcText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4000,
+        description=(
+            "Explanation, shown to the citizen; required when kind is rejected, "
+            "needs_information or resolved."
+        ),
+    )
+    suggested_agency_id: Code | None = Field(
+        default=None, description="When rejecting: the agency that should handle it instead."
+    )
+    officer_ref: Identifier | None = Field(
+        default=None, description="The agency's own reference of the officer in charge."
+    )
+    updated_at: UtcDatetime = Field(description="When the agency made the update.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind in _NOTE_REQUIRED and self.note is None:
+            raise ValueError(f"an update of kind {self.kind} needs a note")
+        if self.suggested_agency_id is not None and self.kind != AgencyUpdateKind.REJECTED:
+            raise ValueError("suggested_agency_id is only for updates of kind rejected")
+        if self.suggested_agency_id == self.agency_id:
+            raise ValueError("an agency cannot suggest itself")
+        return self
+
+
+class AgencyUpdateEvent(Event[AgencyUpdate]):
+    """An agency published an update (agencies → routing, audit)."""
+
+    type: Literal["vn.pakn.agency.update"] = Field(description=_TYPE)
+
+
+# --- pakn.report.status.v1 ------------------------------------------------------------
+
+
+class ReportStatusChanged(ReportEventData):
+    """The status a citizen sees changed."""
+
+    tracking_code: TrackingCode
+    status: ReportStatus = Field(description="The new status.")
+    previous_status: ReportStatus | None = Field(
+        default=None, description="The status before, absent for the first one."
+    )
+    agency_id: Code | None = Field(default=None, description="The agency behind the change.")
+    note: NfcText | None = Field(
+        default=None, min_length=1, max_length=4000, description="Explanation for the citizen."
+    )
+    changed_at: UtcDatetime = Field(description="When the status changed.")
+
+    @model_validator(mode="after")
+    def _changed(self) -> Self:
+        if self.status == self.previous_status:
+            raise ValueError("status must differ from previous_status")
+        return self
+
+
+class ReportStatusChangedEvent(Event[ReportStatusChanged]):
+    """A report's status changed (routing → notify, audit, dashboards)."""
+
+    type: Literal["vn.pakn.report.status.changed"] = Field(description=_TYPE)
+
+
+# --- pakn.deadlines.v1 ----------------------------------------------------------------
+
+
+class _DeadlineFact(ReportEventData):
+    agency_id: Code = Field(description="The agency responsible for the deadline.")
+    deadline: UtcDatetime = Field(description="The deadline concerned.")
+    at: UtcDatetime = Field(description="When this was detected.")
+
+
+class DeadlineWarning(_DeadlineFact):
+    """A deadline is close and the report is not resolved."""
+
+    @model_validator(mode="after")
+    def _before_deadline(self) -> Self:
+        if self.at >= self.deadline:
+            raise ValueError("a warning comes before the deadline")
+        return self
+
+
+class DeadlineWarningEvent(Event[DeadlineWarning]):
+    """A deadline is close (routing → notify, audit)."""
+
+    type: Literal["vn.pakn.deadline.warning"] = Field(description=_TYPE)
+
+
+class DeadlineBreached(_DeadlineFact):
+    """A deadline passed and the report is not resolved (quá hạn)."""
+
+    @model_validator(mode="after")
+    def _after_deadline(self) -> Self:
+        if self.at < self.deadline:
+            raise ValueError("a breach comes at or after the deadline")
+        return self
+
+
+class DeadlineBreachedEvent(Event[DeadlineBreached]):
+    """A deadline was missed (routing → notify, audit)."""
+
+    type: Literal["vn.pakn.deadline.breached"] = Field(description=_TYPE)
+
+
+class ReportEscalated(_DeadlineFact):
+    """An overdue report was raised to the next level; ``agency_id`` missed the deadline."""
+
+    to_agency_id: Code = Field(description="The agency or leadership body now informed.")
+    level: EscalationLevel = Field(description="The level escalated to.")
+    reason: NfcText = Field(min_length=1, max_length=1000, description="Why it was escalated.")
+
+    @model_validator(mode="after")
+    def _to_another_agency(self) -> Self:
+        if self.to_agency_id == self.agency_id:
+            raise ValueError("a report is escalated to another agency")
+        return self
+
+
+class ReportEscalatedEvent(Event[ReportEscalated]):
+    """A report was escalated (routing → notify, audit, leadership)."""
+
+    type: Literal["vn.pakn.report.escalated"] = Field(description=_TYPE)
+
+
+# --- pakn.notifications.v1 ------------------------------------------------------------
+
+
+class _NotificationFact(ReportEventData):
+    notification_id: str = Field(
+        min_length=1,
+        max_length=512,
+        pattern=r"^\S+$",
+        description=(
+            "Idempotency key of the notification: "
+            "'{report_id}:{trigger_event_type}:{recipient_pseudonym}'."
+        ),
+    )
+    trigger_event_id: Identifier = Field(description="Id of the event that caused it.")
+    trigger_event_type: str = Field(
+        pattern=r"^vn\.pakn\.[a-z0-9._]+$", description="Type of the event that caused it."
+    )
+    recipient_pseudonym: Identifier = Field(description="Pseudonym of the recipient.")
+    channel: Code = Field(
+        description=(
+            "Delivery channel: the intake channel answered on ('app', 'zalo', 'facebook', "
+            "'email' …) or 'sms'."
+        )
+    )
+    provider: Code = Field(description="Provider that carried it, e.g. 'zalo-oa', 'smtp'.")
+    template_id: Identifier = Field(description="Message template used.")
+    attempts: int = Field(ge=1, description="Delivery attempts made so far.")
+    at: UtcDatetime = Field(description="When the last attempt ended.")
+
+
+class NotificationSent(_NotificationFact):
+    """A citizen was told about their report."""
+
+
+class NotificationSentEvent(Event[NotificationSent]):
+    """A notification was delivered to its provider (notify → audit)."""
+
+    type: Literal["vn.pakn.notification.sent"] = Field(description=_TYPE)
+
+
+class NotificationFailed(_NotificationFact):
+    """A notification could not be delivered."""
+
+    reason: NfcText = Field(min_length=1, max_length=1000, description="What went wrong.")
+    permanent: bool = Field(description="True when retrying cannot help (e.g. unknown user).")
+
+
+class NotificationFailedEvent(Event[NotificationFailed]):
+    """A notification failed (notify → audit, operators)."""
+
+    type: Literal["vn.pakn.notification.failed"] = Field(description=_TYPE)
+
+
+# --- pakn.audit.checkpoints.v1 --------------------------------------------------------
+
+
+class ChainHead(Value):
+    """The last record of one hash chain in the audit trail."""
+
+    chain_id: Identifier = Field(description="Id of the hash chain.")
+    sequence: int = Field(ge=0, description="Sequence number of its last record.")
+    record_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of that record, lowercase hex."
+    )
+
+
+class AuditCheckpoint(EventData):
+    """Signed heads of the audit hash chains, so the trail can be verified from outside.
+
+    ``signature`` is the Ed25519 signature of ``signed_bytes()``: this data as JSON without
+    ``signature``, keys sorted, no whitespace, UTF-8. Verify against the received JSON
+    object (minus ``signature``), not a re-serialization, so that fields added later count.
+    """
+
+    checkpoint_id: Identifier = Field(description="Unique id of the checkpoint.")
+    writer_id: Identifier = Field(description="The audit writer that made it.")
+    heads: tuple[ChainHead, ...] = Field(min_length=1, description="Head of every chain.")
+    created_at: UtcDatetime = Field(description="When the checkpoint was made.")
+    algorithm: Literal["Ed25519"] = Field(description="Signature algorithm.")
+    public_key_id: Identifier = Field(description="Id of the public key that verifies it.")
+    signature: Base64 = Field(description="Signature (64 bytes), standard base64.")
+
+    @field_validator("signature")
+    @classmethod
+    def _signature_length(cls, value: str) -> str:
+        if len(base64.b64decode(value)) != 64:
+            raise ValueError("an Ed25519 signature is 64 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_chains(self) -> Self:
+        if len({head.chain_id for head in self.heads}) != len(self.heads):
+            raise ValueError("each chain has one head")
+        return self
+
+    def signed_bytes(self) -> bytes:
+        """The bytes ``signature`` signs."""
+        unsigned = self.model_dump(mode="json", exclude={"signature"})
+        return json.dumps(
+            unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+
+class AuditCheckpointEvent(Event[AuditCheckpoint]):
+    """Audit signed a checkpoint (audit → anyone verifying the trail)."""
+
+    type: Literal["vn.pakn.audit.checkpoint"] = Field(description=_TYPE)

@@ -1,0 +1,267 @@
+"""Every Kafka topic of the platform, its key, and the event types allowed on it.
+
+Topic names are public contracts: agencies' systems subscribe to them. A breaking change
+to a topic's key or events means a new topic with the next version suffix.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from phananh_contracts.envelope import Event, EventData
+from phananh_contracts.errors import ContractViolation
+from phananh_contracts.events import (
+    AgencyUpdateEvent,
+    AuditCheckpointEvent,
+    DeadlineBreachedEvent,
+    DeadlineWarningEvent,
+    NotificationFailedEvent,
+    NotificationSentEvent,
+    RawChannelMessageReceivedEvent,
+    ReportAssignedEvent,
+    ReportEscalatedEvent,
+    ReportReceivedEvent,
+    ReportRejectedEvent,
+    ReportStatusChangedEvent,
+)
+from phananh_contracts.keys import ChannelMessageKey, CheckpointKey, Key, ReportKey
+
+_DAY_MS = 24 * 60 * 60 * 1000
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A Kafka topic: how the broker creates it and what producers may write on it."""
+
+    name: str
+    partitions: int
+    description: str
+    key: type[Key] | None
+    """Model of the record key; None when the key is whatever the original record had."""
+    events: tuple[type[Event[Any]], ...]
+    """Event classes allowed on the topic; empty for topics of raw bytes (dead letters)."""
+    cleanup_policy: Literal["delete", "compact"] = "delete"
+    retention_ms: int | None = None
+    """Kafka ``retention.ms``: None for the broker default, -1 to keep forever."""
+    max_message_bytes: int | None = None
+    """Kafka ``max.message.bytes``: None for the broker default (1 MiB)."""
+
+    def key_for(self, data: EventData) -> Key:
+        """The record key of an event with this data: the key's fields, read from the data."""
+        if self.key is None:
+            raise LookupError(f"topic {self.name} has no key model")
+        return self.key.model_validate(data, from_attributes=True)
+
+    def decode(self, value: bytes) -> Event[Any]:
+        """Validate a record value against the event types of this topic.
+
+        Raises ContractViolation, with a short reason, for anything invalid.
+        """
+        if not self.events:
+            raise LookupError(f"topic {self.name} carries raw bytes, not events")
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ContractViolation(f"not UTF-8: {error}", topic=self.name) from None
+        try:
+            return self.value_adapter.validate_json(text)
+        except ValidationError as error:
+            raise self._violation(error) from None
+
+    @cached_property
+    def value_adapter(self) -> TypeAdapter[Event[Any]]:
+        """Validator and JSON Schema of a record value: the union of the topic's events."""
+        events: Any = Union[self.events]  # noqa: UP007 -- from a tuple at run time
+        return TypeAdapter(Annotated[events, Field(discriminator="type")])
+
+    def _violation(self, error: ValidationError) -> ContractViolation:
+        first = error.errors(include_url=False)[0]
+        ctx = first.get("ctx", {})
+        match first["type"]:
+            case "json_invalid":
+                reason = f"invalid JSON: {ctx['error']}"
+            case "union_tag_not_found":
+                reason = "missing attribute 'type'"
+            case "union_tag_invalid":
+                reason = (
+                    f"unknown event type {ctx['tag']!r} on topic {self.name} "
+                    f"(expected {ctx['expected_tags']})"
+                )
+            case _:  # the location starts with the union tag, the event type
+                return ContractViolation.from_validation_error(error, topic=self.name, skip_loc=1)
+        return ContractViolation(reason, topic=self.name)
+
+
+CHANNEL_RAW_TOPIC = Topic(
+    name="pakn.channel.raw.v1",
+    partitions=6,
+    description=(
+        "Messages as channel adapters received them, before normalization. Bodies may hold "
+        "contacts in clear, so records are kept 7 days; bodies up to 1,000,000 characters."
+    ),
+    key=ChannelMessageKey,
+    events=(RawChannelMessageReceivedEvent,),
+    retention_ms=7 * _DAY_MS,
+    max_message_bytes=4 * _MIB,
+)
+REPORTS_TOPIC = Topic(
+    name="pakn.reports.v1",
+    partitions=6,
+    description="Normalized reports accepted by intake.",
+    key=ReportKey,
+    events=(ReportReceivedEvent,),
+)
+REPORTS_REJECTED_TOPIC = Topic(
+    name="pakn.reports.rejected.v1",
+    partitions=3,
+    description="Channel messages intake refused (invalid, spam, duplicate …), with the reason.",
+    key=ChannelMessageKey,
+    events=(ReportRejectedEvent,),
+)
+ASSIGNMENTS_TOPIC = Topic(
+    name="pakn.assignments.v1",
+    partitions=6,
+    description="Reports assigned to a lead agency and supporting agencies, with a deadline.",
+    key=ReportKey,
+    events=(ReportAssignedEvent,),
+)
+AGENCY_UPDATES_TOPIC = Topic(
+    name="pakn.agency.updates.v1",
+    partitions=6,
+    description="Updates agencies publish about reports assigned to them.",
+    key=ReportKey,
+    events=(AgencyUpdateEvent,),
+)
+REPORT_STATUS_TOPIC = Topic(
+    name="pakn.report.status.v1",
+    partitions=6,
+    description="Changes of the status citizens see.",
+    key=ReportKey,
+    events=(ReportStatusChangedEvent,),
+)
+DEADLINES_TOPIC = Topic(
+    name="pakn.deadlines.v1",
+    partitions=6,
+    description="Deadlines close, deadlines missed, and escalations.",
+    key=ReportKey,
+    events=(DeadlineWarningEvent, DeadlineBreachedEvent, ReportEscalatedEvent),
+)
+NOTIFICATIONS_TOPIC = Topic(
+    name="pakn.notifications.v1",
+    partitions=6,
+    description="Notifications to citizens, delivered or failed.",
+    key=ReportKey,
+    events=(NotificationSentEvent, NotificationFailedEvent),
+)
+AUDIT_CHECKPOINTS_TOPIC = Topic(
+    name="pakn.audit.checkpoints.v1",
+    partitions=1,
+    description="Signed heads of the audit hash chains, kept forever.",
+    key=CheckpointKey,
+    events=(AuditCheckpointEvent,),
+    retention_ms=-1,
+)
+
+
+def dead_letter_topic(service: str) -> str:
+    """Name of a service's dead-letter topic, e.g. ``pakn.dlq.intake.v1``."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", service):
+        raise ValueError(f"not a service name: {service!r}")
+    return f"pakn.dlq.{service}.v1"
+
+
+class DeadLetterHeader(StrEnum):
+    """Headers a dead-letter record adds to the original record's headers."""
+
+    REASON = "x-dlq-reason"
+    ERROR_CLASS = "x-dlq-error-class"
+    SOURCE_TOPIC = "x-dlq-source-topic"
+    SOURCE_PARTITION = "x-dlq-source-partition"
+    SOURCE_OFFSET = "x-dlq-source-offset"
+    FAILED_AT = "x-dlq-failed-at"
+    SERVICE = "x-dlq-service"
+
+
+DEAD_LETTER_HEADERS: Mapping[DeadLetterHeader, str] = MappingProxyType(
+    {
+        DeadLetterHeader.REASON: "Short human-readable reason (ContractViolation.reason).",
+        DeadLetterHeader.ERROR_CLASS: "Qualified name of the exception class.",
+        DeadLetterHeader.SOURCE_TOPIC: "Topic the record was read from.",
+        DeadLetterHeader.SOURCE_PARTITION: "Its partition, in decimal.",
+        DeadLetterHeader.SOURCE_OFFSET: "Its offset, in decimal.",
+        DeadLetterHeader.FAILED_AT: "When processing failed, RFC 3339 in UTC.",
+        DeadLetterHeader.SERVICE: "The service that gave up on it.",
+    }
+)
+"""Every dead-letter header and what it holds; all values are UTF-8 text.
+
+A dead-letter record keeps the original key, value bytes and headers unchanged and adds
+these headers.
+"""
+
+SERVICES = ("intake", "routing", "notify", "audit")
+"""Services that own a dead-letter topic."""
+
+DEAD_LETTER_TOPICS = tuple(
+    Topic(
+        name=dead_letter_topic(service),
+        partitions=1,
+        description=(
+            f"Records {service} could not process: original key, value and headers "
+            "unchanged, plus the x-dlq-* headers. Kept forever."
+        ),
+        key=None,
+        events=(),
+        retention_ms=-1,
+        max_message_bytes=5 * _MIB,
+    )
+    for service in SERVICES
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    CHANNEL_RAW_TOPIC,
+    REPORTS_TOPIC,
+    REPORTS_REJECTED_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    AGENCY_UPDATES_TOPIC,
+    REPORT_STATUS_TOPIC,
+    DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    AUDIT_CHECKPOINTS_TOPIC,
+    *DEAD_LETTER_TOPICS,
+)
+
+_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
+_BY_EVENT = {event: topic for topic in ALL_TOPICS for event in topic.events}
+
+
+def topic_by_name(name: str) -> Topic:
+    """The topic called ``name``; KeyError if there is none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}") from None
+
+
+def topic_for_event(event_class: type[Event[Any]]) -> Topic:
+    """The topic events of ``event_class`` are written on."""
+    try:
+        return _BY_EVENT[event_class]
+    except KeyError:
+        raise KeyError(f"{event_class.__name__} is on no topic") from None
+
+
+def decode_event(topic: str, value: bytes) -> Event[Any]:
+    """Decode a record value read from ``topic`` into its event class.
+
+    Raises ContractViolation for bytes that are not UTF-8, not JSON, miss an attribute,
+    carry a type not allowed on the topic, or hold data that fails validation.
+    """
+    return topic_by_name(topic).decode(value)

@@ -1,0 +1,198 @@
+"""Kafka wiring: the broker every service uses, a record producer, topic setup.
+
+Producers are idempotent with ``acks=all``: a publish returns only once the
+broker has the record, and a retried send never duplicates it. Consumers are
+created through :func:`durable_subscriber_options`, which commit only after
+the handler's effect (see :mod:`phananh_platform.delivery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from phananh_contracts import KafkaRecord, Topic
+
+from phananh_platform.settings import KafkaSettings
+
+logger = logging.getLogger("phananh.kafka")
+
+
+def create_broker(
+    settings: KafkaSettings,
+    *,
+    client_id: str,
+    middlewares: Iterable[Any] = (),
+    description: str | None = None,
+) -> KafkaBroker:
+    """A FastStream Kafka broker with an idempotent, acks=all producer."""
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=client_id,
+        request_timeout_ms=settings.request_timeout_ms,
+        enable_idempotence=True,
+        acks="all",
+        allow_auto_create_topics=False,
+        middlewares=tuple(middlewares),
+        description=description,
+        logger=logging.getLogger(f"phananh.{client_id}.broker"),
+    )
+
+
+def durable_subscriber_options(group_id: str) -> dict[str, Any]:
+    """Subscriber options that commit only after the handler returned.
+
+    ``NACK_ON_ERROR`` seeks back on an unhandled error; the delivery guard
+    turns poison messages into dead letters first, so nothing loops forever.
+    New consumer groups start from the earliest record: a service deployed
+    after reports arrived still processes them.
+    """
+    return {
+        "group_id": group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+    }
+
+
+class RecordProducer:
+    """An idempotent, acks=all producer of exact records (bytes in, bytes out).
+
+    Used for dead letters (original headers are arbitrary bytes) and by tools
+    that publish contract records as they are.
+    """
+
+    def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=client_id,
+            enable_idempotence=True,
+            acks="all",
+            request_timeout_ms=settings.request_timeout_ms,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        """Publish one record and return once the broker acknowledged it."""
+        await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+
+    async def publish(self, record: KafkaRecord) -> None:
+        await self.send(
+            record.topic, key=record.key, value=record.value, headers=list(record.headers)
+        )
+
+
+async def publish_record(broker: KafkaBroker, record: KafkaRecord) -> None:
+    """Publish a contract record through a FastStream broker, waiting for the ack."""
+    await broker.publish(
+        record.value,
+        topic=record.topic,
+        key=record.key,
+        headers={name: value.decode() for name, value in record.headers},
+    )
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Existing topics are left as they are (a partition count is never lowered).
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="phananh-topics"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in topics if topic.name not in existing]
+        if not missing:
+            return []
+        new_topics = [
+            NewTopic(
+                name=topic.name,
+                num_partitions=topic.partitions,
+                replication_factor=1,
+                topic_configs=_topic_configs(topic),
+            )
+            for topic in missing
+        ]
+        try:
+            await admin.create_topics(new_topics)
+        except TopicAlreadyExistsError:  # another instance raced us; fine
+            pass
+        return [topic.name for topic in missing]
+    finally:
+        await admin.close()
+
+
+def _topic_configs(topic: Topic) -> dict[str, str]:
+    configs = {"cleanup.policy": topic.cleanup_policy}
+    if topic.retention_ms is not None:
+        configs["retention.ms"] = str(topic.retention_ms)
+    return configs
+
+
+async def wait_for_kafka(settings: KafkaSettings, *, timeout_s: float) -> None:
+    """Wait until the broker answers metadata requests, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id="phananh-probe",
+            request_timeout_ms=3_000,
+        )
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as error:
+            last_error = error
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"Kafka at {settings.bootstrap_servers} did not answer: {last_error}")
+
+
+async def warm_group_coordinator(settings: KafkaSettings, topic: str) -> None:
+    """Make the broker create its consumer-offsets topic before services need it.
+
+    On a fresh broker the first consumer group waits for the group
+    coordinator; doing it once here keeps the services' first start quiet.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id="phananh-warmup",
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        for _ in range(60):
+            try:
+                await consumer.getmany(timeout_ms=200)
+                await consumer.commit()
+                return
+            except (KafkaError, KafkaConnectionError):
+                await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()

@@ -1,0 +1,178 @@
+"""The process every service runs: Kafka consumers plus a small HTTP server.
+
+A service's ``app.py`` builds a :class:`ServiceApp` with :func:`build_service`,
+registers its subscribers on ``app.broker`` and its HTTP routes, and returns
+it from ``create_app(settings)``. ``__main__`` calls :func:`serve`.
+
+Every service answers:
+
+* ``GET /healthz``  liveness: the process runs (200).
+* ``GET /readyz``   readiness: the broker answers and, for services that use
+  it, the database answers (200), else 503 with what is missing.
+* ``GET /metrics``  Prometheus metrics of this instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, make_asgi_app
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from phananh_platform.delivery import DeliveryGuard, DeliveryMetrics
+from phananh_platform.kafka import RecordProducer, create_broker
+from phananh_platform.logs import configure_logging
+from phananh_platform.mongo import create_mongo_client, ping
+from phananh_platform.settings import ServiceSettings
+
+logger = logging.getLogger("phananh.runtime")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceApp:
+    """One running service: its broker, optional database, HTTP routes and hooks."""
+
+    name: str
+    settings: ServiceSettings
+    broker: KafkaBroker
+    registry: CollectorRegistry
+    dead_letters: RecordProducer
+    mongo: AsyncMongoClient[Any] | None = None
+    routes: list[BaseRoute] = field(default_factory=list)
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+
+    @property
+    def instance(self) -> str:
+        return self.settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    def asyncapi(self) -> FastStream:
+        """The FastStream application, for ``faststream docs gen`` (AsyncAPI)."""
+        return FastStream(self.broker, title=f"phananh {self.name}")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Connect, start consuming, and stop cleanly (consumers commit first)."""
+        await self.dead_letters.start()
+        try:
+            for hook in self.on_startup:
+                await hook()
+            await self.broker.start()
+            logger.info("%s started", self.name, extra={"service": self.name})
+            try:
+                yield
+            finally:
+                await self.broker.stop()
+                for hook in reversed(self.on_shutdown):
+                    await hook()
+        finally:
+            await self.dead_letters.stop()
+            if self.mongo is not None:
+                await self.mongo.close()
+
+    async def readiness(self) -> dict[str, str]:
+        """What this instance depends on, and whether each answers."""
+        checks: dict[str, str] = {}
+        broker_ok = await self.broker.ping(timeout=2.0)
+        checks["kafka"] = "ok" if broker_ok else "unreachable"
+        if self.mongo is not None:
+            try:
+                await asyncio.wait_for(ping(self.mongo), timeout=2.0)
+                checks["database"] = "ok"
+            except (PyMongoError, TimeoutError):
+                checks["database"] = "unreachable"
+        return checks
+
+    def asgi(self) -> Starlette:
+        """The HTTP application: the service's routes plus health and metrics."""
+
+        async def healthz(_: Request) -> JSONResponse:
+            return JSONResponse({"status": "alive", "service": self.name})
+
+        async def readyz(_: Request) -> JSONResponse:
+            checks = await self.readiness()
+            ready = all(state == "ok" for state in checks.values())
+            return JSONResponse(
+                {"status": "ready" if ready else "not ready", "checks": checks},
+                status_code=200 if ready else 503,
+            )
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        return Starlette(
+            routes=[
+                Route("/healthz", healthz),
+                Route("/readyz", readyz),
+                Mount("/metrics", make_asgi_app(self.registry)),
+                *self.routes,
+            ],
+            lifespan=lifespan,
+        )
+
+
+def build_service(name: str, settings: ServiceSettings, *, uses_database: bool) -> ServiceApp:
+    """Wire the parts every service shares; the service adds its handlers."""
+    registry = CollectorRegistry()
+    client_id = f"phananh-{name}"
+    dead_letters = RecordProducer(settings.kafka, client_id=f"{client_id}-dlq")
+    guard = DeliveryGuard(
+        service=name,
+        sink=dead_letters,
+        metrics=DeliveryMetrics(registry),
+        backoff_cap_s=settings.retry_backoff_max_s,
+    )
+    broker = create_broker(
+        settings.kafka,
+        client_id=client_id,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=name), guard],
+        description=f"phananh {name} service",
+    )
+    mongo = create_mongo_client(settings.mongodb, app_name=client_id) if uses_database else None
+    return ServiceApp(
+        name=name,
+        settings=settings,
+        broker=broker,
+        registry=registry,
+        dead_letters=dead_letters,
+        mongo=mongo,
+    )
+
+
+def serve(app: ServiceApp) -> None:
+    """Run a service until SIGINT/SIGTERM; consumers stop and commit first."""
+    configure_logging(
+        service=app.name,
+        instance=app.instance,
+        level=app.settings.log_level,
+        fmt=app.settings.log_format,
+    )
+    uvicorn.run(
+        app.asgi(),
+        host=app.settings.http.host,
+        port=app.settings.http.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+    )

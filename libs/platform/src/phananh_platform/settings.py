@@ -1,0 +1,81 @@
+"""Settings shared by every service, read from the environment.
+
+Variables use the prefix ``PHANANH_`` and ``__`` between nested names, e.g.
+``PHANANH_KAFKA__BOOTSTRAP_SERVERS`` or ``PHANANH_MONGODB__URL``. Defaults
+point at the local stack that ``phananh up`` starts on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_KAFKA = "127.0.0.1:9092"
+LOCAL_MONGODB = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+
+
+class KafkaSettings(BaseModel):
+    """How a service reaches the Kafka cluster."""
+
+    bootstrap_servers: str = Field(
+        default=LOCAL_KAFKA,
+        description="Comma-separated host:port list of Kafka brokers.",
+    )
+    request_timeout_ms: int = Field(
+        default=30_000, ge=1_000, description="Upper bound for one Kafka request."
+    )
+
+
+class MongoSettings(BaseModel):
+    """How a service reaches its MongoDB-wire database (MongoDB or FerretDB)."""
+
+    url: SecretStr = Field(
+        default=SecretStr(LOCAL_MONGODB),
+        description="MongoDB connection string; may carry credentials, so it is secret.",
+    )
+    database: str = Field(default="pakn", min_length=1, description="Database name.")
+    server_selection_timeout_ms: int = Field(
+        default=5_000, ge=100, description="How long to wait for a reachable server."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr) -> SecretStr:
+        if "change-me" in value.get_secret_value():
+            raise ValueError("the MongoDB URL still holds the placeholder password 'change-me'")
+        return value
+
+
+class HttpSettings(BaseModel):
+    """Where a service serves health, readiness, metrics and its own HTTP API."""
+
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings of every service; each service extends it with its own."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PHANANH_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongodb: MongoSettings = Field(default_factory=MongoSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    instance_id: str | None = Field(
+        default=None,
+        description="Name of this instance in logs and Kafka client ids (defaults to host:pid).",
+    )
+    log_format: Literal["json", "text"] = Field(default="json", description="Log line format.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    retry_backoff_max_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest pause before a message whose handling failed for a transient "
+        "reason (broker or database unreachable) is tried again.",
+    )

@@ -1,0 +1,16 @@
+"""Composition root of the audit service: ``create_app(settings)`` wires everything.
+
+Nothing is built at import time, so tests can create as many instances as
+they need, each with its own settings.
+"""
+
+from phananh_platform.runtime import ServiceApp, build_service
+
+from audit.settings import Settings
+
+SERVICE = "audit"
+
+
+def create_app(settings: Settings) -> ServiceApp:
+    """Build the audit service from its settings."""
+    return build_service(SERVICE, settings, uses_database=True)

@@ -1,0 +1,1 @@
+"""Notify: tells every citizen what happened to their report, exactly once, on their own channel."""

@@ -1,0 +1,70 @@
+"""The MongoDB-wire database through pymongo's AsyncMongoClient, for real."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from phananh_platform.mongo import (
+    create_mongo_client,
+    insert_once,
+    server_capabilities,
+    wait_for_mongo,
+)
+from phananh_platform.settings import MongoSettings
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+pytestmark = pytest.mark.integration
+
+TEXT = "Hộ kinh doanh bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng Sinh"
+
+
+async def test_unique_index_rejects_a_duplicate_event_id(
+    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> None:
+    trail = mongo_client[mongo_settings.database]["trail"]
+    await trail.create_index("event_id", unique=True, name="event_id_unique")
+
+    await trail.insert_one({"event_id": "evt-1", "text": TEXT})
+    with pytest.raises(DuplicateKeyError):
+        await trail.insert_one({"event_id": "evt-1", "text": "a rewrite"})
+
+    assert await insert_once(trail, {"event_id": "evt-2", "text": TEXT}) is True
+    assert await insert_once(trail, {"event_id": "evt-2", "text": TEXT}) is False
+
+    stored = [document async for document in trail.find({}, {"_id": 0}).sort("event_id", 1)]
+    assert stored == [{"event_id": "evt-1", "text": TEXT}, {"event_id": "evt-2", "text": TEXT}]
+    indexes = await trail.index_information()
+    assert indexes["event_id_unique"].get("unique") is True
+
+
+async def test_platform_client_round_trips_vietnamese_text_and_aware_times(
+    mongo_settings: MongoSettings,
+) -> None:
+    from datetime import UTC, datetime
+
+    client = create_mongo_client(mongo_settings, app_name="phananh-test")
+    try:
+        reports = client[mongo_settings.database]["reports"]
+        received_at = datetime(2023, 3, 14, 2, 30, tzinfo=UTC)
+        await reports.insert_one({"_id": "r-1", "text": TEXT, "received_at": received_at})
+        found = await reports.find_one({"_id": "r-1"})
+        assert found is not None
+        assert found["text"] == TEXT
+        assert found["received_at"] == received_at
+        assert found["received_at"].tzinfo is not None
+        capabilities = await server_capabilities(client)
+        assert capabilities.flavour in {"ferretdb", "mongodb"}
+    finally:
+        await client.close()
+
+
+async def test_waiting_for_an_absent_database_names_the_problem() -> None:
+    absent = MongoSettings(
+        url=SecretStr("mongodb://127.0.0.1:1/?directConnection=true"),
+        server_selection_timeout_ms=200,
+    )
+    with pytest.raises(TimeoutError, match="did not answer"):
+        await wait_for_mongo(absent, timeout_s=0.5)

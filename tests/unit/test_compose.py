@@ -1,0 +1,503 @@
+"""The Docker stack a user starts with `docker compose up -d --build`, checked statically.
+
+No Docker engine is needed: these tests read docker-compose.yml, the Dockerfile, .env.example,
+the Prometheus and Grafana provisioning files and the workspace members' pyproject.toml, and
+check that they agree with each other and with the installed code. Each failure here is one a
+Docker user would otherwise meet as a container that never starts, never becomes healthy or is
+never scraped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib
+import re
+import shlex
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+ENV_EXAMPLE = ROOT / ".env.example"
+RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
+
+# The console scripts the four services are started with (declared in their pyproject.toml).
+SERVICE_COMMANDS = {
+    "intake": ["phananh-intake"],
+    "routing": ["phananh-routing"],
+    "notify": ["phananh-notify"],
+    "audit": ["phananh-audit"],
+}
+
+DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+PROMETHEUS_DEFAULT_CONFIG = "/etc/prometheus/prometheus.yml"
+
+
+# --- reading the files --------------------------------------------------------------------
+
+
+@functools.cache
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), "docker-compose.yml is not a mapping"
+    return data
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found = compose().get("services")
+    assert isinstance(found, dict) and found, "docker-compose.yml defines no services"
+    return found
+
+
+def our_images() -> set[str]:
+    """Image names that compose builds from this repository's Dockerfile."""
+    return {svc["image"] for svc in services().values() if "build" in svc and "image" in svc}
+
+
+def our_services() -> dict[str, dict[str, Any]]:
+    """Services that run this repository's image (built here or reusing the built tag)."""
+    images = our_images()
+    return {
+        name: svc
+        for name, svc in services().items()
+        if "build" in svc or svc.get("image") in images
+    }
+
+
+def is_one_shot(svc: dict[str, Any]) -> bool:
+    return str(svc.get("restart", "no")) == "no"
+
+
+def long_running_services() -> dict[str, dict[str, Any]]:
+    """Our services that stay up (and so serve HTTP), as opposed to one-shot jobs."""
+    return {name: svc for name, svc in our_services().items() if not is_one_shot(svc)}
+
+
+def environment(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) for item in env)
+        return {pair[0]: pair[1] if len(pair) == 2 else "" for pair in pairs}
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def command(svc: dict[str, Any]) -> list[str]:
+    cmd = svc.get("command")
+    if cmd is None:
+        return []
+    if isinstance(cmd, str):
+        return shlex.split(cmd)
+    return [str(word) for word in cmd]
+
+
+def http_port(name: str) -> str:
+    port = environment(services()[name]).get("PHANANH_HTTP__PORT")
+    assert port, f"service {name!r} does not set PHANANH_HTTP__PORT"
+    return port
+
+
+def service_by_image(prefix: str) -> tuple[str, dict[str, Any]]:
+    matches = [
+        (name, svc)
+        for name, svc in services().items()
+        if str(svc.get("image", "")).startswith(prefix)
+    ]
+    assert len(matches) == 1, f"expected one service running {prefix}, found {len(matches)}"
+    return matches[0]
+
+
+def bind_mounts(svc: dict[str, Any]) -> list[tuple[Path, PurePosixPath]]:
+    """(host path, container path) of each bind mount; named volumes are left out."""
+    mounts: list[tuple[Path, PurePosixPath]] = []
+    for volume in svc.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") != "bind":
+                continue
+            source, target = str(volume["source"]), str(volume["target"])
+        else:
+            parts = str(volume).split(":")
+            if len(parts) < 2 or not parts[0].startswith((".", "/", "~")):
+                continue
+            source, target = parts[0], parts[1]
+        mounts.append(((ROOT / source).resolve(), PurePosixPath(target)))
+    return mounts
+
+
+def host_path(svc_name: str, container_path: PurePosixPath) -> Path:
+    """Where on the host (in the repository) a container path of a service comes from."""
+    best: tuple[Path, PurePosixPath] | None = None
+    for source, target in bind_mounts(services()[svc_name]):
+        covers = container_path == target or target in container_path.parents
+        if covers and (best is None or len(target.parts) > len(best[1].parts)):
+            best = (source, target)
+    assert best is not None, f"{container_path} is not bind-mounted into {svc_name!r}"
+    source, target = best
+    return source.joinpath(*container_path.parts[len(target.parts) :])
+
+
+def console_scripts() -> dict[str, str]:
+    """Console script name -> `module:function`, from every service and the CLI."""
+    scripts: dict[str, str] = {}
+    pyprojects = [
+        *sorted(ROOT.glob("services/*/pyproject.toml")),
+        ROOT / "deploy/cli/pyproject.toml",
+    ]
+    for pyproject in pyprojects:
+        if not pyproject.is_file():
+            continue
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        scripts.update(project.get("scripts", {}))
+    return scripts
+
+
+def env_example_keys() -> set[str]:
+    keys = set()
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        keys.add(line.removeprefix("export ").split("=", 1)[0].strip())
+    return keys
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, with line continuations joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        line = (pending + stripped).strip()
+        pending = ""
+        if line:
+            keyword, _, args = line.partition(" ")
+            instructions.append((keyword.upper(), args.strip()))
+    return instructions
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from + 1 :]
+
+
+def env_assignments(args: str) -> dict[str, str]:
+    """The variables one Dockerfile ENV instruction sets (both `K=V ...` and `K V` forms)."""
+    words = shlex.split(args)
+    if words and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}
+    return dict(word.split("=", 1) for word in words)
+
+
+# --- compose --------------------------------------------------------------------------------
+
+
+def test_compose_file_defines_services_with_pinned_images() -> None:
+    for name, svc in services().items():
+        assert "image" in svc or "build" in svc, f"service {name!r} has neither image nor build"
+        if "build" in svc:
+            continue
+        image = str(svc["image"])
+        if image in our_images():
+            continue
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        assert tag and tag != "latest", f"service {name!r} does not pin its image: {image}"
+
+
+def test_named_volumes_are_declared_and_bind_mount_sources_exist() -> None:
+    declared = set(compose().get("volumes") or {})
+    for name, svc in services().items():
+        for volume in svc.get("volumes") or []:
+            if isinstance(volume, dict):
+                source = str(volume.get("source", ""))
+                is_named = volume.get("type") == "volume"
+            else:
+                source = str(volume).split(":")[0]
+                is_named = ":" in str(volume) and not source.startswith((".", "/", "~"))
+            if is_named:
+                assert source in declared, f"{name!r} uses undeclared volume {source!r}"
+        # A missing bind source is silently created by Docker as an empty directory.
+        for host, target in bind_mounts(svc):
+            assert host.exists(), f"{name!r} mounts {host} at {target}, which does not exist"
+
+
+def test_every_command_of_our_image_is_a_declared_console_script() -> None:
+    scripts = console_scripts()
+    assert our_services(), "no service runs the image built from this repository"
+    for name, svc in our_services().items():
+        cmd = command(svc)
+        assert cmd, f"service {name!r} has no command (the image has no per-service command)"
+        assert cmd[0] in scripts, (
+            f"service {name!r} runs {cmd[0]!r}, which no [project.scripts] of "
+            f"services/*/pyproject.toml or deploy/cli/pyproject.toml declares"
+        )
+
+
+def test_every_console_script_run_by_compose_is_importable_and_callable() -> None:
+    scripts = console_scripts()
+    for name, svc in our_services().items():
+        script = command(svc)[0]
+        assert script in scripts, f"service {name!r} runs undeclared script {script!r}"
+        module_name, _, attribute = scripts[script].partition(":")
+        target: Any = importlib.import_module(module_name.strip())
+        for part in attribute.strip().split("."):
+            target = getattr(target, part)
+        assert callable(target), f"{scripts[script]} (run by {name!r}) is not callable"
+
+
+def test_the_four_services_run_their_console_scripts() -> None:
+    for name, expected in SERVICE_COMMANDS.items():
+        assert name in services(), f"docker-compose.yml has no {name!r} service"
+        assert name in long_running_services(), f"{name!r} must be built here and keep running"
+        assert command(services()[name]) == expected
+
+
+def test_depends_on_targets_exist_and_conditions_hold() -> None:
+    all_services = services()
+    for name, svc in all_services.items():
+        depends_on = svc.get("depends_on") or {}
+        if isinstance(depends_on, list):
+            depends_on = {target: {"condition": "service_started"} for target in depends_on}
+        for target, spec in depends_on.items():
+            assert target in all_services, f"{name!r} depends on unknown service {target!r}"
+            condition = (spec or {}).get("condition", "service_started")
+            assert condition in DEPENDS_ON_CONDITIONS, f"{name!r}: unknown condition {condition}"
+            dependency = all_services[target]
+            if condition == "service_healthy":
+                healthcheck = dependency.get("healthcheck") or {}
+                assert healthcheck.get("test") and not healthcheck.get("disable"), (
+                    f"{name!r} waits for {target!r} to be healthy, but it has no healthcheck"
+                )
+            if condition == "service_completed_successfully":
+                assert is_one_shot(dependency), (
+                    f"{name!r} waits for {target!r} to complete, but it is restarted "
+                    f"(restart: {dependency.get('restart')!r}) instead of running once"
+                )
+
+
+def test_our_long_running_services_have_readiness_healthchecks() -> None:
+    for name, svc in long_running_services().items():
+        healthcheck = svc.get("healthcheck") or {}
+        test = healthcheck.get("test")
+        assert test and not healthcheck.get("disable"), f"{name!r} has no healthcheck"
+        text = test if isinstance(test, str) else " ".join(map(str, test))
+        assert f":{http_port(name)}/readyz" in text, (
+            f"{name!r} healthcheck does not probe /readyz on PHANANH_HTTP__PORT"
+        )
+
+
+def test_published_ports_reach_the_port_the_services_listen_on() -> None:
+    for name, svc in long_running_services().items():
+        port = http_port(name)
+        for published in svc.get("ports") or []:
+            if isinstance(published, dict):
+                container_port = str(published["target"])
+            else:
+                container_port = str(published).rsplit(":", 1)[-1].split("/")[0]
+            assert container_port == port, (
+                f"{name!r} publishes container port {container_port}, but listens on {port}"
+            )
+
+
+def test_required_variables_are_documented_in_env_example() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    required = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):?\?", text))
+    assert required, "no ${VAR:?...} in docker-compose.yml: secrets would have defaults"
+    missing = required - env_example_keys()
+    assert not missing, f".env.example lacks required variables: {sorted(missing)}"
+
+
+def test_secrets_are_not_hard_coded() -> None:
+    for name, svc in services().items():
+        for key, value in environment(svc).items():
+            if re.search(r"PASSWORD|SECRET|TOKEN", key):
+                assert "${" in value, f"{name!r} hard-codes {key}"
+            credentials = re.search(r"://([^/@\s]*):([^/@\s]*)@", value)
+            if credentials:
+                assert "${" in credentials.group(2), f"{name!r} hard-codes a password in {key}"
+
+
+def test_kafka_bootstrap_points_at_the_internal_advertised_listener() -> None:
+    kafka_name, kafka = service_by_image("apache/kafka")
+    kafka_env = environment(kafka)
+    internal = kafka_env.get("KAFKA_INTER_BROKER_LISTENER_NAME", "PLAINTEXT")
+    advertised = dict(
+        listener.strip().split("://", 1)
+        for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    )
+    address = advertised[internal]
+    assert address.rsplit(":", 1)[0] == kafka_name, (
+        f"internal listener {address} is not the compose name of the broker ({kafka_name})"
+    )
+    assert kafka_env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == "false"
+    for name, svc in services().items():
+        bootstrap = environment(svc).get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
+        if name in our_services():
+            assert bootstrap, f"{name!r} does not set PHANANH_KAFKA__BOOTSTRAP_SERVERS"
+        if bootstrap is not None:
+            assert bootstrap == address, f"{name!r} bootstraps from {bootstrap}, not {address}"
+
+
+# --- Prometheus and Grafana -----------------------------------------------------------------
+
+
+def prometheus_config_path() -> tuple[str, PurePosixPath, Path]:
+    name, svc = service_by_image("prom/prometheus")
+    container_path = PROMETHEUS_DEFAULT_CONFIG
+    for word in command(svc):
+        if word.startswith("--config.file="):
+            container_path = word.split("=", 1)[1]
+    return name, PurePosixPath(container_path), host_path(name, PurePosixPath(container_path))
+
+
+def prometheus_config() -> dict[str, Any]:
+    _, _, path = prometheus_config_path()
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(config, dict)
+    return config
+
+
+def test_prometheus_scrapes_every_long_running_service_on_its_http_port() -> None:
+    jobs: dict[str, tuple[str, set[str]]] = {}
+    for job in prometheus_config().get("scrape_configs") or []:
+        targets = {t for static in job.get("static_configs") or [] for t in static["targets"]}
+        for dns in job.get("dns_sd_configs") or []:
+            targets |= {f"{host}:{dns.get('port')}" for host in dns.get("names") or []}
+        jobs[job["job_name"]] = (job.get("metrics_path", "/metrics"), targets)
+    for name in long_running_services():
+        assert name in jobs, f"Prometheus has no job named {name!r}"
+        metrics_path, targets = jobs[name]
+        assert metrics_path == "/metrics", f"job {name!r} scrapes {metrics_path}, not /metrics"
+        assert f"{name}:{http_port(name)}" in targets, (
+            f"job {name!r} does not scrape {name}:{http_port(name)} (targets: {sorted(targets)})"
+        )
+
+
+def test_prometheus_rule_files_match_mounted_rules() -> None:
+    name, config_path, _ = prometheus_config_path()
+    rule_files = prometheus_config().get("rule_files") or []
+    assert rule_files, "Prometheus loads no rule files"
+    for pattern in rule_files:
+        container_pattern = config_path.parent / pattern  # relative paths: from the config
+        host_dir = host_path(name, container_pattern.parent)
+        assert host_dir == RULES_DIR.resolve(), f"{pattern} is not in deploy/prometheus/rules/"
+        assert list(host_dir.glob(container_pattern.name)), f"{pattern} matches no rules file"
+
+
+def test_prometheus_rules_files_define_alerts() -> None:
+    files = sorted([*RULES_DIR.glob("*.yml"), *RULES_DIR.glob("*.yaml")])
+    assert files, "deploy/prometheus/rules/ holds no rules"
+    alerts = []
+    for path in files:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        groups = document.get("groups") if isinstance(document, dict) else None
+        assert groups, f"{path.name} has no groups"
+        for group in groups:
+            assert group.get("name") and group.get("rules"), f"{path.name}: empty group"
+            for rule in group["rules"]:
+                assert rule.get("expr"), f"{path.name}: rule without expr: {rule}"
+                assert rule.get("alert") or rule.get("record"), f"{path.name}: {rule}"
+                if rule.get("alert"):
+                    alerts.append(rule["alert"])
+                    assert rule.get("labels", {}).get("severity"), f"{rule['alert']}: severity"
+                    assert rule.get("annotations", {}).get("summary"), f"{rule['alert']}: summary"
+    assert "ServiceDown" in alerts
+
+
+def test_grafana_provisions_prometheus_and_the_dashboards_directory() -> None:
+    prometheus_name, _ = service_by_image("prom/prometheus")
+    grafana_name, _ = service_by_image("grafana/grafana")
+    provisioning = host_path(grafana_name, PurePosixPath("/etc/grafana/provisioning"))
+    datasources = [
+        source
+        for path in sorted((provisioning / "datasources").glob("*.y*ml"))
+        for source in yaml.safe_load(path.read_text(encoding="utf-8")).get("datasources", [])
+    ]
+    assert any(
+        source.get("type") == "prometheus"
+        and source.get("uid") == "prometheus"
+        and source.get("url") == f"http://{prometheus_name}:9090"
+        for source in datasources
+    ), f"no Prometheus data source with uid 'prometheus' at {prometheus_name}:9090"
+    providers = [
+        provider
+        for path in sorted((provisioning / "dashboards").glob("*.y*ml"))
+        for provider in yaml.safe_load(path.read_text(encoding="utf-8")).get("providers", [])
+    ]
+    assert providers, "Grafana has no dashboard provider"
+    for provider in providers:
+        container_dir = PurePosixPath(provider["options"]["path"])
+        assert host_path(grafana_name, container_dir).is_dir()
+
+
+# --- Dockerfile -----------------------------------------------------------------------------
+
+
+def test_dockerfile_final_stage_puts_the_venv_on_path_and_runs_as_non_root() -> None:
+    stage = final_stage()
+    path = ""
+    for keyword, args in stage:
+        if keyword == "ENV":
+            path = env_assignments(args).get("PATH", path)
+    venv_bin = path.split(":")[0]
+    assert venv_bin.endswith("/.venv/bin"), f"final stage PATH does not start with a venv: {path}"
+    venv = venv_bin.removesuffix("/bin")
+    assert any(
+        keyword == "COPY" and "--from=" in args and shlex.split(args)[-1].rstrip("/") == venv
+        for keyword, args in stage
+    ), f"the final stage does not copy the built virtual environment to {venv}"
+
+    users = [args for keyword, args in stage if keyword == "USER"]
+    assert users, "the final stage runs as root (no USER)"
+    user = users[-1].split(":")[0]
+    assert user not in {"root", "0"}, f"the final stage runs as {users[-1]}"
+    if not user.isdigit():
+        assert any(
+            keyword == "RUN" and re.search(rf"(useradd|adduser)\b.*\b{re.escape(user)}\b", args)
+            for keyword, args in stage
+        ), f"USER {user} is never created in the final stage"
+    for name, svc in our_services().items():
+        assert str(svc.get("user", user)).split(":")[0] not in {"root", "0"}, f"{name!r} as root"
+
+    exposed = {word.split("/")[0] for k, args in stage if k == "EXPOSE" for word in args.split()}
+    for name in long_running_services():
+        assert http_port(name) in exposed, f"the image does not EXPOSE {http_port(name)}"
+
+
+def test_dockerfile_build_context_holds_what_it_copies() -> None:
+    sources: set[str] = set()
+    for keyword, args in dockerfile_instructions():
+        words = shlex.split(args)
+        if keyword in {"COPY", "ADD"} and not any(w.startswith("--from=") for w in words):
+            sources |= {w for w in words[:-1] if not w.startswith("--")}
+        if keyword == "RUN":
+            for mount in re.findall(r"--mount=(\S+)", args):
+                options = dict(o.split("=", 1) for o in mount.split(",") if "=" in o)
+                if options.get("type") == "bind" and "from" not in options:
+                    sources.add(options["source"])
+    assert {"pyproject.toml", "uv.lock"} <= sources
+    ignored = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith(("#", "!"))
+    ]
+    for source in sorted(sources):
+        relative = source.rstrip("/")
+        assert (ROOT / relative).exists(), f"the Dockerfile copies {source}, which is missing"
+        for pattern in ignored:
+            assert not fnmatch.fnmatch(relative, pattern.rstrip("/")), (
+                f".dockerignore pattern {pattern!r} excludes {source} from the build context"
+            )
