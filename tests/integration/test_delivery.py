@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from phananh_contracts import REPORTS_TOPIC, ReportReceivedEvent, dead_letter_topic
+from phananh_contracts import ReportReceivedEvent, dead_letter_topic
 from phananh_contracts.events import ReportReceived
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.settings import KafkaSettings, MongoSettings

@@ -69,9 +69,9 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _containers(servers: Servers, need_kafka: bool, need_mongo: bool) -> Iterator[None]:
+    from testcontainers.community.mongodb import MongoDbContainer
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
-    from testcontainers.community.mongodb import MongoDbContainer
 
     with contextlib.ExitStack() as stack:
         if need_kafka:

@@ -1,11 +1,11 @@
 """``phananh``: start, stop and inspect the platform.
 
-    phananh up [--infra-only]   start Kafka, the database and the four services
-    phananh down                stop everything this command started
-    phananh status              what runs, and where it listens
-    phananh env                 shell exports pointing clients at the local stack
-    phananh topics create       create the contract topics on any Kafka cluster
-    phananh topics list         the contract topics and their partitions
+phananh up [--infra-only]   start Kafka, the database and the four services
+phananh down                stop everything this command started
+phananh status              what runs, and where it listens
+phananh env                 shell exports pointing clients at the local stack
+phananh topics create       create the contract topics on any Kafka cluster
+phananh topics list         the contract topics and their partitions
 """
 
 from __future__ import annotations
@@ -87,9 +87,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="start Kafka, the database and the services locally")
-    up.add_argument(
-        "--infra-only", action="store_true", help="start Kafka and the database only"
-    )
+    up.add_argument("--infra-only", action="store_true", help="start Kafka and the database only")
     up.set_defaults(run=_up)
     commands.add_parser("down", help="stop everything `up` started").set_defaults(run=_down)
     commands.add_parser("status", help="show what runs and where").set_defaults(run=_status)

@@ -339,7 +339,9 @@ class LocalStack:
 
     def _java(self) -> str:
         java = _require_tool(
-            "java", "run the Kafka broker", "Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless)."
+            "java",
+            "run the Kafka broker",
+            "Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless).",
         )
         if (major := _java_major(java)) < 17:
             raise StackError(f"Kafka {self.kafka_version()} needs Java 17 or newer; found {major}")
@@ -358,7 +360,9 @@ class LocalStack:
         path.write_text(config)
         log4j = (self.paths.local / "kafka" / "log4j2.properties").read_text()
         log4j_path = kafka_data / "log4j2.properties"
-        log4j_path.write_text(log4j.replace("{log_file}", str(self.paths.logs / "kafka-server.log")))
+        log4j_path.write_text(
+            log4j.replace("{log_file}", str(self.paths.logs / "kafka-server.log"))
+        )
         return path
 
     def start_kafka(self, timeout_s: float = 90.0) -> None:
@@ -380,7 +384,9 @@ class LocalStack:
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
-                raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+                raise StackError(
+                    f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+                )
         for port in (self.ports.kafka, self.ports.kafka_controller):
             if not port_is_free(port):
                 raise StackError(
@@ -434,11 +440,17 @@ class LocalStack:
             env={**os.environ, "CGO_ENABLED": "0"},
         )
         if result.returncode != 0:
-            raise StackError(f"building FerretDB failed:\n{(result.stdout + result.stderr)[-3000:]}")
+            raise StackError(
+                f"building FerretDB failed:\n{(result.stdout + result.stderr)[-3000:]}"
+            )
         return binary
 
     def database_kind(self) -> str:
-        return "mongod" if shutil.which("mongod") and not os.environ.get("PHANANH_FERRETDB") else "ferretdb"
+        return (
+            "mongod"
+            if shutil.which("mongod") and not os.environ.get("PHANANH_FERRETDB")
+            else "ferretdb"
+        )
 
     def start_database(self, timeout_s: float = 60.0) -> None:
         if self.pid("database") is not None:
@@ -468,7 +480,9 @@ class LocalStack:
     # ---------------------------------------------------------------- services
     def start_service(self, name: str, timeout_s: float = 60.0) -> None:
         port = self.ports.services[name]
-        executable = shutil.which(f"phananh-{name}") or str(Path(sys.executable).parent / f"phananh-{name}")
+        executable = shutil.which(f"phananh-{name}") or str(
+            Path(sys.executable).parent / f"phananh-{name}"
+        )
         self._start(
             ProcessSpec(
                 name=name,
@@ -539,7 +553,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False

@@ -36,7 +36,7 @@ from typing import Any, NoReturn, Protocol
 from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage
-from phananh_contracts import ContractViolation, dead_letter_topic
+from phananh_contracts import ContractViolation, DeadLetterHeader, dead_letter_topic
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
@@ -138,15 +138,15 @@ def dead_letter_headers(
 ) -> list[tuple[str, bytes]]:
     """The original headers, followed by the headers that explain the dead letter."""
     added = {
-        "x-dlq-reason": reason[:2000],
-        "x-dlq-error-class": type(error).__name__,
-        "x-dlq-source-topic": ref.topic,
-        "x-dlq-source-partition": str(ref.partition),
-        "x-dlq-source-offset": str(ref.offset),
-        "x-dlq-failed-at": now.astimezone(UTC).isoformat(),
-        "x-dlq-service": service,
+        DeadLetterHeader.REASON: reason[:2000],
+        DeadLetterHeader.ERROR_CLASS: type(error).__name__,
+        DeadLetterHeader.SOURCE_TOPIC: ref.topic,
+        DeadLetterHeader.SOURCE_PARTITION: str(ref.partition),
+        DeadLetterHeader.SOURCE_OFFSET: str(ref.offset),
+        DeadLetterHeader.FAILED_AT: now.astimezone(UTC).isoformat(),
+        DeadLetterHeader.SERVICE: service,
     }
-    return [*ref.headers, *((name, text.encode()) for name, text in added.items())]
+    return [*ref.headers, *((str(name), text.encode()) for name, text in added.items())]
 
 
 def backoff_seconds(attempt: int, cap: float) -> float:

@@ -9,6 +9,7 @@ the handler's effect (see :mod:`phananh_platform.delivery`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -24,6 +25,9 @@ from phananh_contracts import KafkaRecord, Topic
 from phananh_platform.settings import KafkaSettings
 
 logger = logging.getLogger("phananh.kafka")
+
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+"""Largest produce request: room for the biggest record any contract topic accepts."""
 
 
 def create_broker(
@@ -41,6 +45,7 @@ def create_broker(
         enable_idempotence=True,
         acks="all",
         allow_auto_create_topics=False,
+        max_request_size=MAX_REQUEST_BYTES,
         middlewares=tuple(middlewares),
         description=description,
         logger=logging.getLogger(f"phananh.{client_id}.broker"),
@@ -76,6 +81,7 @@ class RecordProducer:
             enable_idempotence=True,
             acks="all",
             request_timeout_ms=settings.request_timeout_ms,
+            max_request_size=MAX_REQUEST_BYTES,
         )
 
     async def start(self) -> None:
@@ -134,19 +140,19 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
             )
             for topic in missing
         ]
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another instance raced us
             await admin.create_topics(new_topics)
-        except TopicAlreadyExistsError:  # another instance raced us; fine
-            pass
         return [topic.name for topic in missing]
     finally:
         await admin.close()
 
 
 def _topic_configs(topic: Topic) -> dict[str, str]:
-    configs = {"cleanup.policy": topic.cleanup_policy}
+    configs: dict[str, str] = {"cleanup.policy": topic.cleanup_policy}
     if topic.retention_ms is not None:
         configs["retention.ms"] = str(topic.retention_ms)
+    if topic.max_message_bytes is not None:
+        configs["max.message.bytes"] = str(topic.max_message_bytes)
     return configs
 
 

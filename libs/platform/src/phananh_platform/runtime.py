@@ -27,6 +27,7 @@ import uvicorn
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -66,7 +67,10 @@ class ServiceApp:
 
     def asyncapi(self) -> FastStream:
         """The FastStream application, for ``faststream docs gen`` (AsyncAPI)."""
-        return FastStream(self.broker, title=f"phananh {self.name}")
+        return FastStream(
+            self.broker,
+            specification=AsyncAPI(self.broker, title=f"phananh {self.name}"),
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -1,1 +1,3 @@
-"""Audit: an immutable, hash-chained, signed trail of every event in MongoDB, and the figures leadership asks for."""
+"""Audit: an immutable, hash-chained, signed trail of every event in MongoDB, and the
+figures leadership asks for.
+"""

@@ -1,1 +1,3 @@
-"""Intake: every channel in (app, Zalo, Facebook, email, hotline, web form, collaborators, Open311), one canonical report out."""
+"""Intake: every channel in (app, Zalo, Facebook, email, hotline, web form, collaborators,
+Open311), one canonical report out.
+"""

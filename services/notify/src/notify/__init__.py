@@ -1,1 +1,3 @@
-"""Notify: tells every citizen what happened to their report, exactly once, on their own channel."""
+"""Notify: tells every citizen what happened to their report, exactly once, on their own
+channel.
+"""

@@ -1,0 +1,108 @@
+"""The local stack's decisions that need no server: caching, ports, errors."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from phananh_cli.main import parser
+from phananh_cli.stack import LocalStack, Paths, Ports, StackError, _digest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Paths:
+    """A copy of deploy/local in a scratch project, with its own data directory."""
+    shutil.copytree(ROOT / "deploy" / "local", tmp_path / "deploy" / "local",
+                    ignore=shutil.ignore_patterns(".cache"))  # fmt: skip
+    return Paths(root=tmp_path, data=tmp_path / "data")
+
+
+def quiet(paths: Paths, ports: Ports | None = None) -> LocalStack:
+    return LocalStack(paths, ports or Ports(), say=lambda _: None)
+
+
+def test_kafka_jars_fetched_once_are_reused_without_maven(
+    project: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pom = project.local / "kafka" / "pom.xml"
+    cached = project.cache / "kafka" / _digest(pom)
+    cached.mkdir(parents=True)
+    (cached / ".complete").write_text("4.4.0")
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    assert quiet(project).kafka_classpath() == cached
+
+
+def test_a_changed_pom_fetches_again_and_says_what_is_missing(
+    project: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pom = project.local / "kafka" / "pom.xml"
+    stale = project.cache / "kafka" / _digest(pom)
+    stale.mkdir(parents=True)
+    (stale / ".complete").write_text("old")
+    pom.write_text(pom.read_text().replace("<version>1</version>", "<version>2</version>"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    with pytest.raises(StackError, match="mvn not found on PATH.*Install Maven"):
+        quiet(project).kafka_classpath()
+
+
+def test_missing_go_is_explained_with_the_alternative(
+    project: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(StackError, match="go not found on PATH.*mongod on PATH"):
+        quiet(project).ferretdb_binary()
+
+
+def test_a_taken_port_is_named_with_the_variable_that_moves_it(project: Paths) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack = quiet(project, Ports(services={"intake": port}))
+        with pytest.raises(StackError, match=f"port {port}.*PHANANH_LOCAL_INTAKE_PORT"):
+            stack.start_service("intake")
+
+
+def test_ports_move_with_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHANANH_LOCAL_KAFKA_PORT", "19092")
+    monkeypatch.setenv("PHANANH_LOCAL_AUDIT_PORT", "18084")
+    ports = Ports.from_env()
+    assert ports.kafka == 19092
+    assert ports.services["audit"] == 18084
+    assert ports.services["intake"] == 8081
+
+
+def test_status_of_a_stack_that_never_ran_is_all_stopped(project: Paths) -> None:
+    table = quiet(project).status()
+    assert [component for component, _, _ in table] == [
+        "kafka", "database", "intake", "routing", "notify", "audit",
+    ]  # fmt: skip
+    assert {state for _, state, _ in table} == {"stopped"}
+
+
+def test_a_stale_pid_file_is_not_taken_for_a_running_process(project: Paths) -> None:
+    project.run.mkdir(parents=True)
+    project.pid_file("kafka").write_text("999999999\n")
+    assert quiet(project).pid("kafka") is None
+    assert not project.pid_file("kafka").exists()
+
+
+def test_the_kafka_config_points_at_the_chosen_ports_and_data_directory(project: Paths) -> None:
+    stack = quiet(project, Ports(kafka=29092, kafka_controller=29093))
+    config = stack._kafka_config().read_text()
+    assert "listeners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093" in config
+    assert f"log.dirs={project.data / 'kafka' / 'logs'}" in config
+    assert "auto.create.topics.enable=false" in config
+
+
+def test_cli_offers_the_operator_commands() -> None:
+    commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"up", "down", "status", "env", "topics"} <= set(commands)

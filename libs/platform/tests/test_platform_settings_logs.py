@@ -1,0 +1,57 @@
+"""Settings from the environment and the structured log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from phananh_platform.logs import JsonFormatter
+from phananh_platform.settings import ServiceSettings
+from pydantic import ValidationError
+
+pytestmark = pytest.mark.unit
+
+
+def test_nested_environment_variables_configure_a_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PHANANH_KAFKA__BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv(
+        "PHANANH_MONGODB__URL", "mongodb://pakn:s3cret@mongo:27017/?authSource=admin"
+    )
+    monkeypatch.setenv("PHANANH_MONGODB__DATABASE", "pakn_sonla")
+    monkeypatch.setenv("PHANANH_HTTP__PORT", "8080")
+
+    settings = ServiceSettings()
+
+    assert settings.kafka.bootstrap_servers == "kafka:9092"
+    assert settings.mongodb.database == "pakn_sonla"
+    assert settings.http.port == 8080
+    assert "s3cret" not in repr(settings), "the database password leaked into a repr"
+
+
+def test_the_placeholder_password_from_env_example_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PHANANH_MONGODB__URL", "mongodb://pakn:change-me@mongo:27017/")
+    with pytest.raises(ValidationError, match="placeholder password"):
+        ServiceSettings()
+
+
+def test_log_lines_are_json_with_the_message_coordinates() -> None:
+    formatter = JsonFormatter(service="routing", instance="host:1")
+    record = logging.LogRecord("phananh", logging.WARNING, __file__, 1, "retrying %s", ("x",), None)
+    record.__dict__.update(topic="pakn.reports.v1", partition=3, offset=17, event_id="evt-1")
+
+    line = json.loads(formatter.format(record))
+
+    assert line["message"] == "retrying x"
+    assert line["service"] == "routing"
+    assert (line["topic"], line["partition"], line["offset"], line["event_id"]) == (
+        "pakn.reports.v1",
+        3,
+        17,
+        "evt-1",
+    )
+    assert line["level"] == "WARNING"
