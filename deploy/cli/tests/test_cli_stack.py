@@ -49,7 +49,7 @@ def test_a_changed_pom_fetches_again_and_says_what_is_missing(
     pom.write_text(pom.read_text().replace("<version>1</version>", "<version>2</version>"))
     monkeypatch.setenv("PATH", "/nonexistent")
 
-    with pytest.raises(StackError, match="mvn not found on PATH.*Install Maven"):
+    with pytest.raises(StackError, match=r"mvn not found on PATH.*Install Maven"):
         quiet(project).kafka_classpath()
 
 
@@ -57,7 +57,7 @@ def test_missing_go_is_explained_with_the_alternative(
     project: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(StackError, match="go not found on PATH.*mongod on PATH"):
+    with pytest.raises(StackError, match=r"go not found on PATH.*mongod on PATH"):
         quiet(project).ferretdb_binary()
 
 

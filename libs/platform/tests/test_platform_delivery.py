@@ -122,7 +122,7 @@ async def test_an_outage_is_retried_without_limit_and_never_dead_lettered() -> N
 
 async def test_an_unexpected_error_is_retried_a_few_times_then_dead_lettered() -> None:
     sink = MemorySink()
-    guard, pauses, registry = make_guard(sink)
+    guard, _, registry = make_guard(sink)
 
     for _ in range(2):
         with pytest.raises(NackMessage):

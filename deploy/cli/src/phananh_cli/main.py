@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 
@@ -106,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
 
 def app(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    # A fresh broker answers "coordinator not available" for a moment while it
+    # creates its offsets topic; the CLI waits for it, so the noise is useless.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     sys.exit(args.run(args))
 
 

@@ -75,20 +75,26 @@ class RecordProducer:
     """
 
     def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=client_id,
-            enable_idempotence=True,
-            acks="all",
-            request_timeout_ms=settings.request_timeout_ms,
-            max_request_size=MAX_REQUEST_BYTES,
-        )
+        self._settings = settings
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        # aiokafka binds a producer to the running event loop: create it here.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            request_timeout_ms=self._settings.request_timeout_ms,
+            max_request_size=MAX_REQUEST_BYTES,
+        )
         await self._producer.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def send(
         self,
@@ -99,6 +105,8 @@ class RecordProducer:
         headers: list[tuple[str, bytes]],
     ) -> None:
         """Publish one record and return once the broker acknowledged it."""
+        if self._producer is None:
+            raise RuntimeError("RecordProducer.send() before start()")
         await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
     async def publish(self, record: KafkaRecord) -> None:

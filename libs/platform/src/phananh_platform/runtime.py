@@ -18,9 +18,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -87,6 +90,7 @@ class ServiceApp:
                 await self.broker.stop()
                 for hook in reversed(self.on_shutdown):
                     await hook()
+                logger.info("%s stopped", self.name, extra={"service": self.name})
         finally:
             await self.dead_letters.stop()
             if self.mongo is not None:
@@ -171,6 +175,9 @@ def serve(app: ServiceApp) -> None:
         level=app.settings.log_level,
         fmt=app.settings.log_format,
     )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with
+    # the handler it found: make that handler a clean exit (status 0).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app.asgi(),
         host=app.settings.http.host,
@@ -180,3 +187,7 @@ def serve(app: ServiceApp) -> None:
         lifespan="on",
         timeout_graceful_shutdown=15,
     )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)

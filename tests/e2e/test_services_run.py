@@ -1,0 +1,148 @@
+"""The four services start as separate OS processes, the way `phananh up` runs them.
+
+Each answers liveness, readiness (its broker and database really reached) and
+metrics, and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from phananh_platform.settings import MongoSettings
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = {"intake": False, "routing": True, "notify": True, "audit": True}
+"""Service name -> whether its readiness includes the database."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if get(url)[0] in (200, 503):
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} never answered:\n{log.read_text()[-3000:]}")
+
+
+class Service:
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log = log
+        executable = shutil.which(f"phananh-{name}")
+        assert executable, f"console script phananh-{name} is not installed"
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [executable],
+                env={**env, "PHANANH_HTTP__PORT": str(self.port), "PHANANH_LOG_FORMAT": "json"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_ready(self.url("/healthz"), self.process, log)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def base_env(kafka_bootstrap: str, mongo_settings: MongoSettings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PHANANH_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "PHANANH_MONGODB__URL": mongo_settings.url.get_secret_value(),
+        "PHANANH_MONGODB__DATABASE": mongo_settings.database,
+        "PHANANH_HTTP__HOST": "127.0.0.1",
+    }
+
+
+@pytest.fixture
+def running(base_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Service]]:
+    started: dict[str, Service] = {}
+    try:
+        for name in SERVICES:
+            started[name] = Service(name, base_env, tmp_path / f"{name}.log")
+        yield started
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+def test_every_service_is_alive_ready_and_measured(running: dict[str, Service]) -> None:
+    for name, uses_database in SERVICES.items():
+        service = running[name]
+
+        status, body = get(service.url("/healthz"))
+        assert (status, json.loads(body)["service"]) == (200, name)
+
+        status, body = get(service.url("/readyz"))
+        readiness = json.loads(body)
+        assert status == 200, f"{name} not ready: {readiness}"
+        expected = {"kafka": "ok", **({"database": "ok"} if uses_database else {})}
+        assert readiness["checks"] == expected
+
+        status, body = get(service.url("/metrics"))
+        assert status == 200
+        assert b"# TYPE pakn_consumer_errors_total counter" in body
+
+
+def test_services_stop_cleanly_on_sigterm(running: dict[str, Service]) -> None:
+    for name, service in running.items():
+        assert service.stop() == 0, f"{name} did not exit cleanly:\n{service.log.read_text()}"
+        lines = [json.loads(line) for line in service.log.read_text().splitlines() if line]
+        messages = [line.get("message") for line in lines]
+        assert f"{name} started" in messages
+        assert f"{name} stopped" in messages, "consumers were not stopped before exit"
+
+
+def test_readiness_names_an_unreachable_database(base_env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **base_env,
+        "PHANANH_MONGODB__URL": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        "PHANANH_MONGODB__SERVER_SELECTION_TIMEOUT_MS": "300",
+    }
+    audit = Service("audit", env, tmp_path / "audit.log")
+    try:
+        status, body = get(audit.url("/readyz"))
+        assert status == 503
+        assert json.loads(body)["checks"] == {"kafka": "ok", "database": "unreachable"}
+        assert get(audit.url("/healthz"))[0] == 200, "liveness must not depend on the database"
+    finally:
+        assert audit.stop() == 0
