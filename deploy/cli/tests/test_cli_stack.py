@@ -74,6 +74,7 @@ def test_a_taken_port_is_named_with_the_variable_that_moves_it(project: Paths) -
 def test_ports_move_with_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHANANH_LOCAL_KAFKA_PORT", "19092")
     monkeypatch.setenv("PHANANH_LOCAL_AUDIT_PORT", "18084")
+    monkeypatch.delenv("PHANANH_LOCAL_INTAKE_PORT", raising=False)
     ports = Ports.from_env()
     assert ports.kafka == 19092
     assert ports.services["audit"] == 18084
