@@ -25,6 +25,7 @@ def test_public_topic_names_and_partitions_do_not_drift() -> None:
         "pakn.channel.raw.v1": 6,
         "pakn.reports.v1": 6,
         "pakn.reports.rejected.v1": 3,
+        "pakn.citizen.replies.v1": 6,
         "pakn.assignments.v1": 6,
         "pakn.agency.updates.v1": 6,
         "pakn.report.status.v1": 6,

@@ -137,6 +137,31 @@ class ReportReceived(ReportEventData):
         pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
         description="BCP 47 language tag of the text.",
     )
+    needs_triage: bool = Field(
+        default=False,
+        description="A person must check place or category before routing trusts them.",
+    )
+    triage_reasons: tuple[Code, ...] = Field(
+        default=(),
+        max_length=10,
+        description="Why triage is needed, e.g. 'unknown_place', 'low_confidence_category'.",
+    )
+    citizen_notices: tuple[NfcText, ...] = Field(
+        default=(),
+        max_length=5,
+        description=(
+            "Vietnamese notices intake wants the reporter to receive with the receipt, "
+            "e.g. to call 113/114/115 in an emergency."
+        ),
+    )
+    original_text: NfcText | None = Field(
+        default=None,
+        max_length=20_000,
+        description=(
+            "The text as the channel delivered it (HTML stripped), with phone numbers and "
+            "email addresses masked: what the citizen wrote, kept for the audit trail."
+        ),
+    )
 
     @model_validator(mode="after")
     def _not_own_duplicate(self) -> Self:
@@ -168,12 +193,54 @@ class ReportRejected(EventData):
         min_length=1, max_length=1000, description="Human-readable explanation."
     )
     rejected_at: UtcDatetime = Field(description="When it was refused.")
+    tracking_code: TrackingCode | None = Field(
+        default=None,
+        description="The code the channel already returned to the sender, if any.",
+    )
+    reporter: Reporter | None = Field(
+        default=None, description="Who sent it, pseudonymized, when known (to tell them why)."
+    )
+    citizen_notice: NfcText | None = Field(
+        default=None,
+        max_length=1000,
+        description="Vietnamese message for the sender: why, and where to go instead.",
+    )
+    original_excerpt: NfcText | None = Field(
+        default=None,
+        max_length=2000,
+        description="The start of the message text, contacts masked, for the audit trail.",
+    )
 
 
 class ReportRejectedEvent(Event[ReportRejected]):
     """Intake rejected a message (intake → notify, audit)."""
 
     type: Literal["vn.pakn.report.rejected"] = Field(description=_TYPE)
+
+
+class CitizenReplied(ReportEventData):
+    """A citizen answered on an existing report (a message carrying its tracking code)."""
+
+    tracking_code: TrackingCode
+    channel: Channel = Field(description="Channel the reply came through.")
+    channel_message_id: ChannelMessageId = Field(description=_MESSAGE_ID)
+    received_at: UtcDatetime = Field(description="When the channel adapter received it.")
+    text: NfcText = Field(
+        min_length=1, max_length=4000, description="The reply, NFC-normalized, contacts masked."
+    )
+    rating: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Satisfaction rating 1–5 when the reply carries one (e.g. 'đánh giá 4/5').",
+    )
+    reporter: Reporter = Field(description="Who replied, pseudonymized.")
+
+
+class CitizenRepliedEvent(Event[CitizenReplied]):
+    """A citizen replied on their report (intake → routing, notify, audit)."""
+
+    type: Literal["vn.pakn.citizen.replied"] = Field(description=_TYPE)
 
 
 # --- pakn.assignments.v1 --------------------------------------------------------------

@@ -22,6 +22,8 @@ from phananh_contracts.events import (
     AuditCheckpoint,
     AuditCheckpointEvent,
     ChainHead,
+    CitizenReplied,
+    CitizenRepliedEvent,
     DeadlineBreached,
     DeadlineBreachedEvent,
     DeadlineWarning,
@@ -385,8 +387,25 @@ NOTIFICATION_FAILED = NotificationFailedEvent.new(
     time=_utc(20, 10, 5),
 )
 
+CITIZEN_REPLIED = CitizenRepliedEvent.new(
+    CitizenReplied(
+        report_id=REPORT_ID,
+        tracking_code=TRACKING_CODE,
+        channel=Channel.APP,
+        channel_message_id="app-7f1c9e20-reply-1",
+        received_at=_utc(18, 9, 0),
+        text=f"Mã {TRACKING_CODE}: đã hết bán hàng ngoài hành lang chợ, cảm ơn. Đánh giá 5/5.",
+        rating=5,
+        reporter=REPORT_RECEIVED.data.reporter,
+    ),
+    source="/services/intake",
+    id=_event_id("citizen-replied"),
+    time=_utc(18, 9, 1),
+)
+
 ALL_EXAMPLES: tuple[Event[Any], ...] = (
     *GOLDEN_PATH,
+    CITIZEN_REPLIED,
     REPORT_REJECTED,
     DEADLINE_WARNING,
     DEADLINE_BREACHED,

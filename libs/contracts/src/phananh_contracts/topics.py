@@ -19,6 +19,7 @@ from phananh_contracts.errors import ContractViolation
 from phananh_contracts.events import (
     AgencyUpdateEvent,
     AuditCheckpointEvent,
+    CitizenRepliedEvent,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
     NotificationFailedEvent,
@@ -125,6 +126,13 @@ REPORTS_REJECTED_TOPIC = Topic(
     key=ChannelMessageKey,
     events=(ReportRejectedEvent,),
 )
+CITIZEN_REPLIES_TOPIC = Topic(
+    name="pakn.citizen.replies.v1",
+    partitions=6,
+    description="Citizens' replies on existing reports (more information, ratings).",
+    key=ReportKey,
+    events=(CitizenRepliedEvent,),
+)
 ASSIGNMENTS_TOPIC = Topic(
     name="pakn.assignments.v1",
     partitions=6,
@@ -229,6 +237,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CHANNEL_RAW_TOPIC,
     REPORTS_TOPIC,
     REPORTS_REJECTED_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
     ASSIGNMENTS_TOPIC,
     AGENCY_UPDATES_TOPIC,
     REPORT_STATUS_TOPIC,

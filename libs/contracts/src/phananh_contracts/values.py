@@ -126,6 +126,8 @@ class RejectionReason(StrEnum):
     SPAM = "spam"
     DUPLICATE_MESSAGE = "duplicate_message"
     UNSUPPORTED_CHANNEL = "unsupported_channel"
+    OUT_OF_SCOPE = "out_of_scope"
+    """A complaint or denunciation (khiếu nại, tố cáo): the law gives it another channel."""
     OTHER = "other"
 
 

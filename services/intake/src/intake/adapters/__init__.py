@@ -1,0 +1,1 @@
+"""Intake's adapters: the HTTP front, Kafka publishing, the MongoDB store."""

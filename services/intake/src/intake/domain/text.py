@@ -1,0 +1,67 @@
+"""Vietnamese text: one normal form for storage, one folded form for matching.
+
+* :func:`normalize_text` is what a report keeps: HTML removed, Unicode NFC, one
+  tone-mark convention (``hoà`` → ``hòa``, ``thuỷ`` → ``thủy``, as underthesea does),
+  whitespace collapsed.
+* :func:`fold` is what matching uses: no diacritics, ``đ`` → ``d``, lowercase, only
+  letters and digits separated by single spaces, teencode expanded. Text typed
+  without diacritics ("cho noong duc") folds to the same key as "chợ Noong Đúc".
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from underthesea import text_normalize
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\u00a0\u200b\ufeff]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def strip_html(text: str) -> str:
+    """Plain text of an HTML fragment (tags dropped, entities decoded, lines kept)."""
+    if "<" not in text and "&" not in text:
+        return text
+    text = _BLOCK_TAG.sub("\n", text)
+    return html.unescape(_TAG.sub(" ", text))
+
+
+def normalize_text(text: str) -> str:
+    """The canonical form of a citizen's text (see module docstring)."""
+    text = unicodedata.normalize("NFC", strip_html(text))
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = _SPACES.sub(" ", line).strip()
+        lines.append(_normalize_tone_marks(line) if line else "")
+    joined = "\n".join(lines).strip()
+    return unicodedata.normalize("NFC", _BLANK_LINES.sub("\n\n", joined))
+
+
+def _normalize_tone_marks(line: str) -> str:
+    # underthesea's "space" tokenizer only splits on spaces, so punctuation and
+    # spacing stay as the citizen wrote them; it unifies tone-mark placement.
+    normalized: str = text_normalize(line, tokenizer="space")
+    return normalized
+
+
+def fold(text: str, teencode: Mapping[str, str] | None = None) -> str:
+    """The accent-insensitive matching key of ``text`` (see module docstring)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    words = _NON_WORD.sub(" ", bare).split()
+    if teencode:
+        words = [teencode.get(word, word) for word in words]
+    return " ".join(words)
+
+
+def contains_phrase(folded_text: str, folded_phrase: str) -> bool:
+    """Whether a folded phrase occurs in folded text on word boundaries."""
+    if not folded_phrase:
+        return False
+    return f" {folded_phrase} " in f" {folded_text} "
