@@ -66,6 +66,8 @@ RUN groupadd --system --gid 10001 pakn \
 
 # Owned by root and read-only for the service user: the code cannot be changed at run time.
 COPY --from=builder /app/.venv /app/.venv
+# The reference city configuration; mount your own over /app/config to change it.
+COPY config/ /app/config/
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     VIRTUAL_ENV=/app/.venv \

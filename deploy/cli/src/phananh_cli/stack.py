@@ -22,8 +22,10 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -40,11 +42,13 @@ from typing import Any, TypeVar
 from phananh_contracts import ALL_TOPICS
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.mongo import wait_for_mongo
+from phananh_platform.privacy import new_contact_key
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 
 T = TypeVar("T")
 
+LOCAL_API_CLIENTS = ("app:sonla-smart", "web", "hotline", "email-relay", "collaborators", "open311")
 KAFKA_VERSION_PATTERN = re.compile(r"<kafka.version>([^<]+)</kafka.version>")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
@@ -214,7 +218,35 @@ class LocalStack:
         return {
             "PHANANH_KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "PHANANH_MONGODB__URL": self.database_url,
+            "PHANANH_CITY_CONFIG": str(self.paths.root / "config" / "son-la" / "city.yaml"),
+            **self.local_secrets(),
         }
+
+    def local_secrets(self) -> dict[str, str]:
+        """Secrets of this local stack, made once at random and kept in data/secrets.json.
+
+        They let the services start locally without an operator inventing keys; a real
+        deployment sets its own (see .env.example).
+        """
+        path = self.paths.data / "secrets.json"
+        if path.is_file():
+            stored: dict[str, str] = json.loads(path.read_text())
+            return stored
+        api_keys = {name: secrets.token_urlsafe(24) for name in LOCAL_API_CLIENTS}
+        made = {
+            "PHANANH_TRACKING_SECRET": secrets.token_urlsafe(32),
+            "PHANANH_CONTACT_KEYS": json.dumps([new_contact_key()]),
+            "PHANANH_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+            "PHANANH_API_KEYS": json.dumps(api_keys),
+            "PHANANH_ZALO__APP_ID": "local-zalo-app",
+            "PHANANH_ZALO__OA_SECRET": secrets.token_urlsafe(24),
+            "PHANANH_FACEBOOK__APP_SECRET": secrets.token_urlsafe(24),
+            "PHANANH_FACEBOOK__VERIFY_TOKEN": secrets.token_urlsafe(16),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(made, indent=2) + "\n")
+        return made
 
     # ------------------------------------------------------------ process table
     def pid(self, component: str) -> int | None:

@@ -1,0 +1,251 @@
+"""Intake's MongoDB store: which channel messages were handled, and a read model of reports.
+
+Collections (FerretDB and MongoDB alike; only inserts, finds and ``$set`` updates):
+
+* ``intake_messages``  ``_id = "<channel>:<channel message id>"``: written after a
+  message's outcome was published, so the same channel message arriving again (a webhook
+  retry, a client resending) is recognised across restarts and makes nothing twice.
+* ``intake_reports``   ``_id = report id``: what intake made of each accepted or rejected
+  message, for replies (lookup by tracking code), duplicate detection (recent reports of
+  a ward and category) and Open311's GET requests. Routing's assignments and status
+  changes keep its status current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from phananh_contracts import ReportAssigned, ReportReceived, ReportRejected, ReportStatusChanged
+from phananh_contracts.values import ReportStatus
+from phananh_platform.mongo import insert_once
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from intake.domain.dedupe import EarlierReport
+from intake.domain.tracking import report_id as report_id_of
+from intake.ports import ServiceRequestView
+
+CLOSED = {ReportStatus.RESOLVED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+
+
+class IntakeStore:
+    """The intake service's own documents; nothing else writes them."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self.messages = database["intake_messages"]
+        self.reports = database["intake_reports"]
+
+    async def ensure_indexes(self) -> None:
+        await self.reports.create_index("tracking_code", name="tracking_code")
+        await self.reports.create_index(
+            [("ward_code", ASCENDING), ("category", ASCENDING), ("received_at", DESCENDING)],
+            name="ward_category_recent",
+        )
+        await self.reports.create_index(
+            [("channel", ASCENDING), ("channel_message_id", ASCENDING)], name="channel_message"
+        )
+        await self.reports.create_index("received_at", name="received_at")
+
+    # ------------------------------------------------------------- messages handled
+    async def seen(self, channel: str, channel_message_id: str) -> bool:
+        return await self.messages.find_one({"_id": f"{channel}:{channel_message_id}"}) is not None
+
+    async def remember(
+        self, channel: str, channel_message_id: str, *, outcome: str, report_id: str, at: datetime
+    ) -> None:
+        await insert_once(
+            self.messages,
+            {
+                "_id": f"{channel}:{channel_message_id}",
+                "outcome": outcome,
+                "report_id": report_id,
+                "at": at,
+            },
+        )
+
+    # --------------------------------------------------------------------- reports
+    async def save_report(self, report: ReportReceived, *, folded_text: str) -> None:
+        place = report.place
+        point = place.point if place else None
+        await insert_once(
+            self.reports,
+            {
+                "_id": report.report_id,
+                "tracking_code": report.tracking_code,
+                "channel": report.channel.value,
+                "channel_message_id": report.channel_message_id,
+                "received_at": report.received_at,
+                "updated_at": report.received_at,
+                "status": "open",
+                "status_notes": None,
+                "category": report.category,
+                "ward_code": place.ward_code if place else None,
+                "address": _address(report),
+                "lat": point.lat if point else None,
+                "long": point.lon if point else None,
+                "description": report.text,
+                "folded_text": folded_text,
+                "media_url": report.attachments[0].url if report.attachments else None,
+                "duplicate_of": report.duplicate_of,
+                "agency_responsible": None,
+                "expected_at": None,
+            },
+        )
+
+    async def save_rejection(self, rejected: ReportRejected, *, category: str | None) -> None:
+        """Keep a rejected message findable by its tracking code, closed, with the notice."""
+        if rejected.tracking_code is None:
+            return
+        await insert_once(
+            self.reports,
+            {
+                "_id": report_id_of(rejected.channel.value, rejected.channel_message_id),
+                "tracking_code": rejected.tracking_code,
+                "channel": rejected.channel.value,
+                "channel_message_id": rejected.channel_message_id,
+                "received_at": rejected.rejected_at,
+                "updated_at": rejected.rejected_at,
+                "status": "closed",
+                "status_notes": rejected.citizen_notice,
+                "category": category or "unclassified",
+                "ward_code": None,
+                "description": rejected.original_excerpt or "",
+                "rejected": True,
+            },
+        )
+
+    async def report_by_code(self, tracking_code: str) -> tuple[str, str] | None:
+        """(report id, tracking code) of the accepted report with this code."""
+        found = await self.reports.find_one(
+            {"tracking_code": tracking_code, "rejected": {"$ne": True}}, {"_id": 1}
+        )
+        return (found["_id"], tracking_code) if found else None
+
+    async def report_by_message(self, channel: str, channel_message_id: str) -> tuple[str, str] | None:
+        """The report made from a channel message (for replies threaded on the channel)."""
+        found = await self.reports.find_one(
+            {"channel": channel, "channel_message_id": channel_message_id, "rejected": {"$ne": True}},
+            {"_id": 1, "tracking_code": 1},
+        )
+        return (found["_id"], found["tracking_code"]) if found else None
+
+    async def earlier(self, ward_code: str, category: str, since: datetime) -> list[EarlierReport]:
+        cursor = self.reports.find(
+            {
+                "ward_code": ward_code,
+                "category": category,
+                "received_at": {"$gte": since},
+                "rejected": {"$ne": True},
+            },
+        ).sort("received_at", DESCENDING).limit(500)
+        return [
+            EarlierReport(
+                report_id=document["_id"],
+                ward_code=document["ward_code"],
+                category=document["category"],
+                folded_text=document.get("folded_text", ""),
+                received_at=document["received_at"],
+                duplicate_of=document.get("duplicate_of"),
+            )
+            async for document in cursor
+        ]
+
+    # ------------------------------------------------------- routing keeps it current
+    async def apply_assignment(self, assigned: ReportAssigned) -> None:
+        await self.reports.update_one(
+            {"_id": assigned.report_id},
+            {
+                "$set": {
+                    "agency_responsible": assigned.lead_agency_id,
+                    "expected_at": assigned.deadline,
+                    "updated_at": assigned.assigned_at,
+                }
+            },
+        )
+
+    async def apply_status(self, change: ReportStatusChanged) -> None:
+        update: dict[str, Any] = {
+            "status": "closed" if change.status in CLOSED else "open",
+            "updated_at": change.changed_at,
+        }
+        if change.note:
+            update["status_notes"] = change.note
+        if change.agency_id:
+            update["agency_responsible"] = change.agency_id
+        # Status changes of one report arrive in order (one partition); an older change
+        # redelivered after a newer one must not win.
+        await self.reports.update_one(
+            {"_id": change.report_id, "updated_at": {"$lte": change.changed_at}}, {"$set": update}
+        )
+
+
+class OpenRequests:
+    """Open311's view of intake's reports (implements ``ServiceRequestLookup``)."""
+
+    def __init__(self, store: IntakeStore, service_names: dict[str, str]) -> None:
+        self.reports = store.reports
+        self.service_names = service_names
+
+    async def by_id(self, service_request_id: str) -> ServiceRequestView | None:
+        found = await self.reports.find_one({"tracking_code": service_request_id})
+        return self._view(found) if found else None
+
+    async def by_token(self, token: str) -> ServiceRequestView | None:
+        found = await self.reports.find_one({"channel": "open311", "channel_message_id": token})
+        return self._view(found) if found else None
+
+    async def search(
+        self,
+        *,
+        ids: Sequence[str] = (),
+        service_code: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        status: str | None = None,
+        limit: int = 1000,
+    ) -> list[ServiceRequestView]:
+        query: dict[str, Any] = {}
+        if ids:
+            query["tracking_code"] = {"$in": list(ids)}
+        else:
+            if service_code:
+                query["category"] = service_code
+            if start or end:
+                query["received_at"] = {
+                    **({"$gte": start} if start else {}),
+                    **({"$lte": end} if end else {}),
+                }
+            if status:
+                query["status"] = {"$in": [part.strip() for part in status.split(",")]}
+        cursor = self.reports.find(query).sort("received_at", DESCENDING).limit(limit)
+        return [self._view(document) async for document in cursor]
+
+    def _view(self, document: dict[str, Any]) -> ServiceRequestView:
+        code = document["category"]
+        return ServiceRequestView(
+            service_request_id=document["tracking_code"],
+            token=document["channel_message_id"],
+            status=document["status"],
+            service_code=code,
+            service_name=self.service_names.get(code, code),
+            description=document.get("description", ""),
+            requested_datetime=document["received_at"],
+            updated_datetime=document.get("updated_at") or document["received_at"],
+            status_notes=document.get("status_notes"),
+            agency_responsible=document.get("agency_responsible"),
+            expected_datetime=document.get("expected_at"),
+            address=document.get("address"),
+            lat=document.get("lat"),
+            long=document.get("long"),
+            media_url=document.get("media_url"),
+        )
+
+
+def _address(report: ReportReceived) -> str | None:
+    place = report.place
+    if place is None:
+        return None
+    parts = [place.address_text, place.residential_group, place.ward_name]
+    return ", ".join(part for part in parts if part) or None

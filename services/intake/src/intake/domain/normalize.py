@@ -1,0 +1,283 @@
+"""From one citizen message to a decision: a new report, a reply, or a rejection.
+
+The steps, all pure:
+
+1. :func:`reply_hint` — does the message answer an existing report (it quotes a
+   tracking code, or answers an earlier message on its channel)? The handler looks the
+   report up; if it exists, :func:`as_reply` makes the citizen's reply.
+2. :func:`interpret` — otherwise the message is a new report: text normalized and
+   length-checked, out-of-scope messages (complaints, denunciations) diverted with a
+   notice, the contact sealed and pseudonymized, place, category and priority derived,
+   triage flagged when place or category is uncertain.
+3. :func:`link_duplicate` — the handler fetches earlier reports of the same ward and
+   category; a similar one makes this report its duplicate.
+
+Rejections always carry a machine-readable reason and a Vietnamese notice for the sender.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from phananh_contracts import (
+    CitizenReplied,
+    RawChannelMessageReceived,
+    RejectionReason,
+    Reporter,
+    ReportReceived,
+    ReportRejected,
+)
+from phananh_platform.privacy import SealedContact, pseudonym
+
+from intake.config import CityConfig
+from intake.domain.classify import classify
+from intake.domain.contact import identity_of, mask_contacts, normalized_contact
+from intake.domain.dedupe import EarlierReport, find_original
+from intake.domain.model import ChannelMessage, PayloadError
+from intake.domain.places import resolve_place
+from intake.domain.signals import assess_signals
+from intake.domain.text import fold, normalize_text, strip_html
+from intake.domain.tracking import report_id, tracking_code
+
+NOTICE_UNREADABLE = (
+    "Tin nhắn của bạn không đọc được nên chưa thể tiếp nhận. "
+    "Xin gửi lại nội dung phản ánh bằng chữ."
+)
+NOTICE_TOO_SHORT = (
+    "Nội dung phản ánh quá ngắn (cần ít nhất {min} ký tự). "
+    "Xin mô tả rõ sự việc, địa điểm và thời gian xảy ra."
+)
+NOTICE_TOO_LONG = (
+    "Nội dung phản ánh quá dài (tối đa {max} ký tự). "
+    "Xin rút gọn hoặc gửi thành nhiều phản ánh riêng."
+)
+_RATING = re.compile(r"\b(?:danh gia|cham|rating)\s*([1-5])\b|\b([1-5])\s*(?:/\s*5|sao|diem)\b")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Secrets the normalizer uses, passed in so the functions stay pure."""
+
+    tracking_secret: bytes
+    pseudonym_key: bytes
+    seal: Callable[[SealedContact], str]
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A message accepted as a report; ``folded_text`` feeds duplicate detection."""
+
+    report: ReportReceived
+    folded_text: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    rejected: ReportRejected
+
+
+@dataclass(frozen=True)
+class ReplyHint:
+    """How a message may point at an existing report."""
+
+    tracking_code: str | None
+    reply_to_channel_message_id: str | None
+
+
+def code_of(message: ChannelMessage, keys: Keys, config: CityConfig) -> str:
+    return tracking_code(
+        keys.tracking_secret,
+        config.city.tracking_prefix,
+        message.channel.value,
+        message.channel_message_id,
+        message.received_at,
+    )
+
+
+def reply_hint(message: ChannelMessage, config: CityConfig) -> ReplyHint | None:
+    """The report this message may answer, or None for a plain new message."""
+    prefix = re.escape(config.city.tracking_prefix)
+    pattern = re.compile(rf"\b({prefix}-[0-9]{{4}}-[0-9A-HJKMNP-TV-Z]{{6}})\b", re.IGNORECASE)
+    found = pattern.search(message.text)
+    code = found.group(1).upper() if found else None
+    if code is None and message.reply_to_channel_message_id is None:
+        return None
+    return ReplyHint(code, message.reply_to_channel_message_id)
+
+
+def rating_in(folded_text: str) -> int | None:
+    """A 1–5 satisfaction rating written in the text ('đánh giá 4', '5/5', '3 sao')."""
+    match = _RATING.search(folded_text)
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def reporter_for(message: ChannelMessage, keys: Keys) -> Reporter:
+    """The pseudonymous reporter; the contact is sealed for notify, or dropped if asked."""
+    if message.collaborator_id:
+        return Reporter(
+            anonymous=False,
+            pseudonym=pseudonym(keys.pseudonym_key, f"collaborator:{message.collaborator_id}"),
+        )
+    contact = None if message.anonymous else normalized_contact(message.contact)
+    identity = identity_of(contact, message.channel.value) if contact else None
+    if contact is None or identity is None:
+        return Reporter(anonymous=True)
+    sealed = SealedContact(
+        channel=message.channel.value,
+        phone=contact.phone,
+        email=contact.email,
+        name=contact.name,
+        channel_user_ref=contact.channel_user_ref,
+    )
+    return Reporter(
+        anonymous=False,
+        pseudonym=pseudonym(keys.pseudonym_key, identity),
+        contact_ciphertext=keys.seal(sealed),
+    )
+
+
+def as_reply(
+    message: ChannelMessage, *, target_report_id: str, target_code: str, keys: Keys
+) -> CitizenReplied | None:
+    """The citizen's reply on an existing report, or None if the text is empty."""
+    text = mask_contacts(normalize_text(message.text))[:4000]
+    if not text:
+        return None
+    return CitizenReplied(
+        report_id=target_report_id,
+        tracking_code=target_code,
+        channel=message.channel,
+        channel_message_id=message.channel_message_id,
+        received_at=message.received_at,
+        text=text,
+        rating=rating_in(fold(text)),
+        reporter=reporter_for(message, keys),
+    )
+
+
+def interpret(
+    message: ChannelMessage,
+    *,
+    raw_event_id: str,
+    config: CityConfig,
+    keys: Keys,
+    now: datetime,
+) -> NewReport | Rejection:
+    """Decide what a (non-reply) message becomes."""
+    code = code_of(message, keys, config)
+    original = mask_contacts(normalize_text(strip_html(message.text)))
+    text = original
+    limits = config.text
+
+    def reject(reason: RejectionReason, detail: str, notice: str) -> Rejection:
+        return Rejection(
+            ReportRejected(
+                channel=message.channel,
+                channel_message_id=message.channel_message_id,
+                raw_event_id=raw_event_id,
+                reason=reason,
+                detail=detail,
+                rejected_at=now,
+                tracking_code=code,
+                reporter=reporter_for(message, keys),
+                citizen_notice=notice,
+                original_excerpt=original[:2000] or None,
+            )
+        )
+
+    if len(text) < limits.min_chars:
+        return reject(
+            RejectionReason.TOO_SHORT,
+            f"text has {len(text)} characters, fewer than {limits.min_chars}",
+            NOTICE_TOO_SHORT.format(min=limits.min_chars),
+        )
+    if len(text) > limits.max_chars:
+        return reject(
+            RejectionReason.TOO_LONG,
+            f"text has {len(text)} characters, more than {limits.max_chars}",
+            NOTICE_TOO_LONG.format(max=limits.max_chars),
+        )
+    folded = fold(text, limits.teencode)
+    signals = assess_signals(config, text, urgent_flag=message.urgent)
+    if signals.out_of_scope is not None:
+        return reject(
+            RejectionReason.OUT_OF_SCOPE,
+            f"the message presents itself as a {signals.out_of_scope.kind}",
+            signals.out_of_scope.notice,
+        )
+    place = resolve_place(
+        config,
+        text=text,
+        point=message.point,
+        address_text=message.address_text,
+        ward_hint=message.ward_hint,
+    )
+    classification = classify(config, text, message.category_hint)
+    triage = []
+    if place.ambiguous_wards:
+        triage.append("ambiguous_place")
+    elif place.unknown:
+        triage.append("unknown_place")
+    if classification.needs_triage:
+        triage.append("low_confidence_category")
+    title = normalize_text(message.title)[:200] if message.title else None
+    report = ReportReceived(
+        report_id=report_id(message.channel.value, message.channel_message_id),
+        tracking_code=code,
+        channel=message.channel,
+        channel_message_id=message.channel_message_id,
+        received_at=message.received_at,
+        text=text,
+        title=title or None,
+        category=classification.category,
+        category_confidence=classification.confidence,
+        place=place.place,
+        priority=signals.priority,
+        reporter=reporter_for(message, keys),
+        attachments=message.attachments[:20],
+        collaborator_id=message.collaborator_id,
+        needs_triage=bool(triage),
+        triage_reasons=tuple(triage),
+        citizen_notices=signals.notices,
+        original_text=original[:20_000],
+    )
+    return NewReport(report=report, folded_text=folded)
+
+
+def link_duplicate(
+    new: NewReport, earlier: Iterable[EarlierReport], config: CityConfig
+) -> NewReport:
+    """The report, linked to the first earlier report it duplicates, if any."""
+    report = new.report
+    original = find_original(
+        folded_text=new.folded_text,
+        ward_code=report.place.ward_code if report.place else None,
+        category=report.category,
+        received_at=report.received_at,
+        earlier=(e for e in earlier if e.report_id != report.report_id),
+        window=timedelta(hours=config.dedupe.window_hours),
+        min_similarity=config.dedupe.min_similarity,
+    )
+    if original is None:
+        return new
+    return replace(new, report=report.model_copy(update={"duplicate_of": original}))
+
+
+def unreadable(
+    raw: RawChannelMessageReceived, *, raw_event_id: str, error: PayloadError, now: datetime
+) -> ReportRejected:
+    """The rejection of a raw payload no parser could read."""
+    return ReportRejected(
+        channel=raw.channel,
+        channel_message_id=raw.channel_message_id,
+        raw_event_id=raw_event_id,
+        reason=error.reason,
+        detail=error.detail[:1000] or "unreadable payload",
+        rejected_at=now,
+        citizen_notice=NOTICE_UNREADABLE,
+    )

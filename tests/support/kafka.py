@@ -1,0 +1,71 @@
+"""Watching contract topics from a test, as an agency system or auditor would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from phananh_contracts import Event, decode_event
+
+
+class TopicWatcher:
+    """Reads a topic from the moment it started; decodes every record as a contract event.
+
+    Start it *before* the action under test, then wait for the events the action causes.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        )
+        self.seen: list[tuple[Any, Event[Any]]] = []
+
+    async def __aenter__(self) -> TopicWatcher:
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        if partitions is None:
+            await self.consumer._client.force_metadata_update()  # new topic
+            partitions = self.consumer.partitions_for_topic(self.topic) or set()
+        assigned = [TopicPartition(self.topic, number) for number in sorted(partitions)]
+        self.consumer.assign(assigned)
+        await self.consumer.seek_to_end(*assigned)
+        for partition in assigned:  # resolve the end positions now, before the action
+            await self.consumer.position(partition)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+
+    async def wait_for(
+        self, predicate: Callable[[Event[Any]], bool], *, count: int = 1, timeout_s: float = 30
+    ) -> list[Event[Any]]:
+        """The first ``count`` events (since start) matching ``predicate``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [event for _, event in self.seen if predicate(event)]
+            if len(found) >= count:
+                return found[:count]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                types = [event.type for _, event in self.seen]
+                raise AssertionError(
+                    f"{self.topic}: {len(found)} of {count} matching events after "
+                    f"{timeout_s}s; saw {types}"
+                )
+            batch = await self.consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for records in batch.values():
+                for record in records:
+                    self.seen.append((record, decode_event(self.topic, record.value)))
+
+    async def settle(self, seconds: float = 1.0) -> list[Event[Any]]:
+        """Everything that arrived since start, after waiting ``seconds`` more."""
+        await asyncio.sleep(seconds)
+        batch = await self.consumer.getmany(timeout_ms=200)
+        for records in batch.values():
+            for record in records:
+                self.seen.append((record, decode_event(self.topic, record.value)))
+        return [event for _, event in self.seen]
