@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from phananh_cli.stack import LocalStack, Paths
 from phananh_platform.settings import MongoSettings
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = {"intake": False, "routing": True, "notify": True, "audit": True}
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"intake": True, "routing": True, "notify": True, "audit": True}
 """Service name -> whether its readiness includes the database."""
 
 
@@ -83,9 +85,13 @@ class Service:
 
 
 @pytest.fixture
-def base_env(kafka_bootstrap: str, mongo_settings: MongoSettings) -> dict[str, str]:
+def base_env(kafka_bootstrap: str, mongo_settings: MongoSettings, tmp_path: Path) -> dict[str, str]:
+    # The same secrets `phananh up` makes for a local stack, in a scratch data directory.
+    secrets = LocalStack(Paths(root=ROOT, data=tmp_path / "data"), say=lambda _: None)
     return {
         **os.environ,
+        **secrets.local_secrets(),
+        "PHANANH_CITY_CONFIG": str(ROOT / "config" / "son-la" / "city.yaml"),
         "PHANANH_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "PHANANH_MONGODB__URL": mongo_settings.url.get_secret_value(),
         "PHANANH_MONGODB__DATABASE": mongo_settings.database,

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import sys
 
-from phananh_contracts import ALL_TOPICS
+from aiokafka import AIOKafkaConsumer
+from phananh_contracts import ALL_TOPICS, ContractViolation, decode_event
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.settings import KafkaSettings
 
@@ -75,6 +78,47 @@ def _topics_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_key(args: argparse.Namespace) -> int:
+    keys = json.loads(LocalStack().local_secrets()["PHANANH_API_KEYS"])
+    if args.client not in keys:
+        print(f"no local API key for {args.client!r}; known: {', '.join(keys)}", file=sys.stderr)
+        return 1
+    print(keys[args.client])
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Print the events of a topic as JSON lines, from now (or the beginning) on."""
+    settings = KafkaSettings(
+        bootstrap_servers=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
+        or LocalStack().kafka_bootstrap
+    )
+
+    async def watch() -> None:
+        consumer = AIOKafkaConsumer(
+            *args.topics,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if args.from_beginning else "latest",
+        )
+        await consumer.start()
+        try:
+            async for record in consumer:
+                try:
+                    event = decode_event(record.topic, record.value)
+                    line = event.model_dump(mode="json", exclude_none=True)
+                except (ContractViolation, LookupError) as error:
+                    line = {"topic": record.topic, "undecodable": str(error)}
+                print(json.dumps({"topic": record.topic, **line}, ensure_ascii=False), flush=True)
+        finally:
+            await consumer.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(watch())
+    return 0
+
+
 def _topics_list(_: argparse.Namespace) -> int:
     for topic in ALL_TOPICS:
         print(f"{topic.name:<32} {topic.partitions:>3} partitions  {topic.description}")
@@ -93,6 +137,14 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("down", help="stop everything `up` started").set_defaults(run=_down)
     commands.add_parser("status", help="show what runs and where").set_defaults(run=_status)
     commands.add_parser("env", help="print exports for the local stack").set_defaults(run=_env)
+
+    key = commands.add_parser("api-key", help="print a local API key of an HTTP channel client")
+    key.add_argument("client", help="e.g. app:sonla-smart, web, hotline, open311")
+    key.set_defaults(run=_api_key)
+    watch = commands.add_parser("watch", help="print the events of topics as JSON lines")
+    watch.add_argument("topics", nargs="+", help="e.g. pakn.reports.v1 pakn.reports.rejected.v1")
+    watch.add_argument("--from-beginning", action="store_true", help="not only new events")
+    watch.set_defaults(run=_watch)
 
     topics = commands.add_parser("topics", help="the contract topics").add_subparsers(
         dest="topics_command", required=True

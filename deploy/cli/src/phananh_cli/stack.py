@@ -48,7 +48,14 @@ from pydantic import SecretStr
 
 T = TypeVar("T")
 
-LOCAL_API_CLIENTS = ("app:sonla-smart", "web", "hotline", "email-relay", "collaborators", "open311")
+LOCAL_API_CLIENTS = (
+    "app:sonla-smart",
+    "web:cong-thong-tin",
+    "hotline:tong-dai",
+    "email:relay",
+    "collaborator:mang-luoi-ctv",
+    "open311:clients",
+)
 KAFKA_VERSION_PATTERN = re.compile(r"<kafka.version>([^<]+)</kafka.version>")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 

@@ -177,8 +177,14 @@ class Place(Value):
         pattern=r"^[0-9]{5}$",
         description="Official 5-digit code of the ward or commune (after the 2025 merger).",
     )
-    ward_name: NfcText = Field(
-        min_length=1, max_length=100, description="Ward or commune name, e.g. 'Chiềng Sinh'."
+    ward_name: NfcText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description=(
+            "Current ward or commune name, e.g. 'Chiềng Sinh'; absent when intake could not "
+            "tell the ward (the report then needs triage, and keeps the address and point)."
+        ),
     )
     residential_group: NfcText | None = Field(
         default=None,

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from phananh_contracts import KafkaRecord, Topic
 
 from phananh_platform.settings import KafkaSettings
@@ -64,7 +65,18 @@ def durable_subscriber_options(group_id: str) -> dict[str, Any]:
         "group_id": group_id,
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "auto_offset_reset": "earliest",
+        "decoder": record_bytes,
     }
+
+
+async def record_bytes(message: StreamMessage[Any]) -> bytes:
+    """Hand handlers the record's exact bytes; they decode them against the contracts.
+
+    FastStream would otherwise guess a decoding from the headers (JSON into a dict, …),
+    and a record from an outside adapter without headers would fail before our
+    contract check could name the problem.
+    """
+    return message.body
 
 
 class RecordProducer:

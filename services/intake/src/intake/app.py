@@ -1,16 +1,97 @@
 """Composition root of the intake service: ``create_app(settings)`` wires everything.
 
-Nothing is built at import time, so tests can create as many instances as
-they need, each with its own settings.
+Nothing is built at import time, so tests can create as many instances as they need,
+each with its own settings.
 """
 
+from __future__ import annotations
+
+from phananh_contracts import ASSIGNMENTS_TOPIC, CHANNEL_RAW_TOPIC, REPORT_STATUS_TOPIC
+from phananh_platform.kafka import RecordProducer, durable_subscriber_options
+from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
+from intake.adapters.http import build_routes
+from intake.adapters.http.context import FrontContext, Open311Service
+from intake.adapters.kafka import KafkaRawPublisher
+from intake.adapters.store import IntakeStore, OpenRequests
+from intake.config import CityConfig, load_city_config
+from intake.domain.normalize import Keys
+from intake.handlers import IntakeMetrics, RawHandler, ReadModelHandler
 from intake.settings import Settings
 
 SERVICE = "intake"
 
 
+def open311_services(config: CityConfig) -> tuple[Open311Service, ...]:
+    """The city's categories as Open311 services (the triage bucket is not offered)."""
+    return tuple(
+        Open311Service(
+            service_code=category.code,
+            service_name=category.name,
+            description=f"{category.name} ({category.name_en})",
+            group=category.group,
+            keywords=tuple(category.keyword_phrases()[:10]),
+        )
+        for category in config.categories
+        if category.code != "unclassified"
+    )
+
+
 def create_app(settings: Settings) -> ServiceApp:
     """Build the intake service from its settings."""
-    return build_service(SERVICE, settings, uses_database=False)
+    config = load_city_config(settings.city_config)
+    service = build_service(SERVICE, settings, uses_database=True)
+    assert service.mongo is not None
+    store = IntakeStore(service.mongo[settings.mongodb.database])
+    producer = RecordProducer(settings.kafka, client_id="phananh-intake-events")
+    sealer = ContactSealer([key.get_secret_value() for key in settings.contact_keys])
+    keys = Keys(
+        tracking_secret=settings.tracking_secret.get_secret_value().encode(),
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        seal=sealer.seal,
+    )
+    raw_handler = RawHandler(config, keys, store, producer, IntakeMetrics(service.registry))
+    read_model = ReadModelHandler(store)
+
+    @service.broker.subscriber(CHANNEL_RAW_TOPIC.name, **durable_subscriber_options("intake"))
+    async def normalize(body: bytes) -> None:
+        """Raw channel messages -> canonical reports, replies and rejections."""
+        await raw_handler(body)
+
+    read_model_group = durable_subscriber_options("intake-read-model")
+
+    @service.broker.subscriber(ASSIGNMENTS_TOPIC.name, **read_model_group)
+    async def assigned(body: bytes) -> None:
+        """Keep the Open311 view's agency and expected date current."""
+        await read_model.assignment(body)
+
+    @service.broker.subscriber(REPORT_STATUS_TOPIC.name, **read_model_group)
+    async def status_changed(body: bytes) -> None:
+        """Keep the Open311 view's status current."""
+        await read_model.status(body)
+
+    service.on_startup += [store.ensure_indexes, producer.start]
+    service.on_shutdown.append(producer.stop)
+
+    services = open311_services(config)
+    zalo, facebook = settings.zalo, settings.facebook
+    front = FrontContext(
+        publisher=KafkaRawPublisher(producer),
+        tracking_secret=keys.tracking_secret,
+        city_prefix=config.city.tracking_prefix,
+        api_keys={key.get_secret_value(): name for name, key in settings.api_keys.items()},
+        zalo_app_id=zalo.app_id,
+        zalo_oa_secret=zalo.oa_secret.get_secret_value() if zalo.oa_secret else None,
+        facebook_app_secret=(
+            facebook.app_secret.get_secret_value() if facebook.app_secret else None
+        ),
+        facebook_verify_token=(
+            facebook.verify_token.get_secret_value() if facebook.verify_token else None
+        ),
+        max_body_bytes=settings.max_body_bytes,
+        requests=OpenRequests(store, {s.service_code: s.service_name for s in services}),
+        open311_services=services,
+    )
+    service.routes.extend(build_routes(front))
+    return service

@@ -143,13 +143,13 @@ class RawHandler:
         if target is None:
             return False  # no such report: the message is a new report
         target_id, target_code = target
-        reply = as_reply(message, target_report_id=target_id, target_code=target_code, keys=self.keys)
+        reply = as_reply(
+            message, target_report_id=target_id, target_code=target_code, keys=self.keys
+        )
         if reply is None:
             return False
         fact = f"reply:{message.channel.value}:{message.channel_message_id}"
-        event = CitizenRepliedEvent.new(
-            reply, source=SOURCE, id=derived_event_id(target_id, fact)
-        )
+        event = CitizenRepliedEvent.new(reply, source=SOURCE, id=derived_event_id(target_id, fact))
         await self.producer.publish(event.to_kafka())
         await self.store.remember(
             message.channel.value,

@@ -123,23 +123,33 @@ class IntakeStore:
         )
         return (found["_id"], tracking_code) if found else None
 
-    async def report_by_message(self, channel: str, channel_message_id: str) -> tuple[str, str] | None:
+    async def report_by_message(
+        self, channel: str, channel_message_id: str
+    ) -> tuple[str, str] | None:
         """The report made from a channel message (for replies threaded on the channel)."""
         found = await self.reports.find_one(
-            {"channel": channel, "channel_message_id": channel_message_id, "rejected": {"$ne": True}},
+            {
+                "channel": channel,
+                "channel_message_id": channel_message_id,
+                "rejected": {"$ne": True},
+            },
             {"_id": 1, "tracking_code": 1},
         )
         return (found["_id"], found["tracking_code"]) if found else None
 
     async def earlier(self, ward_code: str, category: str, since: datetime) -> list[EarlierReport]:
-        cursor = self.reports.find(
-            {
-                "ward_code": ward_code,
-                "category": category,
-                "received_at": {"$gte": since},
-                "rejected": {"$ne": True},
-            },
-        ).sort("received_at", DESCENDING).limit(500)
+        cursor = (
+            self.reports.find(
+                {
+                    "ward_code": ward_code,
+                    "category": category,
+                    "received_at": {"$gte": since},
+                    "rejected": {"$ne": True},
+                },
+            )
+            .sort("received_at", DESCENDING)
+            .limit(500)
+        )
         return [
             EarlierReport(
                 report_id=document["_id"],

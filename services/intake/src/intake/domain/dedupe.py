@@ -11,6 +11,7 @@ case and teencode already removed), with single words for very short texts.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ def shingles(folded_text: str) -> frozenset[str]:
     words = folded_text.split()
     if len(words) < 3:
         return frozenset(words)
-    return frozenset(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return frozenset(f"{a} {b}" for a, b in itertools.pairwise(words))
 
 
 def similarity(first: str, second: str) -> float:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from phananh_contracts import (
     CitizenReplied,
+    Place,
     RawChannelMessageReceived,
     RejectionReason,
     Reporter,
@@ -217,7 +218,12 @@ def interpret(
         address_text=message.address_text,
         ward_hint=message.ward_hint,
     )
+    if place.place is None and (message.point or message.address_text):
+        # The ward is unknown, but what the citizen said of the place helps triage.
+        address = normalize_text(message.address_text)[:500] if message.address_text else None
+        place = replace(place, place=Place(address_text=address or None, point=message.point))
     classification = classify(config, text, message.category_hint)
+    chosen_by_citizen = classification.category == message.category_hint
     triage = []
     if place.ambiguous_wards:
         triage.append("ambiguous_place")
@@ -235,7 +241,7 @@ def interpret(
         text=text,
         title=title or None,
         category=classification.category,
-        category_confidence=classification.confidence,
+        category_confidence=None if chosen_by_citizen else classification.confidence,
         place=place.place,
         priority=signals.priority,
         reporter=reporter_for(message, keys),

@@ -1,0 +1,81 @@
+"""Which category of the city's taxonomy a report belongs to, and how sure that is.
+
+A category the citizen picked (app category, Open311 ``service_code``) wins with
+confidence 1.0. Otherwise keyword rules from the configuration decide: each keyword
+found in the text (folded, teencode expanded, on word boundaries, see
+:class:`~intake.config.Words`) adds ``weight × number of words`` to its category, so
+"lấn chiếm vỉa hè" (4 words) outweighs "vỉa hè" (2). With ``s1`` and ``s2`` the best and
+second-best scores and ``h`` the configured ``evidence_half``::
+
+    confidence = s1 / (s1 + s2)  ×  s1 / (s1 + h)
+
+The first factor is the margin (1 when no other category scored, 0.5 for a tie), the
+second the amount of evidence (0.5 for a score of ``h``, towards 1 for many keywords).
+Below ``min_confidence`` the report keeps the best category but needs triage; with no
+keyword at all it is ``unclassified`` with confidence 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from intake.config import UNCLASSIFIED, CityConfig, Words, derived
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The category of a report and the evidence for it."""
+
+    category: str
+    """A category code of the taxonomy (``unclassified`` when nothing matched)."""
+    confidence: float
+    """0..1: 1.0 for a category the citizen chose, 0 for unclassified."""
+    needs_triage: bool
+    """A person must check the category before routing trusts it."""
+    scores: Mapping[str, float]
+    """Keyword score per category that matched at least one keyword."""
+
+
+_Rules = tuple[tuple[str, tuple[tuple[Words, float], ...]], ...]
+
+
+def _rules(config: CityConfig) -> _Rules:
+    return tuple(
+        (
+            category.code,
+            tuple(
+                ((phrase := Words.of(keyword)), weight * len(phrase.folded))
+                for keyword, weight in category.keywords.items()
+            ),
+        )
+        for category in config.categories
+    )
+
+
+def classify(config: CityConfig, text: str, category_hint: str | None = None) -> Classification:
+    """The category of ``text`` (see the module docstring for the rules)."""
+    words = Words.of(text, config.text.teencode)
+    scores: dict[str, float] = {}
+    for code, keywords in derived(config, _rules):
+        score = sum(points for phrase, points in keywords if words.has(phrase))
+        if score > 0:
+            scores[code] = score
+    frozen = MappingProxyType(scores)
+    hint = (category_hint or "").strip().lower()
+    if hint != UNCLASSIFIED and config.category(hint) is not None:
+        return Classification(hint, 1.0, needs_triage=False, scores=frozen)
+    if not scores:
+        return Classification(UNCLASSIFIED, 0.0, needs_triage=True, scores=frozen)
+    ranked = sorted(scores.items(), key=lambda item: -item[1])  # stable: taxonomy order
+    best, first = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    evidence = first / (first + config.classification.evidence_half)
+    confidence = round(first / (first + second) * evidence, 4)
+    return Classification(
+        best,
+        confidence,
+        needs_triage=confidence < config.classification.min_confidence,
+        scores=frozen,
+    )
