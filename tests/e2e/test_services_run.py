@@ -6,6 +6,7 @@ metrics, and stops cleanly on SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 from phananh_cli.stack import LocalStack, Paths
+from phananh_contracts import REPORTS_TOPIC
 from phananh_platform.settings import MongoSettings
+
+from tests.support.kafka import TopicWatcher
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +37,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def send(request: urllib.request.Request) -> tuple[int, bytes]:
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -152,3 +161,30 @@ def test_readiness_names_an_unreachable_database(base_env: dict[str, str], tmp_p
         assert get(audit.url("/healthz"))[0] == 200, "liveness must not depend on the database"
     finally:
         assert audit.stop() == 0
+
+
+async def test_a_report_posted_to_the_intake_process_reaches_the_canonical_topic(
+    running: dict[str, Service], base_env: dict[str, str], kafka_bootstrap: str
+) -> None:
+    key = json.loads(base_env["PHANANH_API_KEYS"])["app:sonla-smart"]
+    body = json.dumps(
+        {
+            "text": "Đèn đường ở tổ 8 phường Chiềng Sinh hỏng cả tuần, buổi tối rất tối",
+            "anonymous": True,
+            "consent": False,
+        },
+        ensure_ascii=False,
+    ).encode()
+    request = urllib.request.Request(
+        running["intake"].url("/channels/app/reports"),
+        data=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    async with TopicWatcher(kafka_bootstrap, REPORTS_TOPIC.name) as reports:
+        status, answer = await asyncio.to_thread(send, request)
+        assert status == 202
+        (code,) = json.loads(answer)["tracking_codes"]
+        (event,) = await reports.wait_for(lambda e: e.data.tracking_code == code, timeout_s=60)
+    assert event.data.place.ward_name == "Chiềng Sinh"
+    assert event.data.reporter.anonymous is True

@@ -663,3 +663,15 @@ def test_georeport_client_reads_services_and_requests(server_root: str, output_f
     assert market["requested_datetime"] == "2026-11-20T09:15:00+07:00"
     with pytest.raises(requests.HTTPError, match="404"):
         city.get_service_request("SL-2611-000000")
+
+
+def test_a_key_of_another_channel_cannot_post_open311_requests(
+    ctx: FrontContext, publisher: MemoryPublisher
+) -> None:
+    app_key = "the-public-app-key-shipped-in-the-phone-app"
+    client = client_for(dataclasses.replace(ctx, api_keys={app_key: "app:sonla-smart"}))
+
+    response = client.post("/open311/v2/requests.json", data=without(api_key=app_key))
+
+    assert response.status_code == 403
+    assert publisher.events == []

@@ -55,7 +55,8 @@ NOTICE_TOO_LONG = (
     "Nội dung phản ánh quá dài (tối đa {max} ký tự). "
     "Xin rút gọn hoặc gửi thành nhiều phản ánh riêng."
 )
-_RATING = re.compile(r"\b(?:danh gia|cham|rating)\s*([1-5])\b|\b([1-5])\s*(?:/\s*5|sao|diem)\b")
+_RATING_OUT_OF_FIVE = re.compile(r"(?<![0-9])([1-5])\s*/\s*5(?![0-9])")
+_RATING_WORDS = re.compile(r"\b(?:danh gia|cham|rating)\s*([1-5])\b|\b([1-5])\s*(?:sao|diem)\b")
 
 
 @dataclass(frozen=True)
@@ -102,16 +103,20 @@ def reply_hint(message: ChannelMessage, config: CityConfig) -> ReplyHint | None:
     """The report this message may answer, or None for a plain new message."""
     prefix = re.escape(config.city.tracking_prefix)
     pattern = re.compile(rf"\b({prefix}-[0-9]{{4}}-[0-9A-HJKMNP-TV-Z]{{6}})\b", re.IGNORECASE)
-    found = pattern.search(message.text)
+    reply_to = message.reply_to_channel_message_id
+    # The code may be quoted in the text, or named by the channel's reply field.
+    found = pattern.search(message.text) or (pattern.fullmatch(reply_to) if reply_to else None)
     code = found.group(1).upper() if found else None
-    if code is None and message.reply_to_channel_message_id is None:
+    if code is None and reply_to is None:
         return None
-    return ReplyHint(code, message.reply_to_channel_message_id)
+    return ReplyHint(code, reply_to)
 
 
-def rating_in(folded_text: str) -> int | None:
-    """A 1–5 satisfaction rating written in the text ('đánh giá 4', '5/5', '3 sao')."""
-    match = _RATING.search(folded_text)
+def rating_in(text: str) -> int | None:
+    """A 1–5 satisfaction rating written in the text ('4/5', 'đánh giá 4', '3 sao')."""
+    if out_of_five := _RATING_OUT_OF_FIVE.search(text):
+        return int(out_of_five.group(1))
+    match = _RATING_WORDS.search(fold(text))
     if match is None:
         return None
     return int(match.group(1) or match.group(2))
@@ -156,7 +161,7 @@ def as_reply(
         channel_message_id=message.channel_message_id,
         received_at=message.received_at,
         text=text,
-        rating=rating_in(fold(text)),
+        rating=rating_in(text),
         reporter=reporter_for(message, keys),
     )
 
