@@ -15,10 +15,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+EMERGENCY_NUMBERS = frozenset({"113", "114", "115"})
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+", re.UNICODE)
+_PHONE_MASK = "[số điện thoại]"
+_EMAIL_MASK = "[email]"
 
 
 @dataclass(frozen=True)
@@ -63,3 +70,22 @@ def pseudonym(key: bytes, identity: str) -> str:
 def new_contact_key() -> str:
     """A fresh Fernet key (url-safe base64 of 32 random bytes)."""
     return Fernet.generate_key().decode()
+
+
+def mask_contacts(text: str) -> str:
+    """``text`` with phone numbers and email addresses replaced by placeholders.
+
+    Emergency numbers (113, 114, 115) stay: they are advice, not personal data.
+    """
+    text = _EMAIL.sub(_EMAIL_MASK, text)
+    pieces: list[str] = []
+    last = 0
+    matches = phonenumbers.PhoneNumberMatcher(text, "VN", leniency=phonenumbers.Leniency.POSSIBLE)
+    for match in matches:
+        if match.raw_string.strip() in EMERGENCY_NUMBERS:
+            continue
+        pieces.append(text[last : match.start])
+        pieces.append(_PHONE_MASK)
+        last = match.end
+    pieces.append(text[last:])
+    return "".join(pieces)

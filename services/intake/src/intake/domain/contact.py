@@ -1,18 +1,20 @@
-"""Contacts: normalized (E.164 phones, clean emails), sealed, and masked in free text."""
+"""Contacts: normalized (E.164 phones, clean emails) before they are sealed.
+
+Masking contacts in free text is ``phananh_platform.privacy.mask_contacts`` (audit uses
+it too); it is re-exported here for intake's pipeline.
+"""
 
 from __future__ import annotations
 
 import re
 
 import phonenumbers
+from phananh_platform.privacy import mask_contacts
 
 from intake.domain.model import Contact
 
 REGION = "VN"
-EMERGENCY_NUMBERS = frozenset({"113", "114", "115"})
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+", re.UNICODE)
-_PHONE_MASK = "[số điện thoại]"
-_EMAIL_MASK = "[email]"
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -34,25 +36,6 @@ def normalize_email(raw: str) -> str | None:
         return None
     local, _, domain = candidate.rpartition("@")
     return f"{local}@{domain.lower()}"
-
-
-def mask_contacts(text: str) -> str:
-    """``text`` with phone numbers and email addresses replaced by placeholders.
-
-    Emergency numbers (113, 114, 115) stay: they are advice, not personal data.
-    """
-    text = _EMAIL.sub(_EMAIL_MASK, text)
-    pieces: list[str] = []
-    last = 0
-    matches = phonenumbers.PhoneNumberMatcher(text, REGION, leniency=phonenumbers.Leniency.POSSIBLE)
-    for match in matches:
-        if match.raw_string.strip() in EMERGENCY_NUMBERS:
-            continue
-        pieces.append(text[last : match.start])
-        pieces.append(_PHONE_MASK)
-        last = match.end
-    pieces.append(text[last:])
-    return "".join(pieces)
 
 
 def identity_of(contact: Contact, channel: str) -> str | None:
@@ -80,3 +63,12 @@ def normalized_contact(contact: Contact | None) -> Contact | None:
         channel_user_ref=contact.channel_user_ref or None,
     )
     return None if cleaned.is_empty() else cleaned
+
+
+__all__ = [
+    "identity_of",
+    "mask_contacts",
+    "normalize_email",
+    "normalize_phone",
+    "normalized_contact",
+]
