@@ -165,7 +165,9 @@ class RawHandler:
         report = new.report
         if report.place and report.place.ward_code:
             since = report.received_at - timedelta(hours=self.config.dedupe.window_hours)
-            earlier = await self.store.earlier(report.place.ward_code, report.category, since)
+            earlier = await self.store.earlier(
+                report.place.ward_code, report.category, since, report.received_at
+            )
             new = link_duplicate(new, earlier, self.config)
             report = new.report
         event = ReportReceivedEvent.new(

@@ -7,6 +7,7 @@ tests talk to its HTTP front and watch the contract topics like a downstream sys
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -385,14 +386,18 @@ async def test_open311_post_then_get_the_request_back(intake: Intake, kafka_boot
         (event,) = await reports.wait_for(by_code(created["service_request_id"]))
     assert event.data.category == "roads_infrastructure"
 
-    for fmt in ("json", "xml"):
-        found = await intake.http.get(f"/open311/v2/requests/{created['service_request_id']}.{fmt}")
-        assert found.status_code == 200, found.text
-    (request,) = (
-        await intake.http.get(f"/open311/v2/requests/{created['service_request_id']}.json")
-    ).json()
+    # The report is published before intake's read model stores it: allow a moment.
+    path = f"/open311/v2/requests/{created['service_request_id']}"
+    deadline = time.monotonic() + 15
+    while (found := await intake.http.get(f"{path}.json")).status_code == 404:
+        assert time.monotonic() < deadline, "the request never became readable"
+        await asyncio.sleep(0.2)
+    assert found.status_code == 200, found.text
+    (request,) = found.json()
     assert request["status"] == "open"
     assert request["service_code"] == "roads_infrastructure"
+    as_xml = await intake.http.get(f"{path}.xml")
+    assert as_xml.status_code == 200 and b"<service_requests>" in as_xml.content
     token = await intake.http.get(f"/open311/v2/tokens/{created['token']}.json")
     assert token.json()[0]["service_request_id"] == created["service_request_id"]
 
