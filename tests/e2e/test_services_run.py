@@ -130,7 +130,11 @@ def test_every_service_is_alive_ready_and_measured(running: dict[str, Service]) 
         status, body = get(service.url("/readyz"))
         readiness = json.loads(body)
         assert status == 200, f"{name} not ready: {readiness}"
-        expected = {"kafka": "ok", **({"database": "ok"} if uses_database else {})}
+        expected = {
+            "consumers": "started",
+            "kafka": "ok",
+            **({"database": "ok"} if uses_database else {}),
+        }
         assert readiness["checks"] == expected
 
         status, body = get(service.url("/metrics"))
@@ -157,7 +161,11 @@ def test_readiness_names_an_unreachable_database(base_env: dict[str, str], tmp_p
     try:
         status, body = get(audit.url("/readyz"))
         assert status == 503
-        assert json.loads(body)["checks"] == {"kafka": "ok", "database": "unreachable"}
+        assert json.loads(body)["checks"] == {
+            "consumers": "starting",
+            "kafka": "ok",
+            "database": "unreachable",
+        }
         assert get(audit.url("/healthz"))[0] == 200, "liveness must not depend on the database"
     finally:
         assert audit.stop() == 0

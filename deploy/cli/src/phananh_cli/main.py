@@ -79,7 +79,11 @@ def _topics_create(args: argparse.Namespace) -> int:
 
 
 def _api_key(args: argparse.Namespace) -> int:
-    keys = json.loads(LocalStack().local_secrets()["PHANANH_API_KEYS"])
+    local = LocalStack().local_secrets()
+    keys = {
+        **json.loads(local["PHANANH_API_KEYS"]),
+        **json.loads(local["PHANANH_OVERSIGHT_KEYS"]),
+    }
     if args.client not in keys:
         print(f"no local API key for {args.client!r}; known: {', '.join(keys)}", file=sys.stderr)
         return 1
@@ -139,7 +143,10 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("env", help="print exports for the local stack").set_defaults(run=_env)
 
     key = commands.add_parser("api-key", help="print a local API key of an HTTP channel client")
-    key.add_argument("client", help="e.g. app:sonla-smart, web, hotline, open311")
+    key.add_argument(
+        "client",
+        help="e.g. app:sonla-smart, hotline:tong-dai, open311:clients, leadership:thanh-uy",
+    )
     key.set_defaults(run=_api_key)
     watch = commands.add_parser("watch", help="print the events of topics as JSON lines")
     watch.add_argument("topics", nargs="+", help="e.g. pakn.reports.v1 pakn.reports.rejected.v1")

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phananh_contracts import ALL_TOPICS
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.mongo import wait_for_mongo
@@ -56,6 +58,7 @@ LOCAL_API_CLIENTS = (
     "collaborator:mang-luoi-ctv",
     "open311:clients",
 )
+LOCAL_OVERSIGHT_ROLES = ("leadership:thanh-uy", "auditor:ubkt")
 KAFKA_VERSION_PATTERN = re.compile(r"<kafka.version>([^<]+)</kafka.version>")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
@@ -236,24 +239,15 @@ class LocalStack:
         deployment sets its own (see .env.example).
         """
         path = self.paths.data / "secrets.json"
-        if path.is_file():
-            stored: dict[str, str] = json.loads(path.read_text())
+        stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = _new_local_secrets()
+        if set(wanted) <= set(stored):
             return stored
-        api_keys = {name: secrets.token_urlsafe(24) for name in LOCAL_API_CLIENTS}
-        made = {
-            "PHANANH_TRACKING_SECRET": secrets.token_urlsafe(32),
-            "PHANANH_CONTACT_KEYS": json.dumps([new_contact_key()]),
-            "PHANANH_PSEUDONYM_KEY": secrets.token_urlsafe(32),
-            "PHANANH_API_KEYS": json.dumps(api_keys),
-            "PHANANH_ZALO__APP_ID": "local-zalo-app",
-            "PHANANH_ZALO__OA_SECRET": secrets.token_urlsafe(24),
-            "PHANANH_FACEBOOK__APP_SECRET": secrets.token_urlsafe(24),
-            "PHANANH_FACEBOOK__VERIFY_TOKEN": secrets.token_urlsafe(16),
-        }
+        merged = {**wanted, **stored}  # keep what exists, add what a newer version needs
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(json.dumps(made, indent=2) + "\n")
-        return made
+        path.write_text(json.dumps(merged, indent=2) + "\n")
+        return merged
 
     # ------------------------------------------------------------ process table
     def pid(self, component: str) -> int | None:
@@ -575,6 +569,30 @@ class LocalStack:
 
 
 # --------------------------------------------------------------------- helpers
+def _new_local_secrets() -> dict[str, str]:
+    api_keys = {name: secrets.token_urlsafe(24) for name in LOCAL_API_CLIENTS}
+    signing = Ed25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    private = signing.private_bytes(
+        raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    public = signing.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    oversight = {role: secrets.token_urlsafe(24) for role in LOCAL_OVERSIGHT_ROLES}
+    return {
+        "PHANANH_TRACKING_SECRET": secrets.token_urlsafe(32),
+        "PHANANH_CONTACT_KEYS": json.dumps([new_contact_key()]),
+        "PHANANH_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+        "PHANANH_API_KEYS": json.dumps(api_keys),
+        "PHANANH_ZALO__APP_ID": "local-zalo-app",
+        "PHANANH_ZALO__OA_SECRET": secrets.token_urlsafe(24),
+        "PHANANH_FACEBOOK__APP_SECRET": secrets.token_urlsafe(24),
+        "PHANANH_FACEBOOK__VERIFY_TOKEN": secrets.token_urlsafe(16),
+        "PHANANH_AUDIT_SIGNING_KEY": base64.b64encode(private).decode(),
+        "PHANANH_AUDIT_PUBLIC_KEYS": json.dumps([base64.b64encode(public).decode()]),
+        "PHANANH_OVERSIGHT_KEYS": json.dumps(oversight),
+    }
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

@@ -101,7 +101,12 @@ class RecordProducer:
             request_timeout_ms=self._settings.request_timeout_ms,
             max_request_size=MAX_REQUEST_BYTES,
         )
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()  # release the half-open connection, then retry
+            self._producer = None
+            raise
 
     async def stop(self) -> None:
         if self._producer is not None:

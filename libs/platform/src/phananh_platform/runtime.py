@@ -39,8 +39,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from phananh_platform.delivery import DeliveryGuard, DeliveryMetrics
-from phananh_platform.kafka import RecordProducer, create_broker
+from phananh_platform.delivery import (
+    TRANSIENT_ERRORS,
+    DeliveryGuard,
+    DeliveryMetrics,
+    backoff_seconds,
+)
+from phananh_platform.kafka import RecordProducer, create_broker, wait_for_kafka
 from phananh_platform.logs import configure_logging
 from phananh_platform.mongo import create_mongo_client, ping
 from phananh_platform.settings import ServiceSettings
@@ -63,6 +68,7 @@ class ServiceApp:
     routes: list[BaseRoute] = field(default_factory=list)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    started: bool = False
 
     @property
     def instance(self) -> str:
@@ -76,30 +82,72 @@ class ServiceApp:
         )
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Connect, start consuming, and stop cleanly (consumers commit first)."""
-        await self.dead_letters.start()
+    async def running(self, *, wait: bool = True) -> AsyncIterator[None]:
+        """Start (connect, run the start-up hooks, consume) and stop cleanly.
+
+        With ``wait=False`` (the HTTP server's lifespan) the start goes on in the
+        background: while Kafka or the database is unreachable the process stays alive,
+        answers ``/healthz`` and reports itself not ready, and starts consuming once both
+        answer. Consumers never start before the start-up hooks (indexes …) succeeded.
+        """
+        starting = asyncio.create_task(self._start(), name=f"{self.name}-start")
         try:
-            for hook in self.on_startup:
-                await hook()
-            await self.broker.start()
-            logger.info("%s started", self.name, extra={"service": self.name})
+            if wait:
+                await starting
+            yield
+        finally:
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            await self._stop()
+
+    async def _start(self) -> None:
+        pending: list[Hook] = [self.dead_letters.start, *self.on_startup, self.broker.start]
+        attempt = 0
+        while pending:
             try:
-                yield
-            finally:
+                await pending[0]()
+            except TRANSIENT_ERRORS as error:
+                attempt += 1
+                pause = backoff_seconds(attempt, self.settings.retry_backoff_max_s)
+                logger.warning(
+                    "%s waiting for its broker or database (%s); next try in %.1fs",
+                    self.name,
+                    type(error).__name__,
+                    pause,
+                    extra={"service": self.name},
+                )
+                await asyncio.sleep(pause)
+                continue
+            pending.pop(0)
+        self.started = True
+        logger.info("%s started", self.name, extra={"service": self.name})
+
+    async def _stop(self) -> None:
+        try:
+            if self.started:
                 await self.broker.stop()
                 for hook in reversed(self.on_shutdown):
                     await hook()
                 logger.info("%s stopped", self.name, extra={"service": self.name})
         finally:
+            self.started = False
             await self.dead_letters.stop()
             if self.mongo is not None:
                 await self.mongo.close()
 
     async def readiness(self) -> dict[str, str]:
         """What this instance depends on, and whether each answers."""
-        checks: dict[str, str] = {}
-        broker_ok = await self.broker.ping(timeout=2.0)
+        checks: dict[str, str] = {"consumers": "started" if self.started else "starting"}
+        if self.started:
+            broker_ok = await self.broker.ping(timeout=2.0)
+        else:  # the broker connects only once start-up is done: probe the cluster itself
+            try:
+                await wait_for_kafka(self.settings.kafka, timeout_s=2.0)
+                broker_ok = True
+            except TimeoutError:
+                broker_ok = False
         checks["kafka"] = "ok" if broker_ok else "unreachable"
         if self.mongo is not None:
             try:
@@ -117,7 +165,9 @@ class ServiceApp:
 
         async def readyz(_: Request) -> JSONResponse:
             checks = await self.readiness()
-            ready = all(state == "ok" for state in checks.values())
+            ready = self.started and all(
+                state == "ok" for name, state in checks.items() if name != "consumers"
+            )
             return JSONResponse(
                 {"status": "ready" if ready else "not ready", "checks": checks},
                 status_code=200 if ready else 503,
@@ -125,7 +175,7 @@ class ServiceApp:
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            async with self.running():
+            async with self.running(wait=False):
                 yield
 
         return Starlette(

@@ -1,16 +1,139 @@
 """Composition root of the audit service: ``create_app(settings)`` wires everything.
 
-Nothing is built at import time, so tests can create as many instances as
-they need, each with its own settings.
+Audit consumes every domain topic (consumer group ``audit``), appends one hash-chained
+record per event to the trail, folds each event into the oversight read model, signs the
+chain heads at intervals, and serves the oversight API under ``/oversight/v1``.
 """
 
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from faststream.kafka import KafkaMessage
+from phananh_contracts import (
+    AGENCY_UPDATES_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
+    DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    REPORT_STATUS_TOPIC,
+    REPORTS_REJECTED_TOPIC,
+    REPORTS_TOPIC,
+)
+from phananh_platform.kafka import durable_subscriber_options
 from phananh_platform.runtime import ServiceApp, build_service
 
+from audit.adapters.facts_store import FactsStore
+from audit.adapters.oversight_http import OversightContext, oversight_routes
+from audit.adapters.trail_store import TrailStore
+from audit.domain.checkpoints import load_signing_key
+from audit.handlers import Checkpointer, ConsumedRecord, TrailWriter
 from audit.settings import Settings
 
 SERVICE = "audit"
+AUDITED_TOPICS = tuple(
+    topic.name
+    for topic in (
+        REPORTS_TOPIC,
+        REPORTS_REJECTED_TOPIC,
+        CITIZEN_REPLIES_TOPIC,
+        ASSIGNMENTS_TOPIC,
+        AGENCY_UPDATES_TOPIC,
+        REPORT_STATUS_TOPIC,
+        DEADLINES_TOPIC,
+        NOTIFICATIONS_TOPIC,
+    )
+)
+"""Every domain topic. The raw channel topic is not audited: it carries contacts in
+clear; what the citizen wrote reaches the trail as ``original_text``, masked."""
+
+logger = logging.getLogger("audit.app")
+
+
+def ward_names(city_config: Path | None) -> dict[str, str]:
+    """Ward code -> current name, from the city's YAML (empty without one)."""
+    if city_config is None:
+        return {}
+    data: dict[str, Any] = yaml.safe_load(city_config.read_text(encoding="utf-8"))
+    return {ward["code"]: ward["name"] for ward in data.get("places", {}).get("wards", [])}
 
 
 def create_app(settings: Settings) -> ServiceApp:
     """Build the audit service from its settings."""
-    return build_service(SERVICE, settings, uses_database=True)
+    service = build_service(SERVICE, settings, uses_database=True)
+    assert service.mongo is not None
+    database = service.mongo[settings.mongodb.database]
+    trail = TrailStore(database)
+    facts = FactsStore(database)
+    writer = TrailWriter(trail, service.dead_letters, on_event=facts.apply_event)
+
+    @service.broker.subscriber(*AUDITED_TOPICS, **durable_subscriber_options(SERVICE))
+    async def record(body: bytes, message: KafkaMessage) -> None:
+        """Append every domain event to the trail, then fold it into the read model."""
+        await writer(ConsumedRecord.from_kafka(message.raw_message))
+
+    service.on_startup += [trail.ensure_indexes, facts.ensure_indexes]
+    if settings.audit_signing_key is not None:
+        checkpointer = Checkpointer(
+            trail,
+            service.dead_letters,
+            load_signing_key(settings.audit_signing_key.get_secret_value()),
+            writer_id=service.instance,
+        )
+        timer = CheckpointTimer(checkpointer, settings.audit_checkpoint_interval_s)
+        service.on_startup.append(timer.start)
+        service.on_shutdown.append(timer.stop)
+    else:
+        logger.warning("PHANANH_AUDIT_SIGNING_KEY is not set: no checkpoints are signed")
+
+    service.routes.extend(
+        oversight_routes(
+            OversightContext(
+                facts=facts,
+                trail=trail,
+                role_keys={
+                    key.get_secret_value(): role for role, key in settings.oversight_keys.items()
+                },
+                ward_names=ward_names(settings.city_config),
+            )
+        )
+    )
+    return service
+
+
+class CheckpointTimer:
+    """Signs the chain heads every ``interval_s``, and once more on the way out."""
+
+    def __init__(self, checkpointer: Checkpointer, interval_s: float) -> None:
+        self.checkpointer = checkpointer
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-checkpoints")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._checkpoint()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        try:
+            made = await self.checkpointer()
+        except Exception:  # the next tick tries again; the trail itself is unaffected
+            logger.exception("signing a checkpoint failed")
+            return
+        if made is not None:
+            logger.info("checkpoint %s signed", made.checkpoint_id)

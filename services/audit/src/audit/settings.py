@@ -1,10 +1,46 @@
-"""Settings of the audit service (environment variables prefixed ``PHANANH_``)."""
+"""Settings of the audit service (environment variables prefixed ``PHANANH_``).
+
+* ``PHANANH_AUDIT_SIGNING_KEY``  base64 of the raw 32-byte Ed25519 key that signs
+  checkpoints (``phananh-audit keygen`` makes one). Without it no checkpoint is written.
+* ``PHANANH_AUDIT_PUBLIC_KEYS``  JSON list of base64 raw public keys ``verify`` trusts
+  (keep old ones after a rotation); the signing key's public half is always trusted.
+* ``PHANANH_AUDIT_CHECKPOINT_INTERVAL_S``  how often chain heads are signed: records newer
+  than the last checkpoint are the only ones a database administrator could remove
+  without detection.
+* ``PHANANH_OVERSIGHT_KEYS``  JSON object role -> API key of the oversight API, e.g.
+  ``{"leadership:thanh-uy": "…", "auditor:ubkt": "…", "agency:ubnd-chieng-sinh": "…"}``.
+* ``PHANANH_CITY_CONFIG``  the city's YAML (ward names for the summaries).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 
 class Settings(ServiceSettings):
     """Everything the audit service reads from its environment."""
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8084))
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Base64 raw Ed25519 private key signing checkpoints."
+    )
+    audit_public_keys: list[str] = Field(
+        default_factory=list, description="Base64 raw Ed25519 public keys verify trusts."
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between signed checkpoints."
+    )
+    oversight_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Role -> API key of the oversight API."
+    )
+    city_config: Path | None = Field(
+        default=None, description="City YAML; its ward names label the ward summaries."
+    )
+
+    @field_validator("audit_signing_key", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: object) -> object:
+        return None if value == "" else value

@@ -1,0 +1,186 @@
+"""The oversight read model in MongoDB: collection ``audit_report_facts``.
+
+The trail is append-only. This collection is not: it is DERIVED and REBUILDABLE, so its
+documents are replaced and deleted freely. Each report's facts are the fold
+(``audit.domain.facts``) of the report's events, which the trail keeps in full.
+``rebuild`` drops the collection and folds it again from the trail.
+
+The facts of a report change by inserting a new version and not by updating in place.
+A version is a document with ``_id = "<report id>#<version, 8 digits>"``, plus
+``report_id``, ``version`` and the facts. Several audit instances may fold events of one
+report at the same time, because the report's events arrive on different topics.
+FerretDB cannot be trusted to apply a conditional update (filter on a version, then
+write) atomically: concurrent replaces with the same filter were seen to match more than
+once. It does refuse a duplicate ``_id`` atomically, so the unique ``_id`` decides which
+writer makes version n+1. A writer reads the latest version, folds its event and inserts
+the next version, then repeats until the latest version already holds its event. Older
+versions are then deleted. Readers take the highest version of each report, so a stale
+version left over by a race is never read. MongoDB and FerretDB need no capability check
+for any of this.
+
+A document also carries the derived values (``derived``) for people reading the
+database. They are never read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+from bson.codec_options import CodecOptions
+from phananh_platform.mongo import insert_once
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from audit.domain.facts import (
+    AgencyStep,
+    Escalation,
+    Rating,
+    ReportFacts,
+    StatusChange,
+    apply,
+    fold_record,
+    report_key,
+)
+from audit.domain.records import TrailRecord
+
+COLLECTION = "audit_report_facts"
+MAX_ATTEMPTS = 20
+"""Rounds of one update while other writers keep changing the same report."""
+REBUILD_BATCH = 500
+
+_OBSERVATIONS: dict[str, type[StatusChange | AgencyStep | Escalation | Rating]] = {
+    "status_changes": StatusChange,
+    "agency_steps": AgencyStep,
+    "escalation_events": Escalation,
+    "rating_events": Rating,
+}
+
+
+class FactsContention(TimeoutError):
+    """Other writers kept changing the report. Transient: the delivery guard retries."""
+
+
+class FactsStore:
+    """Facts of every report, queried by period for the figures."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        # Aware UTC datetimes whatever the client's options; BSON dates hold milliseconds,
+        # and facts are already truncated to them.
+        self.collection = database.get_collection(
+            COLLECTION, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC)
+        )
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index(
+            [("report_id", ASCENDING), ("version", DESCENDING)], name="report_version"
+        )
+        await self.collection.create_index(
+            [("received_at", ASCENDING), ("report_id", ASCENDING)], name="received_at"
+        )
+        await self.collection.create_index("tracking_code", name="tracking_code")
+
+    async def apply_event(
+        self, event_type: str, data: Mapping[str, Any], occurred_at: datetime
+    ) -> None:
+        """Fold one event (type, sanitized data, time) into its report's facts.
+
+        Idempotent: call it for every valid event, a redelivered one too, even when its
+        trail record existed (it fits ``TrailWriter.on_event``)."""
+        key = report_key(event_type, data)
+        if key is None:
+            return
+        for _ in range(MAX_ATTEMPTS):
+            latest = await self._latest({"report_id": key})
+            before = facts_of(latest) if latest else None
+            after = apply(before, event_type, data, occurred_at)
+            if after is None or after == before:
+                return  # the latest version holds the event
+            version = latest["version"] + 1 if latest else 1
+            if await insert_once(self.collection, document_of(after, version=version)):
+                await self.collection.delete_many({"report_id": key, "version": {"$lt": version}})
+        raise FactsContention(f"the facts of {key} changed {MAX_ATTEMPTS} times under an update")
+
+    async def get(self, ref: str) -> ReportFacts | None:
+        """Facts of the report with this id or tracking code."""
+        latest = await self._latest({"$or": [{"report_id": ref}, {"tracking_code": ref}]})
+        return facts_of(latest) if latest else None
+
+    async def facts_received_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        lead_agency_id: str | None = None,
+        ward_code: str | None = None,
+    ) -> list[ReportFacts]:
+        """Facts of the reports received in ``[start, end)``, optionally of one lead agency
+        or one ward, in order of reception."""
+        query: dict[str, Any] = {"received_at": {"$gte": start, "$lt": end}}
+        if ward_code is not None:
+            query["ward_code"] = ward_code  # set once, by the report itself
+        cursor = self.collection.find(query).sort(
+            [("received_at", ASCENDING), ("report_id", ASCENDING), ("version", DESCENDING)]
+        )
+        found: dict[str, ReportFacts] = {}
+        async for document in cursor:
+            if document["report_id"] not in found:
+                found[document["report_id"]] = facts_of(document)
+        # The lead agency changes with reassignments: filtered on the latest version only.
+        return [
+            facts
+            for facts in found.values()
+            if lead_agency_id is None or facts.lead_agency_id == lead_agency_id
+        ]
+
+    async def rebuild(self, records: AsyncIterable[Mapping[str, Any] | TrailRecord]) -> int:
+        """Drop the read model and fold it again from trail records (dicts or
+        TrailRecords, in any order). Returns the number of reports. It holds one small
+        ``ReportFacts`` per report while folding. Run it while audit's consumers are
+        stopped: an event folded live during a rebuild is lost with the dropped
+        collection, until the next rebuild."""
+        folded: dict[str, ReportFacts] = {}
+        async for record in records:
+            fold_record(folded, record)
+        await self.collection.drop()
+        await self.ensure_indexes()
+        documents = [document_of(facts, version=1) for facts in folded.values()]
+        for offset in range(0, len(documents), REBUILD_BATCH):
+            await self.collection.insert_many(documents[offset : offset + REBUILD_BATCH])
+        return len(documents)
+
+    async def _latest(self, query: Mapping[str, Any]) -> dict[str, Any] | None:
+        cursor = self.collection.find(query).sort("version", DESCENDING).limit(1)
+        return next(iter(await cursor.to_list()), None)
+
+
+def document_of(facts: ReportFacts, *, version: int) -> dict[str, Any]:
+    """The stored document of one version of ``facts``."""
+    document: dict[str, Any] = {"_id": f"{facts.report_id}#{version:08d}", "version": version}
+    for field in fields(ReportFacts):
+        value = getattr(facts, field.name)
+        is_observations = field.name in _OBSERVATIONS
+        document[field.name] = [item._asdict() for item in value] if is_observations else value
+    document["derived"] = {
+        "first_response_at": facts.first_response_at,
+        "resolved_at": facts.resolved_at,
+        "rejected": facts.rejected,
+        "reopened": facts.reopened,
+        "breached": facts.breached,
+        "escalations": facts.escalations,
+        "last_status": facts.last_status,
+    }
+    return document
+
+
+def facts_of(document: Mapping[str, Any]) -> ReportFacts:
+    """The facts a stored document holds."""
+    values: dict[str, Any] = {}
+    for field in fields(ReportFacts):
+        if field.name in document:
+            value = document[field.name]
+            kind = _OBSERVATIONS.get(field.name)
+            values[field.name] = tuple(kind(**item) for item in value) if kind else value
+    return ReportFacts(**values)

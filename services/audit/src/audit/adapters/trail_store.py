@@ -1,0 +1,201 @@
+"""The trail in MongoDB (FerretDB locally): append-only records and signed checkpoints.
+
+Collections:
+
+* ``audit_trail``: one document per event (see ``audit.domain.chain.to_document``),
+  unique on ``event_id`` (a redelivered event writes nothing twice) and on
+  (``chain_id``, ``sequence``) (two writers can never fork a chain);
+* ``audit_checkpoints``: one document per signed checkpoint, ``_id`` = checkpoint id
+  (also unique on ``checkpoint_id``), holding the exact signed bytes and the signature.
+
+Only ``insert_one``, ``find``, ``find_one`` and ``create_index`` are used: this code never
+updates or deletes, and runs on FerretDB (no transactions, no ``$lookup``) as on MongoDB.
+In production the service's database role grants ``insert`` and ``find`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from phananh_contracts import AuditCheckpoint, ChainHead
+from phananh_platform.mongo import insert_once
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from audit.domain.chain import EventFacts, SourcePosition, head_of, next_record, to_document
+from audit.domain.checkpoints import SignedCheckpoint, UnreadableCheckpoint, read_signed
+
+TRAIL = "audit_trail"
+CHECKPOINTS = "audit_checkpoints"
+_CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
+
+
+class ChainContention(RuntimeError):
+    """Other writers kept taking the next sequence of a chain; the event was not written.
+
+    Raised after many attempts only; the consumer retries the message later.
+    """
+
+
+class CorruptChainHead(RuntimeError):
+    """The last record of a chain is not a well-formed record: the trail was tampered with.
+
+    The writer refuses to chain new records onto it; run ``verify``.
+    """
+
+
+class TrailStore:
+    """The audit service's documents; nothing else writes them, and nothing rewrites them."""
+
+    def __init__(self, database: AsyncDatabase[Any], *, max_append_attempts: int = 50) -> None:
+        self.trail = database[TRAIL]
+        self.checkpoint_documents = database[CHECKPOINTS]
+        self._max_append_attempts = max_append_attempts
+        self._known_heads: dict[str, ChainHead] = {}
+        """Heads this instance wrote: one round trip per event instead of two. A stale one
+        (another writer appended since) only costs a refused insert and a fresh read."""
+
+    async def ensure_indexes(self) -> None:
+        await self.trail.create_index("event_id", unique=True, name="event_id")
+        await self.trail.create_index(_CHAIN_ORDER, unique=True, name="chain_sequence")
+        await self.trail.create_index("report_id", name="report_id")
+        await self.trail.create_index("tracking_code", name="tracking_code")
+        await self.checkpoint_documents.create_index(
+            "checkpoint_id", unique=True, name="checkpoint_id"
+        )
+        await self.checkpoint_documents.create_index("created_at", name="created_at")
+
+    # ----------------------------------------------------------------------- writing
+
+    async def append(
+        self, facts: EventFacts, position: SourcePosition, *, recorded_at: datetime
+    ) -> bool:
+        """Append the record of one event to the chain of its source partition.
+
+        Returns True when this call wrote it, False when the event was recorded before
+        (redelivery). When another writer took the next sequence first (two instances
+        during a rebalance), the head is read again and the record rebuilt on it.
+        """
+        chain_id = position.chain_id
+        for attempt in range(1, self._max_append_attempts + 1):
+            head = self._known_heads.pop(chain_id, None) or await self.head(chain_id)
+            record = next_record(head, facts, position, recorded_at=recorded_at)
+            try:
+                await self.trail.insert_one(to_document(record))
+            except DuplicateKeyError:
+                # FerretDB does not say which index refused it: ask.
+                if await self.is_recorded(facts.event_id):
+                    return False
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                continue
+            self._known_heads[chain_id] = head_of(record)
+            return True
+        raise ChainContention(
+            f"chain {chain_id}: no free sequence after {self._max_append_attempts} attempts"
+        )
+
+    async def is_recorded(self, event_id: str) -> bool:
+        return await self.trail.find_one({"event_id": event_id}, projection={"_id": 1}) is not None
+
+    async def store_checkpoint(self, checkpoint: AuditCheckpoint) -> bool:
+        """Keep a signed checkpoint; False when it was stored before."""
+        return await insert_once(
+            self.checkpoint_documents,
+            {
+                "_id": checkpoint.checkpoint_id,
+                "checkpoint_id": checkpoint.checkpoint_id,
+                "writer_id": checkpoint.writer_id,
+                "created_at": checkpoint.created_at,
+                "algorithm": checkpoint.algorithm,
+                "public_key_id": checkpoint.public_key_id,
+                "heads": [head.model_dump() for head in checkpoint.heads],
+                # What verification trusts: the exact signed bytes and the signature.
+                "signed": checkpoint.signed_bytes().decode("utf-8"),
+                "signature": checkpoint.signature,
+            },
+        )
+
+    # ----------------------------------------------------------------------- reading
+
+    async def head(self, chain_id: str) -> ChainHead | None:
+        """The last record of a chain, or None for a chain without records."""
+        document = await self.trail.find_one(
+            {"chain_id": chain_id},
+            sort=[("sequence", DESCENDING)],
+            projection={"sequence": 1, "hash": 1},
+        )
+        if document is None:
+            return None
+        try:
+            return ChainHead(
+                chain_id=chain_id, sequence=document["sequence"], record_hash=document["hash"]
+            )
+        except (KeyError, ValueError) as error:
+            raise CorruptChainHead(f"chain {chain_id}: malformed last record ({error})") from None
+
+    async def chain_ids(self) -> list[str]:
+        """Every chain id, in order (one indexed lookup per chain, no aggregation)."""
+        found: list[str] = []
+        after = ""
+        while True:
+            document = await self.trail.find_one(
+                {"chain_id": {"$gt": after}}, sort=_CHAIN_ORDER, projection={"chain_id": 1}
+            )
+            if document is None:
+                return found
+            after = document["chain_id"]
+            found.append(after)
+
+    async def heads(self) -> list[ChainHead]:
+        """The head of every chain, sorted by chain id."""
+        heads: list[ChainHead] = []
+        for chain_id in await self.chain_ids():
+            head = await self.head(chain_id)
+            if head is not None:
+                heads.append(head)
+        return heads
+
+    async def read_chain(self, chain_id: str) -> AsyncIterator[dict[str, Any]]:
+        """A chain's documents as stored, in sequence order (for verification)."""
+        cursor = self.trail.find({"chain_id": chain_id}, sort=[("sequence", ASCENDING)])
+        async for document in cursor:
+            yield document
+
+    async def records_of_report(self, ref: str) -> list[dict[str, Any]]:
+        """Every record about one report (by report id or tracking code), oldest first.
+
+        A report's events come from several topics, so its records sit in several chains;
+        they are ordered by the events' own times, then by chain position.
+        """
+        report_id = ref
+        coded = await self.trail.find_one({"tracking_code": ref}, projection={"report_id": 1})
+        if coded is not None and coded.get("report_id"):
+            report_id = coded["report_id"]
+        cursor = self.trail.find({"report_id": report_id}, projection={"_id": 0})
+        records = [document async for document in cursor]
+        return sorted(records, key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"]))
+
+    async def checkpoints(self) -> list[SignedCheckpoint | UnreadableCheckpoint]:
+        """The stored checkpoints, oldest first, as verification reads them."""
+        found: list[SignedCheckpoint | UnreadableCheckpoint] = []
+        cursor = self.checkpoint_documents.find({}, sort=[("created_at", ASCENDING)])
+        async for document in cursor:
+            found.append(_stored_checkpoint(document))
+        return found
+
+
+def _stored_checkpoint(document: dict[str, Any]) -> SignedCheckpoint | UnreadableCheckpoint:
+    name = document.get("checkpoint_id")
+    checkpoint_id = name if isinstance(name, str) else str(document.get("_id"))
+    signed, signature = document.get("signed"), document.get("signature")
+    if not isinstance(signed, str) or not isinstance(signature, str):
+        return UnreadableCheckpoint(checkpoint_id, "database", "no signed bytes or signature")
+    try:
+        return read_signed(signed.encode("utf-8"), signature, origin="database")
+    except ValueError as error:
+        return UnreadableCheckpoint(checkpoint_id, "database", str(error))

@@ -1,0 +1,245 @@
+"""The oversight read model on the real MongoDB-wire database (FerretDB locally)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from audit.adapters.facts_store import FactsStore
+from audit.domain.facts import ReportFacts, fold, report_key
+from phananh_contracts import (
+    AgencyUpdate,
+    AgencyUpdateEvent,
+    AgencyUpdateKind,
+    Channel,
+    CitizenReplied,
+    CitizenRepliedEvent,
+    Event,
+    EventData,
+    Place,
+    Priority,
+    ReportAssigned,
+    ReportAssignedEvent,
+    Reporter,
+    ReportReceived,
+    ReportReceivedEvent,
+    ReportStatus,
+    ReportStatusChanged,
+    ReportStatusChangedEvent,
+)
+from phananh_contracts.examples import ALL_EXAMPLES, REPORT_ID, TRACKING_CODE
+from phananh_platform.settings import MongoSettings
+from pymongo import AsyncMongoClient
+
+from tests.support.reports import tracking_code
+
+pytestmark = pytest.mark.integration
+
+MARCH = (datetime(2023, 2, 28, 17, tzinfo=UTC), datetime(2023, 3, 31, 17, tzinfo=UTC))
+WARDS = {"03646": "Tô Hiệu", "03664": "Chiềng An", "03670": "Chiềng Cơi", "03679": "Chiềng Sinh"}
+Record = dict[str, Any]
+
+
+def record(event_class: type[Event[Any]], data: EventData, at: datetime) -> Record:
+    """A trail-like record of one event: what both the live path and a rebuild fold."""
+    return {
+        "event_type": event_class.event_type(),
+        "payload": data.model_dump(mode="json"),
+        "occurred_at": at,
+        "valid": True,
+    }
+
+
+def month_of_records() -> list[Record]:
+    """The examples' events plus 40 reports of March 2023, at microsecond precision."""
+    rng = random.Random(31)
+    records = [
+        {"event_type": e.type, "payload": e.data.model_dump(mode="json"), "occurred_at": e.time}
+        for e in ALL_EXAMPLES
+    ]
+    for number in range(1, 41):
+        received_at = datetime(2023, 3, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.uniform(0, 30 * 86400)
+        )
+        ward = rng.choice(list(WARDS))
+        report_id, code, agency = f"rpt-{number:04d}", tracking_code(number), f"ubnd-{ward}"
+        received = ReportReceived(
+            report_id=report_id,
+            tracking_code=code,
+            channel=rng.choice(list(Channel)),
+            channel_message_id=f"m-{number}",
+            received_at=received_at,
+            text="Đèn chiếu sáng ngõ 12 bị hỏng nhiều ngày.",
+            category="urban_order",
+            place=Place(ward_code=ward, ward_name=WARDS[ward]),
+            priority=Priority.NORMAL,
+            reporter=Reporter(anonymous=True),
+        )
+        assigned_at = received_at + timedelta(minutes=rng.uniform(1, 60))
+        records.append(record(ReportReceivedEvent, received, received_at))
+        assigned = ReportAssigned(
+            report_id=report_id,
+            tracking_code=code,
+            lead_agency_id=agency,
+            deadline=assigned_at + timedelta(days=7),
+            priority=Priority.NORMAL,
+            category="urban_order",
+            rule_id="urban",
+            ruleset_version="1",
+            assigned_at=assigned_at,
+        )
+        records.append(record(ReportAssignedEvent, assigned, assigned_at))
+        accepted_at = assigned_at + timedelta(hours=rng.uniform(1, 30))
+        accepted = AgencyUpdate(
+            report_id=report_id,
+            agency_id=agency,
+            kind=AgencyUpdateKind.ACCEPTED,
+            updated_at=accepted_at,
+        )
+        records.append(record(AgencyUpdateEvent, accepted, accepted_at))
+        if number % 3:
+            resolved_at = accepted_at + timedelta(days=rng.uniform(1, 10))
+            status = ReportStatusChanged(
+                report_id=report_id,
+                tracking_code=code,
+                status=ReportStatus.RESOLVED,
+                changed_at=resolved_at,
+            )
+            records.append(record(ReportStatusChangedEvent, status, resolved_at))
+            replied_at = resolved_at + timedelta(hours=3)
+            reply = CitizenReplied(
+                report_id=report_id,
+                tracking_code=code,
+                channel=Channel.ZALO,
+                channel_message_id=f"r-{number}",
+                received_at=replied_at,
+                text=f"Đã sửa xong, đánh giá {1 + number % 5}/5.",
+                rating=1 + number % 5,
+                reporter=Reporter(anonymous=True),
+            )
+            records.append(record(CitizenRepliedEvent, reply, replied_at))
+    return records
+
+
+@pytest.fixture
+async def store(
+    mongo_settings: MongoSettings, mongo_client: AsyncMongoClient[Any]
+) -> AsyncIterator[FactsStore]:
+    database = mongo_client[mongo_settings.database]
+    facts = FactsStore(database)
+    await facts.ensure_indexes()
+    yield facts
+    await mongo_client.drop_database(mongo_settings.database)
+
+
+async def apply_all(store: FactsStore, records: list[Record]) -> None:
+    for item in records:
+        await store.apply_event(item["event_type"], item["payload"], item["occurred_at"])
+
+
+def expected_in(records: list[Record], start: datetime, end: datetime) -> dict[str, ReportFacts]:
+    return {
+        key: facts
+        for key, facts in fold(records).items()
+        if facts.received_at is not None and start <= facts.received_at < end
+    }
+
+
+async def test_events_applied_live_are_the_facts_of_the_period(store: FactsStore) -> None:
+    records = month_of_records()
+    await apply_all(store, records)
+    found = await store.facts_received_between(*MARCH)
+    assert {f.report_id: f for f in found} == expected_in(records, *MARCH)
+    received = [f.received_at for f in found if f.received_at is not None]
+    assert received == sorted(received) and len(received) == len(found)
+    assert all(at.tzinfo is not None for at in received)
+    # the seed report, read back with its history of statuses and updates intact
+    seed = await store.get(TRACKING_CODE)
+    assert seed is not None and seed == await store.get(REPORT_ID)
+    assert seed.resolved_at == datetime(2023, 3, 16, 8, 45, tzinfo=UTC) and seed.ratings == (5,)
+
+
+async def test_applying_an_event_again_writes_nothing(store: FactsStore) -> None:
+    records = [
+        r for r in month_of_records() if report_key(r["event_type"], r["payload"]) == "rpt-0001"
+    ]
+    await apply_all(store, records)
+    before = await store.collection.find({}).to_list()
+    await apply_all(store, records)
+    assert await store.collection.find({}).to_list() == before
+    # one version per report is left once writers are done
+    assert [document["version"] for document in before] == [len(records)]
+
+
+async def test_a_period_is_half_open_and_filters_by_agency_and_ward(store: FactsStore) -> None:
+    records = month_of_records()
+    await apply_all(store, records)
+    expected = expected_in(records, *MARCH)
+    some = next(f for f in expected.values() if f.lead_agency_id == "ubnd-03679")
+    at, millisecond = some.received_at, timedelta(milliseconds=1)
+    assert at is not None
+    exact = await store.facts_received_between(at, at + millisecond)
+    assert [f.report_id for f in exact] == [some.report_id]
+    assert await store.facts_received_between(at - millisecond, at) == []
+    by_agency = await store.facts_received_between(*MARCH, lead_agency_id="ubnd-03679")
+    assert {f.report_id for f in by_agency} == {
+        k for k, f in expected.items() if f.lead_agency_id == "ubnd-03679"
+    }
+    by_ward = await store.facts_received_between(*MARCH, ward_code="03679")
+    assert {f.report_id for f in by_ward} == {
+        k for k, f in expected.items() if f.ward_code == "03679"
+    }
+
+
+async def test_rebuild_from_the_trail_gives_the_same_facts(store: FactsStore) -> None:
+    records = month_of_records()
+    await apply_all(store, records)
+    live = await store.facts_received_between(*MARCH)
+    await store.collection.update_many({"report_id": "rpt-0002"}, {"$set": {"ward_code": "03646"}})
+
+    async def trail() -> AsyncIterator[Record]:
+        for item in random.Random(5).sample(records, len(records)):  # chains interleave
+            yield item
+        yield {"event_type": "invalid", "payload": {}, "occurred_at": MARCH[0], "valid": False}
+
+    assert await store.rebuild(trail()) == len(fold(records))
+    assert await store.facts_received_between(*MARCH) == live
+
+
+async def test_concurrent_writers_lose_no_update(store: FactsStore) -> None:
+    """Audit instances fold one report's events from different topics at the same time."""
+    received_at = datetime(2023, 3, 20, 2, 0, 0, 654321, tzinfo=UTC)
+    report = ReportReceived(
+        report_id="rpt-busy",
+        tracking_code=tracking_code(999),
+        channel=Channel.HOTLINE,
+        channel_message_id="call-1",
+        received_at=received_at,
+        text="Cháy rừng phía sau bản Hụm.",
+        category="natural_resources_environment",
+        place=Place(ward_code="03664", ward_name="Chiềng An"),
+        priority=Priority.URGENT,
+        reporter=Reporter(anonymous=True),
+    )
+    records = [record(ReportReceivedEvent, report, received_at)]
+    for step in range(1, 16):
+        at = received_at + timedelta(minutes=step)
+        update = AgencyUpdate(
+            report_id="rpt-busy",
+            agency_id=f"agency-{step % 3}",
+            kind=AgencyUpdateKind.IN_PROGRESS,
+            note=f"Bước {step}",
+            updated_at=at,
+        )
+        records.append(record(AgencyUpdateEvent, update, at))
+    await asyncio.gather(
+        *(store.apply_event(r["event_type"], r["payload"], r["occurred_at"]) for r in records)
+    )
+    busy = await store.get("rpt-busy")
+    assert busy == fold(records)["rpt-busy"]
+    assert busy is not None and len(busy.agency_steps) == 15
+    assert [f.report_id for f in await store.facts_received_between(*MARCH)] == ["rpt-busy"]

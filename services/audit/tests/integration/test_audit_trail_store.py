@@ -1,0 +1,529 @@
+"""The trail on the real MongoDB-wire database (FerretDB locally, MongoDB in CI or prod).
+
+Redelivery writes nothing twice, two writers on one chain never fork it, times survive
+the database's millisecond precision, and tampering done directly in the database (as an
+attacker with database access would: update_one, delete_one, insert_one, even dropping
+an index) is found by ``verify`` reading the database; a consistent rewrite with the
+stored checkpoints deleted is found against the copy published on Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from audit.adapters.trail_store import TrailStore
+from audit.domain.chain import document_hash
+from audit.domain.checkpoints import (
+    SignedCheckpoint,
+    generate_signing_key,
+    keyring,
+    load_signing_key,
+    public_key_text,
+)
+from audit.domain.records import GENESIS_HASH
+from audit.domain.verify import BreakKind, VerificationReport
+from audit.handlers import Checkpointer, ConsumedRecord, TrailWriter
+from audit.verify_command import check_trail, verify_store
+from phananh_contracts import (
+    AUDIT_CHECKPOINTS_TOPIC,
+    REPORTS_TOPIC,
+    AuditCheckpointEvent,
+    Event,
+    KafkaRecord,
+    decode_event,
+)
+from phananh_contracts import examples as ex
+from phananh_platform.kafka import RecordProducer
+from phananh_platform.settings import KafkaSettings, MongoSettings
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+pytestmark = pytest.mark.integration
+
+SIGNING_TEXT = generate_signing_key()
+SIGNING_KEY = load_signing_key(SIGNING_TEXT)
+KEYS = keyring([SIGNING_KEY.public_key()])
+T0 = datetime(2023, 3, 20, 10, 0, 0, 123456, tzinfo=UTC)
+DEADLINES = "pakn.deadlines.v1:2"
+UPDATES = "pakn.agency.updates.v1:1"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class DeadLetters:
+    """A dead-letter sink that answers like aiokafka's send_and_wait (RecordMetadata)."""
+
+    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
+        default_factory=list
+    )
+
+    async def send(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> object:
+        self.sent.append((topic, key, value, headers))
+        return SimpleNamespace(topic=topic, partition=0, offset=len(self.sent) - 1)
+
+
+@dataclass
+class Published:
+    records: list[KafkaRecord] = field(default_factory=list)
+
+    async def publish(self, record: KafkaRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class Seen:
+    events: list[tuple[str, dict[str, Any], datetime]] = field(default_factory=list)
+
+    async def __call__(self, event_type: str, data: dict[str, Any], occurred_at: datetime) -> None:
+        self.events.append((event_type, data, occurred_at))
+
+
+def ticking(start: datetime = T0) -> Callable[[], datetime]:
+    moments = iter(start + timedelta(seconds=n, microseconds=n) for n in range(10_000))
+    return lambda: next(moments)
+
+
+def renamed(event: Event[Any]) -> Event[Any]:
+    return event.model_copy(update={"id": str(uuid.uuid4())})
+
+
+def consumed(event: Event[Any], *, partition: int = 0, offset: int = 0) -> ConsumedRecord:
+    record = event.to_kafka()
+    return ConsumedRecord(
+        topic=record.topic,
+        partition=partition,
+        offset=offset,
+        key=record.key,
+        value=record.value,
+        timestamp=event.time,
+        headers=tuple(record.headers),
+    )
+
+
+def deadline_records(count: int, *, first_offset: int = 0) -> list[ConsumedRecord]:
+    cycle: list[Event[Any]] = [ex.DEADLINE_WARNING, ex.DEADLINE_BREACHED, ex.REPORT_ESCALATED]
+    return [
+        consumed(renamed(cycle[n % 3]), partition=2, offset=first_offset + n) for n in range(count)
+    ]
+
+
+@pytest.fixture
+async def database(
+    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> AsyncIterator[AsyncDatabase[Any]]:
+    yield mongo_client[mongo_settings.database]
+    await mongo_client.drop_database(mongo_settings.database)
+
+
+@pytest.fixture
+async def store(database: AsyncDatabase[Any]) -> TrailStore:
+    trail = TrailStore(database)
+    await trail.ensure_indexes()
+    return trail
+
+
+async def verify(store: TrailStore) -> VerificationReport:
+    return await verify_store(store, await store.checkpoints(), KEYS)
+
+
+async def stored(database: AsyncDatabase[Any], chain_id: str) -> list[dict[str, Any]]:
+    cursor = database["audit_trail"].find({"chain_id": chain_id}, sort=[("sequence", 1)])
+    return [document async for document in cursor]
+
+
+# --------------------------------------------------------------------- writing once
+
+
+async def test_redelivery_writes_nothing_twice(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    seen, dead_letters = Seen(), DeadLetters()
+    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
+    record = consumed(ex.REPORT_RECEIVED, offset=5)
+
+    assert await writer(record) is True
+    assert await writer(record) is False  # redelivered after a crash before the commit
+    assert await writer(replace(record, offset=9)) is False  # the same event published again
+
+    documents = await stored(database, "pakn.reports.v1:0")
+    assert [(d["sequence"], d["event_id"]) for d in documents] == [(1, ex.REPORT_RECEIVED.id)]
+    # The read model hears of it every time (it is idempotent), with the sanitized data.
+    assert [event_type for event_type, _, _ in seen.events] == [ex.REPORT_RECEIVED.type] * 3
+    assert "contact_ciphertext" not in str(seen.events[0][1])
+    assert seen.events[0][2] == ex.REPORT_RECEIVED.time
+    assert dead_letters.sent == []
+    assert (await verify(store)).intact
+
+
+async def test_an_invalid_event_is_dead_lettered_and_recorded_once_never_raised(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    seen, dead_letters = Seen(), DeadLetters()
+    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
+    value = (
+        b'{"specversion":"1.0","id":"e-9","type":"vn.pakn.report.received","phone":"0912345678"}'
+    )
+    bad = ConsumedRecord(
+        topic=REPORTS_TOPIC.name,
+        partition=0,
+        offset=6,
+        key=b"r-9",
+        value=value,
+        timestamp=T0,
+        headers=(("content-type", b"application/json"),),
+    )
+    tombstone = replace(bad, offset=7, value=None)
+
+    assert await writer(bad) is True
+    assert await writer(bad) is False
+    assert await writer(tombstone) is True
+
+    assert len(dead_letters.sent) == 2  # not twice for the redelivery
+    topic, key, sent_value, headers = dead_letters.sent[0]
+    assert (topic, key, sent_value) == ("pakn.dlq.audit.v1", b"r-9", value)
+    names = dict(headers)
+    assert names["content-type"] == b"application/json"
+    assert names["x-dlq-source-offset"] == b"6"
+    assert names["x-dlq-error-class"] == b"ContractViolation"
+    assert names["x-dlq-reason"]
+    documents = await stored(database, "pakn.reports.v1:0")
+    first, second = documents
+    assert (first["event_id"], first["event_type"], first["valid"]) == (
+        "invalid:pakn.reports.v1:0:6",
+        "invalid",
+        False,
+    )
+    assert first["invalid_reason"] == names["x-dlq-reason"].decode()
+    assert first["payload"]["raw_size"] == len(value)
+    assert first["payload"]["dead_letter"] == {
+        "topic": "pakn.dlq.audit.v1",
+        "partition": 0,
+        "offset": 0,
+    }
+    assert "0912345678" not in str(first)
+    assert second["invalid_reason"] == "the record has no value"
+    assert seen.events == []
+    assert (await verify(store)).intact
+
+
+async def test_times_survive_the_databases_millisecond_precision(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    event = renamed(ex.STATUS_ASSIGNED).model_copy(update={"time": T0})
+    writer = TrailWriter(store, DeadLetters(), clock=lambda: T0 + timedelta(microseconds=999))
+    await writer(consumed(event))
+    (document,) = await stored(database, "pakn.report.status.v1:0")
+    assert document["occurred_at"] == T0.replace(microsecond=123000)
+    assert document["recorded_at"] == T0.replace(microsecond=124000)
+    assert document_hash(document) == document["hash"]
+    assert (await verify(store)).intact
+
+
+async def test_every_kind_of_event_hashes_the_same_after_the_round_trip(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    for offset, event in enumerate(ex.ALL_EXAMPLES):
+        assert await writer(consumed(event, offset=offset)) is True
+    documents = [document async for document in database["audit_trail"].find({})]
+    assert len(documents) == len(ex.ALL_EXAMPLES)
+    assert all(document_hash(document) == document["hash"] for document in documents)
+    assert all(document["valid"] for document in documents)
+    assert (await verify(store)).intact
+
+
+# ------------------------------------------------------------------ two writers
+
+
+async def test_two_writers_on_one_chain_never_fork_it(
+    store: TrailStore, database: AsyncDatabase[Any], mongodb_url: str
+) -> None:
+    records = deadline_records(60)
+    other_client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    try:
+        other = TrailStore(other_client[database.name])
+        # During a rebalance both instances handle the partition; they overlap on 20..39.
+        first = TrailWriter(store, DeadLetters(), clock=ticking())
+        second = TrailWriter(other, DeadLetters(), clock=ticking())
+
+        async def run(writer: TrailWriter, batch: list[ConsumedRecord]) -> list[bool]:
+            return [await writer(record) for record in batch]
+
+        wrote_first, wrote_second = await asyncio.gather(
+            run(first, records[:40]), run(second, records[20:])
+        )
+    finally:
+        await other_client.close()
+    assert sum(wrote_first) + sum(wrote_second) == 60
+    documents = await stored(database, DEADLINES)
+    assert [d["sequence"] for d in documents] == list(range(1, 61))
+    assert len({d["event_id"] for d in documents}) == 60
+    assert (await verify(store)).intact
+
+
+# ----------------------------------------------------------------------- checkpoints
+
+
+async def test_the_checkpointer_signs_publishes_and_stores_the_heads(store: TrailStore) -> None:
+    published = Published()
+    checkpointer = Checkpointer(store, published, SIGNING_KEY, "audit-1", clock=ticking())
+    assert await checkpointer() is None  # an empty trail has nothing to sign
+    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    for record in deadline_records(3):
+        await writer(record)
+    await writer(consumed(ex.AGENCY_ACCEPTED, partition=1))
+
+    signed = await checkpointer()
+    assert signed is not None
+    assert [(h.chain_id, h.sequence) for h in signed.heads] == [(UPDATES, 1), (DEADLINES, 3)]
+    assert await checkpointer() is None  # nothing moved since
+    (sent,) = published.records
+    assert (sent.topic, sent.key) == (AUDIT_CHECKPOINTS_TOPIC.name, b"audit-1")
+    event = decode_event(sent.topic, sent.value)
+    assert isinstance(event, AuditCheckpointEvent) and event.data == signed
+    (again,) = await store.checkpoints()
+    assert isinstance(again, SignedCheckpoint)
+    assert again.checkpoint_id == signed.checkpoint_id and again.heads == signed.heads
+
+    await writer(deadline_records(1, first_offset=3)[0])
+    later = await checkpointer()
+    assert later is not None and later.heads[1].sequence == 4
+    report = await verify(store)
+    assert report.intact and report.checkpoints_verified == 2, report.render()
+
+
+# ------------------------------------------------------------------------- tampering
+
+
+async def populate(store: TrailStore, publisher: Any = None) -> None:
+    """8 deadline records on one chain and 3 agency updates on another, checkpointed after
+    the 6th and the 8th deadline record."""
+    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    checkpointer = Checkpointer(
+        store, publisher or Published(), SIGNING_KEY, "audit-1", clock=ticking()
+    )
+    records = deadline_records(8)
+    for record in records[:6]:
+        await writer(record)
+    for offset, event in enumerate([ex.AGENCY_ACCEPTED, ex.AGENCY_IN_PROGRESS, ex.AGENCY_RESOLVED]):
+        await writer(consumed(event, partition=1, offset=offset))
+    await checkpointer()
+    for record in records[6:]:
+        await writer(record)
+    await checkpointer()
+    assert (await verify(store)).intact
+
+
+Attack = Callable[[AsyncDatabase[Any]], Awaitable[None]]
+
+
+async def edit_payload(db: AsyncDatabase[Any]) -> None:
+    await db["audit_trail"].update_one(
+        {"chain_id": DEADLINES, "sequence": 4}, {"$set": {"payload.agency_id": "ubnd-khac"}}
+    )
+
+
+async def move_time(db: AsyncDatabase[Any]) -> None:
+    await db["audit_trail"].update_one(
+        {"chain_id": DEADLINES, "sequence": 4}, {"$set": {"occurred_at": T0 - timedelta(days=3)}}
+    )
+
+
+async def delete_middle(db: AsyncDatabase[Any]) -> None:
+    await db["audit_trail"].delete_one({"chain_id": DEADLINES, "sequence": 4})
+
+
+async def delete_tail(db: AsyncDatabase[Any]) -> None:
+    await db["audit_trail"].delete_one({"chain_id": DEADLINES, "sequence": 8})
+
+
+async def insert_forged(db: AsyncDatabase[Any]) -> None:
+    trail = db["audit_trail"]
+    await trail.drop_index("chain_sequence")  # the unique index is in the way: drop it
+    previous = await trail.find_one({"chain_id": DEADLINES, "sequence": 3})
+    genuine = await trail.find_one({"chain_id": DEADLINES, "sequence": 4})
+    assert previous is not None and genuine is not None
+    forged = {key: value for key, value in genuine.items() if key != "_id"}
+    forged.update(event_id=str(uuid.uuid4()), payload={"note": "Đã xử lý"}, valid=True)
+    forged["prev_hash"] = previous["hash"]
+    forged["hash"] = document_hash(forged)
+    await trail.insert_one(forged)
+
+
+async def swap_records(db: AsyncDatabase[Any]) -> None:
+    trail = db["audit_trail"]
+    await trail.update_one({"chain_id": DEADLINES, "sequence": 4}, {"$set": {"sequence": -4}})
+    await trail.update_one({"chain_id": DEADLINES, "sequence": 5}, {"$set": {"sequence": 4}})
+    await trail.update_one({"chain_id": DEADLINES, "sequence": -4}, {"$set": {"sequence": 5}})
+
+
+async def rewrite_consistently(db: AsyncDatabase[Any]) -> None:
+    trail = db["audit_trail"]
+    previous_hash = GENESIS_HASH
+    async for document in trail.find({"chain_id": DEADLINES}, sort=[("sequence", 1)]):
+        if document["sequence"] == 2:
+            document["payload"]["agency_id"] = "ubnd-khac"
+        document["prev_hash"] = previous_hash
+        document["hash"] = document_hash(document)
+        previous_hash = document["hash"]
+        await trail.update_one(
+            {"_id": document["_id"]},
+            {"$set": {k: v for k, v in document.items() if k != "_id"}},
+        )
+
+
+ATTACKS: list[tuple[Attack, str, int, BreakKind]] = [
+    (edit_payload, DEADLINES, 4, BreakKind.EDITED),
+    (move_time, DEADLINES, 4, BreakKind.EDITED),
+    (delete_middle, DEADLINES, 5, BreakKind.DELETED),
+    (delete_tail, DEADLINES, 8, BreakKind.TRUNCATED),
+    (insert_forged, DEADLINES, 4, BreakKind.INSERTED),
+    (swap_records, DEADLINES, 4, BreakKind.EDITED),
+    (rewrite_consistently, DEADLINES, 6, BreakKind.REWRITTEN),
+]
+
+
+@pytest.mark.parametrize(
+    ("attack", "chain_id", "sequence", "kind"),
+    ATTACKS,
+    ids=[attack.__name__ for attack, *_ in ATTACKS],
+)
+async def test_tampering_in_the_database_is_found_and_the_first_broken_record_named(
+    store: TrailStore,
+    database: AsyncDatabase[Any],
+    attack: Attack,
+    chain_id: str,
+    sequence: int,
+    kind: BreakKind,
+) -> None:
+    await populate(store)
+    await attack(database)
+    report = await verify(store)
+    assert not report.intact
+    assert report.broken_chain(UPDATES) is None
+    broken = report.broken_chain(chain_id)
+    assert broken is not None, report.render()
+    assert (broken.sequence, broken.kind) == (sequence, kind), report.render()
+
+
+async def test_an_edited_stored_checkpoint_fails_its_signature(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    await populate(store)
+    checkpoints = database["audit_checkpoints"]
+    latest = await checkpoints.find_one({}, sort=[("created_at", -1)])
+    assert latest is not None
+    shortened = re.sub(r'"sequence":8', '"sequence":7', latest["signed"])
+    await checkpoints.update_one({"_id": latest["_id"]}, {"$set": {"signed": shortened}})
+    report = await verify(store)
+    (problem,) = report.checkpoint_problems
+    assert problem.checkpoint_id == latest["_id"] and "does not verify" in problem.detail
+
+
+# -------------------------------------------------------------------- verify command
+
+
+@dataclass
+class ToTopic:
+    """Publishes checkpoints to a test topic instead of the shared one."""
+
+    producer: RecordProducer
+    topic: str
+
+    async def publish(self, record: KafkaRecord) -> None:
+        await self.producer.send(
+            self.topic, key=record.key, value=record.value, headers=list(record.headers)
+        )
+
+
+@dataclass
+class VerifyConfig:
+    mongodb: MongoSettings
+    kafka: KafkaSettings
+    audit_signing_key: SecretStr | None = None
+    audit_public_keys: list[str] = field(default_factory=list)
+
+
+async def test_the_verify_command_reports_and_exits_0_or_1(
+    store: TrailStore,
+    database: AsyncDatabase[Any],
+    mongo_settings: MongoSettings,
+    kafka_settings: KafkaSettings,
+) -> None:
+    config = VerifyConfig(mongo_settings, kafka_settings, SecretStr(SIGNING_TEXT))
+    await populate(store)
+    out = io.StringIO()
+    assert await check_trail(config, out=out) == 0
+    assert out.getvalue().startswith("Audit trail: INTACT")
+
+    await edit_payload(database)
+    (document,) = [d for d in await stored(database, DEADLINES) if d["sequence"] == 4]
+    out = io.StringIO()
+    assert await check_trail(config, out=out) == 1
+    assert (
+        f"chain {DEADLINES}: first broken record is sequence 4, event {document['event_id']}"
+        f" — edited" in out.getvalue()
+    )
+
+    unconfigured = VerifyConfig(mongo_settings, kafka_settings)
+    assert await check_trail(unconfigured, out=io.StringIO()) == 2
+
+
+async def test_a_rewrite_with_the_stored_checkpoints_deleted_is_found_against_kafka(
+    store: TrailStore,
+    database: AsyncDatabase[Any],
+    mongo_settings: MongoSettings,
+    kafka_settings: KafkaSettings,
+    new_topic: Callable[..., Awaitable[str]],
+) -> None:
+    topic = await new_topic("audit-checkpoints", partitions=1)
+    producer = RecordProducer(kafka_settings, client_id="test-audit-checkpoints")
+    await producer.start()
+    try:
+        await populate(store, ToTopic(producer, topic))  # the checkpoints also reach Kafka
+    finally:
+        await producer.stop()
+    public_only = VerifyConfig(
+        mongo_settings,
+        kafka_settings,
+        audit_public_keys=[public_key_text(SIGNING_KEY.public_key())],
+    )
+
+    await database["audit_checkpoints"].delete_many({})  # the attacker's clean-up
+    await rewrite_consistently(database)
+
+    out = io.StringIO()
+    assert await check_trail(public_only, out=out) == 0  # the database alone looks fine
+    out = io.StringIO()
+    assert await check_trail(public_only, kafka=True, checkpoint_topic=topic, out=out) == 1
+    text = out.getvalue()
+    assert f"chain {DEADLINES}: first broken record is sequence 6" in text
+    assert "rewritten" in text
+    assert "is on Kafka but not in the database" in text
+
+
+def test_the_store_never_updates_or_deletes() -> None:
+    source = Path(__file__).resolve().parents[2] / "src/audit/adapters/trail_store.py"
+    code = source.read_text()
+    for call in ("update_", "delete_", "replace_one", "find_one_and_", "drop", "bulk_write"):
+        assert f".{call}" not in code, call
