@@ -171,7 +171,7 @@ def test_readiness_names_an_unreachable_database(base_env: dict[str, str], tmp_p
         assert audit.stop() == 0
 
 
-async def test_a_report_posted_to_the_intake_process_reaches_the_canonical_topic(
+async def test_a_report_posted_to_intake_is_canonical_and_in_the_audit_trail(
     running: dict[str, Service], base_env: dict[str, str], kafka_bootstrap: str
 ) -> None:
     key = json.loads(base_env["PHANANH_API_KEYS"])["app:sonla-smart"]
@@ -196,3 +196,25 @@ async def test_a_report_posted_to_the_intake_process_reaches_the_canonical_topic
         (event,) = await reports.wait_for(lambda e: e.data.tracking_code == code, timeout_s=60)
     assert event.data.place.ward_name == "Chiềng Sinh"
     assert event.data.reporter.anonymous is True
+
+    # The audit process records it; leadership reads its trail by tracking code.
+    leadership = json.loads(base_env["PHANANH_OVERSIGHT_KEYS"])["leadership:thanh-uy"]
+    trail_request = urllib.request.Request(
+        running["audit"].url(f"/oversight/v1/reports/{code}/trail"),
+        headers={"X-Api-Key": leadership},
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            status, answer = await asyncio.to_thread(send, trail_request)
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, b""
+        if status == 200 and json.loads(answer)["records"]:
+            break
+        assert time.monotonic() < deadline, f"the report never reached the audit trail ({status})"
+        await asyncio.sleep(0.5)
+    trail = json.loads(answer)
+    assert trail["tracking_code"] == code
+    (record,) = trail["records"]
+    assert record["event_type"] == "vn.pakn.report.received"
+    assert record["actor"]["kind"] == "citizen"

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -70,6 +74,23 @@ async def wait_until(check: Any, what: str, timeout_s: float = 60) -> Any:
             return result
         await asyncio.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def verify_process(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """``phananh-audit verify``, run as an operator would, on this test's database."""
+    assert settings.audit_signing_key is not None
+    env = {
+        **os.environ,
+        "PHANANH_MONGODB__URL": settings.mongodb.url.get_secret_value(),
+        "PHANANH_MONGODB__DATABASE": settings.mongodb.database,
+        "PHANANH_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "PHANANH_AUDIT_PUBLIC_KEYS": json.dumps(settings.audit_public_keys),
+    }
+    executable = shutil.which("phananh-audit")
+    assert executable, "the phananh-audit console script is not installed"
+    return subprocess.run(
+        [executable, "verify"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.fixture
@@ -163,6 +184,8 @@ async def test_the_golden_path_is_recorded_once_verified_and_counted(
     # see test_audit_trail_store.py: this broker also carries other tests' trails.)
     out = io.StringIO()
     assert await check_trail(settings, out=out) == 0, out.getvalue()
+    command = await asyncio.to_thread(verify_process, settings)
+    assert command.returncode == 0, command.stdout + command.stderr
 
     # The ward's figures count the report (received in March 2023, Chiềng Sinh).
     summary = await audit.get(
@@ -182,6 +205,9 @@ async def test_the_golden_path_is_recorded_once_verified_and_counted(
     out = io.StringIO()
     assert await check_trail(settings, out=out) == 1
     assert target["chain_id"] in out.getvalue()
+    command = await asyncio.to_thread(verify_process, settings)
+    assert command.returncode == 1
+    assert target["chain_id"] in command.stdout, "the operator is told which record broke"
 
 
 async def test_the_oversight_api_refuses_requests_without_the_right_role(
