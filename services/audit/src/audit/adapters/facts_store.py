@@ -1,7 +1,7 @@
 """The oversight read model in MongoDB: collection ``audit_report_facts``.
 
-The trail is append-only. This collection is not: it is DERIVED and REBUILDABLE, so its
-documents are replaced and deleted freely. Each report's facts are the fold
+The trail is append-only. This collection is DERIVED and REBUILDABLE: ``rebuild``
+drops it. Each report's facts are the fold
 (``audit.domain.facts``) of the report's events, which the trail keeps in full.
 ``rebuild`` drops the collection and folds it again from the trail.
 
@@ -13,10 +13,16 @@ FerretDB cannot be trusted to apply a conditional update (filter on a version, t
 write) atomically: concurrent replaces with the same filter were seen to match more than
 once. It does refuse a duplicate ``_id`` atomically, so the unique ``_id`` decides which
 writer makes version n+1. A writer reads the latest version, folds its event and inserts
-the next version, then repeats until the latest version already holds its event. Older
-versions are then deleted. Readers take the highest version of each report, so a stale
-version left over by a race is never read. MongoDB and FerretDB need no capability check
-for any of this.
+the next version, then repeats until the latest version already holds its event.
+Readers take the highest version of each report.
+
+Versions are kept (a report has as many as it had events, a handful), so they are
+contiguous and the latest is found by ``_id`` lookups alone: from a hint (this
+process's last known version, else ``audit_report_versions``, a pointer moved forward
+with ``$max``) probe ``n+1``, ``n+2`` … until one is missing. FerretDB answers ``_id``
+lookups without reading the collection, while any other filter scans it; measured
+before this design, folding slowed to ~7 events/s at 2 000 reports. MongoDB and
+FerretDB need no capability check for any of this.
 
 A document also carries the derived values (``derived``) for people reading the
 database. They are never read back.
@@ -47,6 +53,7 @@ from audit.domain.facts import (
 from audit.domain.records import TrailRecord
 
 COLLECTION = "audit_report_facts"
+POINTERS = "audit_report_versions"
 MAX_ATTEMPTS = 20
 """Rounds of one update while other writers keep changing the same report."""
 REBUILD_BATCH = 500
@@ -72,6 +79,11 @@ class FactsStore:
         self.collection = database.get_collection(
             COLLECTION, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC)
         )
+        # Where each report's latest version is, so the hot path reads by ``_id`` only
+        # (FerretDB scans a collection for any other filter). A hint, never the truth:
+        # versions newer than it are found by probing their ``_id``.
+        self.pointers = database[POINTERS]
+        self._known: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index(
@@ -93,15 +105,35 @@ class FactsStore:
         if key is None:
             return
         for _ in range(MAX_ATTEMPTS):
-            latest = await self._latest({"report_id": key})
+            latest = await self._latest_of(key)
             before = facts_of(latest) if latest else None
             after = apply(before, event_type, data, occurred_at)
             if after is None or after == before:
                 return  # the latest version holds the event
             version = latest["version"] + 1 if latest else 1
             if await insert_once(self.collection, document_of(after, version=version)):
-                await self.collection.delete_many({"report_id": key, "version": {"$lt": version}})
+                self._known[key] = version
+                await self.pointers.update_one(
+                    {"_id": key}, {"$max": {"version": version}}, upsert=True
+                )
+                return
         raise FactsContention(f"the facts of {key} changed {MAX_ATTEMPTS} times under an update")
+
+    async def _latest_of(self, report_id: str) -> dict[str, Any] | None:
+        """The latest version of a report's facts, found by ``_id`` lookups."""
+        version = self._known.get(report_id)
+        if version is None:
+            pointer = await self.pointers.find_one({"_id": report_id})
+            version = pointer["version"] if pointer else 0
+        latest = await self.collection.find_one({"_id": version_id(report_id, version)})
+        while newer := await self.collection.find_one({"_id": version_id(report_id, version + 1)}):
+            latest, version = newer, version + 1  # another writer moved on
+        if latest is None and version > 0:
+            # The hint outlived a rebuild (which starts every report at version 1).
+            latest = await self._latest({"report_id": report_id})
+        if latest is not None:
+            self._known[report_id] = latest["version"]
+        return latest
 
     async def get(self, ref: str) -> ReportFacts | None:
         """Facts of the report with this id or tracking code."""
@@ -145,6 +177,8 @@ class FactsStore:
         async for record in records:
             fold_record(folded, record)
         await self.collection.drop()
+        await self.pointers.drop()
+        self._known.clear()
         await self.ensure_indexes()
         documents = [document_of(facts, version=1) for facts in folded.values()]
         for offset in range(0, len(documents), REBUILD_BATCH):
@@ -156,9 +190,13 @@ class FactsStore:
         return next(iter(await cursor.to_list()), None)
 
 
+def version_id(report_id: str, version: int) -> str:
+    return f"{report_id}#{version:08d}"
+
+
 def document_of(facts: ReportFacts, *, version: int) -> dict[str, Any]:
     """The stored document of one version of ``facts``."""
-    document: dict[str, Any] = {"_id": f"{facts.report_id}#{version:08d}", "version": version}
+    document: dict[str, Any] = {"_id": version_id(facts.report_id, version), "version": version}
     for field in fields(ReportFacts):
         value = getattr(facts, field.name)
         is_observations = field.name in _OBSERVATIONS
