@@ -109,6 +109,15 @@ def _local_stack(servers: Servers, need_kafka: bool, need_mongo: bool) -> Iterat
     from phananh_cli.stack import LocalStack, StackError
 
     stack = LocalStack(say=lambda _: None)
+    if running := [name for name in stack.SERVICES if stack.pid(name) is not None]:
+        # They are in the same consumer groups as the services the tests start, and would
+        # take the tests' events away from them.
+        pytest.exit(
+            f"the local stack's services are running ({', '.join(running)}); tests share "
+            "their consumer groups. Run `uv run phananh down && uv run phananh up "
+            "--infra-only`, then the tests again.",
+            returncode=4,
+        )
     started: list[str] = []
     try:
         if need_kafka:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -364,6 +365,17 @@ def test_a_checkpoint_signed_with_another_key_is_named(trail: Trail) -> None:
     (problem,) = report.checkpoint_problems
     assert "not a configured public key" in problem.detail
     assert report.breaks == ()
+
+
+def test_a_stranger_s_checkpoint_on_kafka_is_ignored_but_named(trail: Trail) -> None:
+    """Anyone who can write to the topic can sign with a key of their own: that proves
+    nothing about this trail and must not make an intact trail look broken."""
+    stranger = Ed25519PrivateKey.generate()
+    impostor = checkpoint([trail.records[DEADLINES][2]], START + timedelta(hours=4), key=stranger)
+    published = dataclasses.replace(impostor, origin="kafka offset 7")
+    report = trail.verify(checkpoints=[*trail.checkpoints, published])
+    assert report.intact
+    assert any("not configured were ignored" in note for note in report.notes)
 
 
 def test_an_unreadable_checkpoint_is_named() -> None:

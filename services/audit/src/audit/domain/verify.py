@@ -358,6 +358,7 @@ class TrailVerifier:
     ) -> None:
         self._problems: list[CheckpointProblem] = []
         self._verified: set[str] = set()
+        self._ignored: list[str] = []
         self._signed: dict[str, dict[int, list[_SignedHead]]] = {}
         self._walkers: dict[str, ChainWalker] = {}
         for checkpoint in checkpoints:
@@ -375,6 +376,16 @@ class TrailVerifier:
             self._problems.append(problem)
             return
         reason = signature_problem(checkpoint, public_keys)
+        if (
+            reason is not None
+            and checkpoint.origin != "database"
+            and (checkpoint.public_key_id not in public_keys)
+        ):
+            # Anyone who can write to the topic can sign with a key of their own; such a
+            # checkpoint proves nothing and hides nothing, so it is named, not held
+            # against the trail. (The database copy is written by audit alone.)
+            self._ignored.append(checkpoint.public_key_id)
+            return
         if reason is not None:
             self._problems.append(
                 CheckpointProblem(checkpoint.checkpoint_id, checkpoint.origin, reason)
@@ -403,7 +414,16 @@ class TrailVerifier:
             chains=tuple(self._walkers[name].finish() for name in sorted(self._walkers)),
             checkpoint_problems=tuple(self._problems),
             checkpoints_verified=len(self._verified),
-            notes=tuple(notes),
+            notes=tuple(notes) + self._ignored_note(),
+        )
+
+    def _ignored_note(self) -> tuple[str, ...]:
+        if not self._ignored:
+            return ()
+        keys = ", ".join(sorted(set(self._ignored)))
+        return (
+            f"{len(self._ignored)} checkpoint(s) on Kafka signed with keys that are not "
+            f"configured were ignored (key ids: {keys})",
         )
 
 
