@@ -12,7 +12,6 @@ asserted.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -30,7 +29,7 @@ from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from bench.intake_throughput import baseline, publish
+from bench.intake_throughput import baseline, bench_arguments, publish
 
 
 def reports(count: int) -> list[tuple[bytes, bytes]]:
@@ -75,19 +74,7 @@ async def audit_run(bootstrap: str, mongo_url: str, records: list[tuple[bytes, b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reports", type=int, default=2000)
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
-    parser.add_argument(
-        "--mongodb",
-        default=os.environ.get(
-            "PHANANH_MONGODB__URL",
-            "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false",
-        ),
-    )
-    args = parser.parse_args()
+    args = bench_arguments(__doc__)
     base_s = asyncio.run(baseline(args.bootstrap, reports(args.reports)))
     audit_s = asyncio.run(audit_run(args.bootstrap, args.mongodb, reports(args.reports)))
     print(

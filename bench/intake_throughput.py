@@ -38,7 +38,7 @@ from phananh_contracts import (
 )
 from phananh_platform.kafka import ensure_topics
 from phananh_platform.privacy import new_contact_key
-from phananh_platform.settings import KafkaSettings, MongoSettings
+from phananh_platform.settings import LOCAL_KAFKA, LOCAL_MONGODB, KafkaSettings, MongoSettings
 from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,20 +161,19 @@ async def intake_run(bootstrap: str, mongo_url: str, records: list[tuple[bytes, 
         return await watcher - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def bench_arguments(description: str | None) -> argparse.Namespace:
+    """--reports, and where Kafka and the database are (the local stack by default)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument(
-        "--bootstrap", default=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        "--bootstrap", default=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     )
-    parser.add_argument(
-        "--mongodb",
-        default=os.environ.get(
-            "PHANANH_MONGODB__URL",
-            "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false",
-        ),
-    )
-    args = parser.parse_args()
+    parser.add_argument("--mongodb", default=os.environ.get("PHANANH_MONGODB__URL", LOCAL_MONGODB))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = bench_arguments(__doc__)
     records = raw_records(args.reports)
     base_s = asyncio.run(baseline(args.bootstrap, records))
     intake_s = asyncio.run(intake_run(args.bootstrap, args.mongodb, raw_records(args.reports)))
