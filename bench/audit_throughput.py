@@ -1,7 +1,7 @@
 """Audit's writer throughput against a no-logic Kafka pass-through, in one run.
 
     uv run phananh up --infra-only
-    uv run python bench/audit_throughput.py --reports 2000
+    uv run python -m bench.audit_throughput --reports 2000
 
 Publishes N canonical reports on ``pakn.reports.v1``, runs the audit service in this
 process (trail append, read-model fold), and measures the time until N trail records

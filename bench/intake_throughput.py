@@ -1,7 +1,7 @@
 """Intake's normalizer throughput against a no-logic Kafka pass-through, in one run.
 
     uv run phananh up --infra-only
-    uv run python bench/intake_throughput.py --reports 2000
+    uv run python -m bench.intake_throughput --reports 2000
 
 Publishes N raw app messages (Vietnamese, varied wards and categories) to
 ``pakn.channel.raw.v1``, runs the intake service in this process, and measures the time

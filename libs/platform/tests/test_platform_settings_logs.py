@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from phananh_platform.logs import JsonFormatter
-from phananh_platform.settings import ServiceSettings
+from phananh_platform.settings import ServiceSettings, load_settings
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
@@ -55,3 +55,13 @@ def test_log_lines_are_json_with_the_message_coordinates() -> None:
         "evt-1",
     )
     assert line["level"] == "WARNING"
+
+
+def test_a_service_without_its_settings_exits_naming_each_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHANANH_HTTP__PORT", "not-a-port")
+    with pytest.raises(SystemExit) as exited:
+        load_settings(ServiceSettings, "phananh-test")
+    assert exited.value.code == 2
+    assert "PHANANH_HTTP__PORT: Input should be a valid integer" in capsys.readouterr().err

@@ -7,9 +7,10 @@ point at the local stack that ``phananh up`` starts on 127.0.0.1.
 
 from __future__ import annotations
 
-from typing import Literal
+import sys
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -79,3 +80,20 @@ class ServiceSettings(BaseSettings):
         description="Longest pause before a message whose handling failed for a transient "
         "reason (broker or database unreachable) is tried again.",
     )
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(kind: type[SettingsT], program: str) -> SettingsT:
+    """The settings from the environment, or exit naming each variable that is wrong."""
+    try:
+        return kind()
+    except ValidationError as error:
+        lines = [f"{program}: the configuration is not usable:"]
+        for problem in error.errors():
+            path = "__".join(str(part) for part in problem["loc"]).upper()
+            lines.append(f"  PHANANH_{path}: {problem['msg']}")
+        lines.append("Set these environment variables (see .env.example) and start again.")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None

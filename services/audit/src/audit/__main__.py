@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from phananh_platform.runtime import serve
+from phananh_platform.settings import load_settings
 
 from audit.app import create_app
 from audit.settings import Settings
@@ -23,13 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "serve"
     if command == "serve":
-        serve(create_app(Settings()))
+        serve(create_app(load_settings(Settings, "phananh-audit")))
     elif command == "verify":
         from audit.verify_command import main as verify
 
         sys.exit(verify(args[1:]))
     elif command == "rebuild-facts":
-        sys.exit(asyncio.run(_rebuild(Settings())))
+        sys.exit(asyncio.run(_rebuild(load_settings(Settings, "phananh-audit"))))
     elif command == "keygen":
         from audit.domain.checkpoints import (
             generate_signing_key,
