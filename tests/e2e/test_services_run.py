@@ -84,6 +84,12 @@ class Service:
             )
         wait_ready(self.url("/healthz"), self.process, log)
 
+    def wait_until_consuming(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while get(self.url("/readyz"))[0] != 200:
+            assert time.monotonic() < deadline, f"{self.name} never became ready"
+            time.sleep(0.3)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -114,6 +120,8 @@ def running(base_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Serv
     try:
         for name in SERVICES:
             started[name] = Service(name, base_env, tmp_path / f"{name}.log")
+        for service in started.values():
+            service.wait_until_consuming()
         yield started
     finally:
         for service in started.values():
