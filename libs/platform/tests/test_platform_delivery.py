@@ -179,3 +179,16 @@ async def test_a_handler_under_the_guard_dead_letters_poison_and_keeps_consuming
     (dead,) = sink.records
     assert dead["value"] == b"\xff not an event"
     assert dict(dead["headers"])["x-dlq-reason"].startswith(b"not UTF-8")
+
+
+async def test_a_deeply_nested_record_is_dead_lettered_once_and_never_loops() -> None:
+    sink = MemorySink()
+    guard, pauses, _ = make_guard(sink)
+    value = b'{"id": "x", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    ref = RecordRef("pakn.reports.v1", 0, 9, b"k", value, ())
+    assert ref.event_id is None
+
+    with pytest.raises(AckMessage):
+        await guard.handle_failure(ref, poison_error())
+
+    assert len(sink.records) == 1 and pauses == []

@@ -245,8 +245,10 @@ class LocalStack:
             return stored
         merged = {**wanted, **stored}  # keep what exists, add what a newer version needs
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(merged, indent=2) + "\n")
+        draft = path.with_suffix(f".{os.getpid()}.tmp")
+        draft.write_text(json.dumps(merged, indent=2) + "\n")
+        draft.chmod(0o600)  # secrets: readable by this user only
+        os.replace(draft, path)  # atomic: a concurrent reader sees old or new, never half
         return merged
 
     # ------------------------------------------------------------ process table

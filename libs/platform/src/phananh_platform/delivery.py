@@ -119,8 +119,8 @@ class RecordRef:
         """The CloudEvents id of the record, when its value is readable JSON."""
         try:
             decoded = json.loads(self.value or b"")
-        except (ValueError, UnicodeDecodeError):
-            return None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None  # whatever the bytes are, naming the record must not fail
         event_id = decoded.get("id") if isinstance(decoded, dict) else None
         return event_id if isinstance(event_id, str) else None
 

@@ -91,6 +91,8 @@ class ServiceApp:
         answer. Consumers never start before the start-up hooks (indexes …) succeeded.
         """
         starting = asyncio.create_task(self._start(), name=f"{self.name}-start")
+        if not wait:
+            starting.add_done_callback(self._exit_if_start_failed)
         try:
             if wait:
                 await starting
@@ -101,6 +103,20 @@ class ServiceApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await starting
             await self._stop()
+
+    def _exit_if_start_failed(self, task: asyncio.Task[None]) -> None:
+        """A start-up error that waiting cannot cure (wrong password, missing privilege,
+        bad configuration) ends the process, loudly, instead of leaving it not ready."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.critical(
+            "%s cannot start: %s",
+            self.name,
+            task.exception(),
+            exc_info=task.exception(),
+            extra={"service": self.name},
+        )
+        os._exit(3)
 
     async def _start(self) -> None:
         pending: list[Hook] = [self.dead_letters.start, *self.on_startup, self.broker.start]

@@ -375,14 +375,19 @@ def test_a_stranger_s_checkpoint_on_kafka_is_ignored_but_named(trail: Trail) -> 
     published = dataclasses.replace(impostor, origin="kafka offset 7")
     report = trail.verify(checkpoints=[*trail.checkpoints, published])
     assert report.intact
-    assert any("not configured were ignored" in note for note in report.notes)
+    assert any("on Kafka were ignored" in note for note in report.notes)
 
 
-def test_an_unreadable_checkpoint_is_named() -> None:
-    unreadable = checkpoint_from_data({"checkpoint_id": "cp-x", "signature": "!!"}, origin="kafka")
-    assert isinstance(unreadable, UnreadableCheckpoint)
-    report = verify_trail({}, [unreadable], KEYS)
+def test_an_unreadable_checkpoint_in_the_database_is_a_problem_and_on_kafka_a_note() -> None:
+    stored = checkpoint_from_data({"checkpoint_id": "cp-x", "signature": "!!"}, origin="database")
+    assert isinstance(stored, UnreadableCheckpoint)
+    report = verify_trail({}, [stored], KEYS)
     assert not report.intact and report.checkpoint_problems[0].checkpoint_id == "cp-x"
+
+    junk = checkpoint_from_data({"checkpoint_id": "cp-y", "signature": "!!"}, origin="kafka")
+    report = verify_trail({}, [junk], KEYS)
+    assert report.intact, "anyone can write junk to the topic; it must not break verify"
+    assert any("on Kafka were ignored" in note for note in report.notes)
 
 
 def test_a_checkpoint_is_verified_from_the_json_received_on_kafka(trail: Trail) -> None:

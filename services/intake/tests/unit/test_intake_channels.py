@@ -800,3 +800,30 @@ def test_parsing_is_deterministic() -> None:
     payload = raw(Channel.EMAIL, windows_1258_email())
 
     assert email.parse(payload) == email.parse(payload)
+
+
+def test_an_email_with_a_hostile_sender_header_is_refused_not_crashed() -> None:
+    hostile = b"\r\n".join(
+        [
+            b'From: "Nguyen" <a@[1.2.3.4',
+            b"Message-ID: <hostile-1@example.vn>",
+            b"Subject: test",
+            b"",
+            "Đèn đường hỏng ở tổ 8 phường Chiềng Sinh".encode(),
+        ]
+    )
+    raw = RawChannelMessageReceived(
+        channel=Channel.EMAIL,
+        channel_message_id="hostile-1@example.vn",
+        received_at=datetime(2023, 3, 14, tzinfo=UTC),
+        content_type="message/rfc822",
+        body=base64.b64encode(hostile).decode(),
+        body_encoding="base64",
+        authenticated_as="api-key:email:relay",
+    )
+    try:
+        messages = email.parse(raw)
+    except PayloadError as refused:
+        assert refused.detail
+    else:
+        assert messages[0].text  # read despite the defect: also acceptable

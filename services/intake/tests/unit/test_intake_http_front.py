@@ -114,7 +114,8 @@ def test_an_app_report_is_published_once_and_answered_with_its_tracking_code(
         headers={**bearer("app"), "Content-Type": "application/json; charset=utf-8"},
     )
 
-    message_id = APP_REPORT["client_message_id"]
+    # A client's own id, scoped to the client: another app's id 3f1c… is another report.
+    message_id = f"app:sonla-smart/{APP_REPORT['client_message_id']}"
     assert response.status_code == 202
     assert response.json() == {
         "status": "accepted",
@@ -276,10 +277,15 @@ def test_a_web_form_is_published_with_its_idempotency_key(
     )
 
     assert response.status_code == 202
-    assert response.json()["tracking_codes"] == [code("web", "web-2023-03-14-0001")]
+    assert response.json()["tracking_codes"] == [
+        code("web", "web:cong-thong-tin/web-2023-03-14-0001")
+    ]
     (event,) = publisher.events
     assert event.data.content_type == "application/x-www-form-urlencoded"
-    assert (event.data.channel_message_id, event.data.body) == ("web-2023-03-14-0001", form)
+    assert (event.data.channel_message_id, event.data.body) == (
+        "web:cong-thong-tin/web-2023-03-14-0001",
+        form,
+    )
 
 
 def test_a_web_report_in_json_and_a_bad_idempotency_key(
@@ -316,11 +322,15 @@ def test_a_hotline_ticket_is_published_under_its_ticket_id(
     )
 
     assert response.status_code == 202
-    assert response.json()["tracking_codes"] == [code("hotline", "HL-20230314-0042")]
+    assert response.json()["tracking_codes"] == [
+        code("hotline", "hotline:tong-dai-1022/HL-20230314-0042")
+    ]
     assert without_id.status_code == 422
     assert "ticket_id" in without_id.json()["error"]["message"]
     assert "message_vi" not in without_id.json()["error"]
-    assert [event.data.channel_message_id for event in publisher.events] == ["HL-20230314-0042"]
+    assert [event.data.channel_message_id for event in publisher.events] == [
+        "hotline:tong-dai-1022/HL-20230314-0042"
+    ]
 
 
 EMAIL = "\r\n".join(
@@ -398,8 +408,10 @@ def test_a_collaborator_summary_gets_one_tracking_code_per_item(
     assert response.status_code == 202
     assert response.json() == {
         "status": "accepted",
-        "channel_message_id": "BC-2023-03-CS08",
-        "tracking_codes": [code("collaborator", f"BC-2023-03-CS08#{n}") for n in (1, 2, 3)],
+        "channel_message_id": "collaborator:cong-ctv/BC-2023-03-CS08",
+        "tracking_codes": [
+            code("collaborator", f"collaborator:cong-ctv/BC-2023-03-CS08#{n}") for n in (1, 2, 3)
+        ],
     }
     (event,) = publisher.events
     assert event.data.authenticated_as == "api-key:collaborator:cong-ctv"
@@ -625,3 +637,24 @@ def test_streamed_bodies_are_read_whole(client: TestClient, publisher: InMemoryP
 
     assert response.status_code == 200
     assert publisher.events[0].data.body == body.decode()
+
+
+def test_two_call_centres_with_the_same_ticket_number_make_two_reports(
+    publisher: InMemoryPublisher,
+) -> None:
+    client = front(
+        publisher,
+        api_keys={
+            "key-hotline-tong-dai-1022": "hotline:tong-dai-1022",
+            "key-hotline-ubnd-phuong": "hotline:ubnd-chieng-sinh",
+        },
+    )
+    ticket = {"ticket_id": "HL-42", "summary": SEED, "urgent": False, "operator_id": "dtv-1"}
+
+    answers = [
+        client.post("/channels/hotline/tickets", json=ticket, headers={"X-Api-Key": key}).json()
+        for key in ("key-hotline-tong-dai-1022", "key-hotline-ubnd-phuong")
+    ]
+
+    assert answers[0]["tracking_codes"] != answers[1]["tracking_codes"]
+    assert len({event.data.channel_message_id for event in publisher.events}) == 2

@@ -138,3 +138,20 @@ def test_a_tracking_code_in_the_text_or_the_reply_field_points_at_a_report() -> 
     hint = reply_hint(message("Vẫn còn bán", reply_to_channel_message_id="SL-2303-7KQ4M9"), CONFIG)
     assert hint is not None and hint.tracking_code == "SL-2303-7KQ4M9"
     assert reply_hint(message(), CONFIG) is None
+
+
+def test_contacts_in_the_title_and_address_never_reach_the_report() -> None:
+    new = accepted(
+        interpret(
+            message(
+                title="Gọi tôi 0912 345 678 hoặc lo.minh@gmail.com",
+                address_text="Nhà ông Minh, SĐT 0912345678, chợ Noong Đúc",
+            ),
+            raw_event_id="e",
+            config=CONFIG,
+            keys=KEYS,
+            now=NOW,
+        )
+    )
+    wire = new.report.model_dump_json()
+    assert "0912" not in wire and "lo.minh@gmail.com" not in wire

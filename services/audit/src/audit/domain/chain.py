@@ -460,7 +460,7 @@ def invalid_facts(
 def _claims(raw: bytes) -> dict[str, str]:
     try:
         decoded = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     if not isinstance(decoded, dict):
         return {}

@@ -369,6 +369,9 @@ class TrailVerifier:
         checkpoint: SignedCheckpoint | UnreadableCheckpoint,
         public_keys: Mapping[str, Ed25519PublicKey],
     ) -> None:
+        if isinstance(checkpoint, UnreadableCheckpoint) and checkpoint.origin != "database":
+            self._ignored.append("unreadable")  # junk on the topic proves nothing
+            return
         if isinstance(checkpoint, UnreadableCheckpoint):
             problem = CheckpointProblem(
                 checkpoint.checkpoint_id, checkpoint.origin, f"unreadable: {checkpoint.reason}"
@@ -422,8 +425,8 @@ class TrailVerifier:
             return ()
         keys = ", ".join(sorted(set(self._ignored)))
         return (
-            f"{len(self._ignored)} checkpoint(s) on Kafka signed with keys that are not "
-            f"configured were ignored (key ids: {keys})",
+            f"{len(self._ignored)} checkpoint(s) on Kafka were ignored: unreadable, or not "
+            f"signed by a configured key (key ids: {keys})",
         )
 
 

@@ -188,7 +188,7 @@ def interpret(
                 raw_event_id=raw_event_id,
                 reason=reason,
                 detail=detail,
-                rejected_at=now,
+                rejected_at=message.received_at,  # the same on every redelivery
                 tracking_code=code,
                 reporter=reporter_for(message, keys),
                 citizen_notice=notice,
@@ -220,12 +220,16 @@ def interpret(
         config,
         text=text,
         point=message.point,
-        address_text=message.address_text,
+        address_text=mask_contacts(message.address_text) if message.address_text else None,
         ward_hint=message.ward_hint,
     )
     if place.place is None and (message.point or message.address_text):
         # The ward is unknown, but what the citizen said of the place helps triage.
-        address = normalize_text(message.address_text)[:500] if message.address_text else None
+        address = (
+            mask_contacts(normalize_text(message.address_text))[:500]
+            if message.address_text
+            else None
+        )
         place = replace(place, place=Place(address_text=address or None, point=message.point))
     classification = classify(config, text, message.category_hint)
     chosen_by_citizen = classification.category == message.category_hint
@@ -236,7 +240,7 @@ def interpret(
         triage.append("unknown_place")
     if classification.needs_triage:
         triage.append("low_confidence_category")
-    title = normalize_text(message.title)[:200] if message.title else None
+    title = mask_contacts(normalize_text(message.title))[:200] if message.title else None
     report = ReportReceived(
         report_id=report_id(message.channel.value, message.channel_message_id),
         tracking_code=code,

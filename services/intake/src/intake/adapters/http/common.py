@@ -272,17 +272,25 @@ def submission_route(
     media_types: Sequence[str] = (JSON_CONTENT_TYPE,),
     encoding: BodyEncoding = "utf-8",
     citizen_facing: bool = False,
+    ids_are_global: bool = False,
 ) -> Route:
-    """``POST path`` for an API-key client of ``channel``: a message in, 202 out."""
+    """``POST path`` for an API-key client of ``channel``: a message in, 202 out.
+
+    A client's own ids (ticket numbers, idempotency keys) are unique only for that client,
+    so the message id is ``<client name>/<id>``: two call centres' ticket 42 are two
+    reports. ``ids_are_global`` keeps ids that are unique by design (email Message-IDs).
+    """
 
     async def submit(request: Request) -> Response:
         authenticated_as = api_client(request, ctx, channel)
         content_type = request_media_type(request, media_types)
         body = await read_body(request, ctx, encoding)
+        given = message_id(request, body)
+        client = authenticated_as.removeprefix("api-key:")
         accepted = accept(
             ctx,
             channel,
-            message_id=message_id(request, body),
+            message_id=given if ids_are_global else f"{client}/{given}",
             body=body,
             content_type=content_type,
             authenticated_as=authenticated_as,

@@ -29,6 +29,7 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
             message_id=_message_id,
             media_types=(CONTENT_TYPE,),
             encoding="base64",
+            ids_are_global=True,  # a Message-ID is unique in the world (RFC 5322)
         )
     ]
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from phananh_contracts import Attachment, Channel, RawChannelMessageReceived
 
 from intake.domain.channels._payload import attachment, body_bytes, contact
-from intake.domain.model import ChannelMessage, Contact
+from intake.domain.model import ChannelMessage, Contact, PayloadError
 from intake.domain.text import strip_html
 
 MEDIA_MAINTYPES = frozenset({"image", "video", "audio"})
@@ -44,7 +44,16 @@ def message_id(raw_email: bytes) -> str | None:
 
 
 def parse(raw: RawChannelMessageReceived) -> list[ChannelMessage]:
-    """The citizen message of a raw email."""
+    """The citizen message of a raw email; a message the parser chokes on is refused."""
+    try:
+        return _parse(raw)
+    except PayloadError:
+        raise
+    except Exception as error:  # the email package raises anything on hostile headers
+        raise PayloadError(f"the email cannot be read: {type(error).__name__}") from None
+
+
+def _parse(raw: RawChannelMessageReceived) -> list[ChannelMessage]:
     message = message_from_bytes(body_bytes(raw), policy=policy.default)
     body = message.get_body(preferencelist=("plain", "html"))
     subject = str(message.get("subject", "")).strip()
