@@ -63,11 +63,17 @@ def test_every_event_type_has_an_example() -> None:
     assert {type(event) for event in ALL_EXAMPLES} == set(EVENT_CLASSES)
 
 
-def test_every_service_has_a_dead_letter_topic_kept_forever() -> None:
+def test_every_service_has_a_dead_letter_topic_and_raw_contacts_are_not_kept_forever() -> None:
     for service in ("intake", "routing", "notify", "audit"):
         topic = topic_by_name(dead_letter_topic(service))
         assert topic.name == f"pakn.dlq.{service}.v1"
-        assert (topic.partitions, topic.retention_ms, topic.events, topic.key) == (1, -1, (), None)
+        kept = 30 * 24 * 3600 * 1000 if service == "intake" else -1
+        assert (topic.partitions, topic.retention_ms, topic.events, topic.key) == (
+            1,
+            kept,
+            (),
+            None,
+        )
 
 
 def test_dead_letter_topic_names_need_a_service_name() -> None:

@@ -217,17 +217,26 @@ these headers.
 SERVICES = ("intake", "routing", "notify", "audit")
 """Services that own a dead-letter topic."""
 
+DEAD_LETTER_RETENTION_MS: Mapping[str, int] = MappingProxyType({"intake": 30 * _DAY_MS})
+"""Intake's dead letters are raw channel messages, with contacts in clear: they are kept
+30 days (time to fix and replay), not forever like the other services' events."""
+
 DEAD_LETTER_TOPICS = tuple(
     Topic(
         name=dead_letter_topic(service),
         partitions=1,
         description=(
             f"Records {service} could not process: original key, value and headers "
-            "unchanged, plus the x-dlq-* headers. Kept forever."
+            "unchanged, plus the x-dlq-* headers. "
+            + (
+                "Kept 30 days: raw channel messages hold contacts in clear."
+                if service in DEAD_LETTER_RETENTION_MS
+                else "Kept forever."
+            )
         ),
         key=None,
         events=(),
-        retention_ms=-1,
+        retention_ms=DEAD_LETTER_RETENTION_MS.get(service, -1),
         max_message_bytes=5 * _MIB,
     )
     for service in SERVICES

@@ -401,6 +401,20 @@ async def test_open311_post_then_get_the_request_back(intake: Intake, kafka_boot
     token = await intake.http.get(f"/open311/v2/tokens/{created['token']}.json")
     assert token.json()[0]["service_request_id"] == created["service_request_id"]
 
+    # The public list shows what was posted to Open311, never a citizen's app message.
+    async with TopicWatcher(kafka_bootstrap, REPORTS_TOPIC.name) as reports:
+        private = await post_app(
+            intake, text="Ổ gà lớn trước nhà tôi ở đường Tô Hiệu, phường Tô Hiệu, rất nguy hiểm"
+        )
+        await reports.wait_for(by_code(private))
+    await asyncio.sleep(1)  # stored right after publishing
+    listed = await intake.http.get("/open311/v2/requests.json?service_code=roads_infrastructure")
+    codes = {item["service_request_id"] for item in listed.json()}
+    assert created["service_request_id"] in codes
+    assert private not in codes
+    mine = await intake.http.get(f"/open311/v2/requests/{private}.json")
+    assert mine.status_code == 200, "the citizen can still look up their own code"
+
 
 async def test_malformed_records_on_the_raw_topic_are_dead_lettered_and_bad_payloads_rejected(
     intake: Intake, kafka_bootstrap: str

@@ -258,8 +258,12 @@ class OpenRequests:
     ) -> list[ServiceRequestView]:
         query: dict[str, Any] = {}
         if ids:
+            # Asking by tracking code (unguessable, the citizen's own): any channel.
             query["tracking_code"] = {"$in": list(ids)}
         else:
+            # Listing is public: only what was submitted to the public API is listed;
+            # a Zalo message or a hotline call is not published to the world.
+            query["channel"] = "open311"
             if service_code:
                 query["category"] = service_code
             if start or end:
