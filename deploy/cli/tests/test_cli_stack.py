@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
 from phananh_cli.main import parser
-from phananh_cli.stack import LocalStack, Paths, Ports, StackError, _digest
+from phananh_cli.stack import LocalStack, Paths, Ports, StackError, _digest, _start_time
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +108,12 @@ def test_the_kafka_config_points_at_the_chosen_ports_and_data_directory(project:
 def test_cli_offers_the_operator_commands() -> None:
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert {"up", "down", "status", "env", "topics"} <= set(commands)
+
+
+def test_a_pid_file_naming_a_reused_pid_is_not_taken_for_our_process(project: Paths) -> None:
+    project.run.mkdir(parents=True)
+    # This test's own pid is alive, but it did not start at tick 1.
+    project.pid_file("kafka").write_text(f"{os.getpid()} 1\n")
+    assert quiet(project).pid("kafka") is None
+    project.pid_file("kafka").write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    assert quiet(project).pid("kafka") == os.getpid()

@@ -256,8 +256,13 @@ class LocalStack:
         """The pid of a running component started by this stack, else None."""
         pid_file = self.paths.pid_file(component)
         try:
-            pid = int(pid_file.read_text().strip())
+            pid_text, _, started = pid_file.read_text().strip().partition(" ")
+            pid = int(pid_text)
         except (FileNotFoundError, ValueError):
+            return None
+        if started and started != _start_time(pid):
+            # The pid was reused (e.g. after a reboot): that process is not ours.
+            pid_file.unlink(missing_ok=True)
             return None
         try:
             os.kill(pid, 0)
@@ -294,7 +299,7 @@ class LocalStack:
             start_new_session=True,
         )
         log.close()
-        self.paths.pid_file(spec.name).write_text(f"{process.pid}\n")
+        self.paths.pid_file(spec.name).write_text(f"{process.pid} {_start_time(process.pid)}\n")
         return process.pid
 
     def _wait(self, name: str, ready: Callable[[], bool], timeout_s: float) -> None:
@@ -593,6 +598,15 @@ def _new_local_secrets() -> dict[str, str]:
         "PHANANH_AUDIT_PUBLIC_KEYS": json.dumps([base64.b64encode(public).decode()]),
         "PHANANH_OVERSIGHT_KEYS": json.dumps(oversight),
     }
+
+
+def _start_time(pid: int) -> str:
+    """When the process started, in clock ticks since boot ('' when unknown)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
 
 
 def _is_zombie(pid: int) -> bool:
