@@ -19,6 +19,7 @@ document). MongoDB answers both from its indexes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from phananh_contracts.values import ReportStatus
 from phananh_platform.mongo import insert_once
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from intake.domain.dedupe import EarlierReport
 from intake.domain.tracking import LOCAL_TIME
@@ -36,6 +38,8 @@ from intake.domain.tracking import report_id as report_id_of
 from intake.ports import ServiceRequestView
 
 logger = logging.getLogger("intake.store")
+BUCKET_LIMIT = 500
+"""Reports of one ward, category and day kept for near-duplicate detection."""
 CLOSED = {ReportStatus.RESOLVED, ReportStatus.CLOSED, ReportStatus.REJECTED}
 
 
@@ -80,34 +84,55 @@ class IntakeStore:
     async def save_report(self, report: ReportReceived, *, folded_text: str) -> None:
         place = report.place
         point = place.point if place else None
-        await insert_once(
-            self.reports,
+        # Routing's assignment or status may arrive before this (it is published first):
+        # the report's own fields are set, what routing may have set already is kept.
+        await self.reports.update_one(
+            {"_id": report.report_id},
             {
-                "_id": report.report_id,
-                "tracking_code": report.tracking_code,
-                "channel": report.channel.value,
-                "channel_message_id": report.channel_message_id,
-                "received_at": report.received_at,
-                "updated_at": report.received_at,
-                "status": "open",
-                "status_notes": None,
-                "category": report.category,
-                "ward_code": place.ward_code if place else None,
-                "address": _address(report),
-                "lat": point.lat if point else None,
-                "long": point.lon if point else None,
-                "description": report.text,
-                "folded_text": folded_text,
-                "media_url": report.attachments[0].url if report.attachments else None,
-                "duplicate_of": report.duplicate_of,
-                "agency_responsible": None,
-                "expected_at": None,
+                "$set": {
+                    "tracking_code": report.tracking_code,
+                    "channel": report.channel.value,
+                    "channel_message_id": report.channel_message_id,
+                    "received_at": report.received_at,
+                    "category": report.category,
+                    "ward_code": place.ward_code if place else None,
+                    "address": _address(report),
+                    "lat": point.lat if point else None,
+                    "long": point.lon if point else None,
+                    "description": report.text,
+                    "folded_text": folded_text,
+                    "media_url": report.attachments[0].url if report.attachments else None,
+                    "duplicate_of": report.duplicate_of,
+                },
+                "$setOnInsert": {
+                    "updated_at": report.received_at,
+                    "status": "open",
+                    "status_notes": None,
+                    "agency_responsible": None,
+                    "expected_at": None,
+                },
             },
+            upsert=True,
         )
         await self._claim_code(report.tracking_code, report.report_id)
         if place and place.ward_code:
+            await self._remember_recent(report, place.ward_code, folded_text)
+
+    async def _remember_recent(
+        self, report: ReportReceived, ward_code: str, folded_text: str
+    ) -> None:
+        """Add the report to its day bucket, unless the bucket is full.
+
+        A full bucket keeps its first reports: duplicates link to the earliest report,
+        so later ones are not needed there, and the document stays far below 16 MB.
+        """
+        # A full bucket matches nothing, the upsert then collides on _id: nothing added.
+        with contextlib.suppress(DuplicateKeyError):
             await self.recent.update_one(
-                {"_id": _bucket(place.ward_code, report.category, report.received_at)},
+                {
+                    "_id": _bucket(ward_code, report.category, report.received_at),
+                    "size": {"$lt": BUCKET_LIMIT},
+                },
                 {
                     "$addToSet": {
                         "entries": {
@@ -116,7 +141,8 @@ class IntakeStore:
                             "received_at": report.received_at,
                             "duplicate_of": report.duplicate_of,
                         }
-                    }
+                    },
+                    "$inc": {"size": 1},
                 },
                 upsert=True,
             )
@@ -211,6 +237,7 @@ class IntakeStore:
                     "updated_at": assigned.assigned_at,
                 }
             },
+            upsert=True,  # may come before intake stored the report: kept, not lost
         )
 
     async def apply_status(self, change: ReportStatusChanged) -> None:
@@ -223,10 +250,15 @@ class IntakeStore:
         if change.agency_id:
             update["agency_responsible"] = change.agency_id
         # Status changes of one report arrive in order (one partition); an older change
-        # redelivered after a newer one must not win.
-        await self.reports.update_one(
-            {"_id": change.report_id, "updated_at": {"$lte": change.changed_at}}, {"$set": update}
-        )
+        # redelivered after a newer one must not win. Upserted: it may come before intake
+        # stored the report itself.
+        # When the report holds a newer change, the upsert collides on _id: nothing changes.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.reports.update_one(
+                {"_id": change.report_id, "updated_at": {"$lte": change.changed_at}},
+                {"$set": update},
+                upsert=True,
+            )
 
 
 class OpenRequests:
