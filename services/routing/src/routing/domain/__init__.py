@@ -1,0 +1,1 @@
+"""Routing's pure domain: values in, decisions out, no I/O."""
