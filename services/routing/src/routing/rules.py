@@ -45,6 +45,8 @@ from pydantic import (
     model_validator,
 )
 
+from routing.domain.calendar import Sla
+
 if TYPE_CHECKING:
     from phananh_contracts.events import ReportReceived
 
@@ -175,28 +177,6 @@ class Agency(_Model):
 
 
 # --- Rules ----------------------------------------------------------------------------
-
-
-class Sla(_Model):
-    """How long the lead agency has: either working days or working hours, not both."""
-
-    working_days: int | None = Field(
-        default=None, ge=1, le=90, description="Working days on the agency's calendar."
-    )
-    working_hours: int | None = Field(
-        default=None, ge=1, le=240, description="Working hours on the agency's calendar."
-    )
-
-    @model_validator(mode="after")
-    def _one_unit(self) -> Self:
-        if (self.working_days is None) == (self.working_hours is None):
-            raise ValueError("give exactly one of working_days or working_hours")
-        return self
-
-    def __str__(self) -> str:
-        if self.working_days is not None:
-            return f"{self.working_days} working day{'s' * (self.working_days != 1)}"
-        return f"{self.working_hours} working hour{'s' * (self.working_hours != 1)}"
 
 
 SlaByPriority = dict[Priority, Sla]

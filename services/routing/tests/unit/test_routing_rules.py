@@ -462,7 +462,7 @@ def test_load_names_the_file_and_the_field(tmp_path: Path) -> None:
     message = str(raised.value)
     assert str(path) in message
     assert "rules[0] (id 'fast').sla.normal" in message
-    assert "exactly one of working_days or working_hours" in message
+    assert "exactly one of working_days and working_hours" in message
 
 
 def test_load_rejects_unknown_fields_and_unquoted_ward_codes(tmp_path: Path) -> None:

@@ -350,6 +350,12 @@ class Sla(BaseModel):
             raise ValueError("set exactly one of working_days and working_hours")
         return self
 
+    def __str__(self) -> str:
+        if self.working_days is not None:
+            return f"{self.working_days} working day{'s' * (self.working_days != 1)}"
+        hours = f"{self.working_hours:g}"
+        return f"{hours} working hour{'s' * (self.working_hours != 1)}"
+
 
 def due_at(calendar: WorkingCalendar, start: datetime, sla: Sla) -> datetime:
     """The deadline (UTC) of a report received at ``start`` under ``sla``, without pauses."""
