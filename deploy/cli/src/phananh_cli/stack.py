@@ -229,6 +229,7 @@ class LocalStack:
             "PHANANH_KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "PHANANH_MONGODB__URL": self.database_url,
             "PHANANH_CITY_CONFIG": str(self.paths.root / "config" / "son-la" / "city.yaml"),
+            "PHANANH_ROUTING_CONFIG": str(self.paths.root / "config" / "son-la" / "routing.yaml"),
             **self.local_secrets(),
         }
 

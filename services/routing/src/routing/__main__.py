@@ -1,14 +1,23 @@
 """Entry point: ``phananh-routing`` (or ``python -m routing``)."""
 
+import sys
+
 from phananh_platform.runtime import serve
 from phananh_platform.settings import load_settings
 
 from routing.app import create_app
+from routing.rules import RuleSetError
 from routing.settings import Settings
 
 
 def main() -> None:
-    serve(create_app(load_settings(Settings, "phananh-routing")))
+    settings = load_settings(Settings, "phananh-routing")
+    try:
+        app = create_app(settings)
+    except (RuleSetError, OSError) as error:
+        print(f"phananh-routing: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(app)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,13 @@
-"""Settings of the routing service (environment variables prefixed ``PHANANH_``)."""
+"""Settings of the routing service (environment variables prefixed ``PHANANH_``).
+
+* ``PHANANH_ROUTING_CONFIG``  the agencies and rules (YAML), e.g. config/son-la/routing.yaml;
+* ``PHANANH_CITY_CONFIG``     the city's YAML, whose ward and category codes the rules
+  are validated against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
 from pydantic import Field
@@ -8,3 +17,10 @@ class Settings(ServiceSettings):
     """Everything the routing service reads from its environment."""
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8082))
+    routing_config: Path = Field(
+        default=Path("config/son-la/routing.yaml"), description="Agencies and rules (YAML)."
+    )
+    city_config: Path = Field(
+        default=Path("config/son-la/city.yaml"),
+        description="The city's YAML: the ward and category codes rules may name.",
+    )

@@ -1,0 +1,102 @@
+"""Routing on the real servers: a canonical report in, its assignment and status out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from phananh_contracts import (
+    ALL_TOPICS,
+    ASSIGNMENTS_TOPIC,
+    REPORT_STATUS_TOPIC,
+    ReportReceivedEvent,
+)
+from phananh_contracts.examples import REPORT_RECEIVED
+from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.settings import KafkaSettings
+from routing.app import create_app
+from routing.settings import Settings
+
+from tests.support.kafka import TopicWatcher
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+@pytest.fixture
+async def routing(kafka_settings: KafkaSettings) -> AsyncIterator[None]:
+    await ensure_topics(kafka_settings, ALL_TOPICS)
+    service = create_app(
+        Settings(
+            kafka=kafka_settings,
+            routing_config=ROOT / "config/son-la/routing.yaml",
+            city_config=ROOT / "config/son-la/city.yaml",
+        )
+    )
+    async with service.running():
+        yield
+
+
+def golden_report(**changes: Any) -> ReportReceivedEvent:
+    """The seed's report (Noong Đúc market, Chiềng Sinh), received Tuesday 14 March 2023."""
+    data = REPORT_RECEIVED.data.model_copy(update={"report_id": str(uuid.uuid4()), **changes})
+    return ReportReceivedEvent.new(data, source="/services/intake")
+
+
+async def publish(kafka: KafkaSettings, *events: ReportReceivedEvent) -> None:
+    producer = RecordProducer(kafka, client_id="it-routing-source")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.publish(event.to_kafka())
+    finally:
+        await producer.stop()
+
+
+async def test_the_golden_path_report_goes_to_the_ward_with_the_market_board(
+    routing: None, kafka_settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    report = golden_report()
+    async with (
+        TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
+        TopicWatcher(kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
+    ):
+        await publish(kafka_settings, report, report)  # redelivered: same events
+        (assigned,) = await assignments.wait_for(
+            lambda e: e.data.report_id == report.data.report_id
+        )
+        (status,) = await statuses.wait_for(lambda e: e.data.report_id == report.data.report_id)
+        seen = await assignments.settle(1.5)
+
+    data = assigned.data
+    assert data.lead_agency_id == "ubnd-chieng-sinh"
+    assert data.supporting_agency_ids == ("bql-cho-noong-duc",)
+    assert data.matched["ward_code"] == "03679"
+    # Received Tuesday 14 March 2023, 08:12 in Sơn La; 5 working days -> Tuesday 21 March,
+    # end of the working day (17:00 local = 10:00 UTC).
+    assert data.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
+    assert status.data.status.value == "assigned"
+    assert "chủ trì" in (status.data.note or "")
+    ids = {e.id for e in seen if e.data.report_id == report.data.report_id}
+    assert ids == {assigned.id}, "a redelivered report made a second assignment"
+
+
+async def test_a_report_intake_flagged_goes_to_the_triage_desk_and_duplicates_are_not_assigned(
+    routing: None, kafka_settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    unsure = golden_report(needs_triage=True, triage_reasons=("unknown_place",), place=None)
+    first = golden_report()
+    duplicate = golden_report(duplicate_of=first.data.report_id)
+    async with TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments:
+        await publish(kafka_settings, unsure, duplicate, first)
+        (triaged,) = await assignments.wait_for(lambda e: e.data.report_id == unsure.data.report_id)
+        await assignments.wait_for(lambda e: e.data.report_id == first.data.report_id)
+        seen = await assignments.settle(1.0)
+    assert triaged.data.rule_id == "intake-triage"
+    assert triaged.data.matched == {"needs_triage": "unknown_place"}
+    assert not [e for e in seen if e.data.report_id == duplicate.data.report_id]
