@@ -289,6 +289,32 @@ async def test_a_windows_1258_email_and_an_urgent_hotline_call(
     assert any("114" in notice for notice in hotline_event.data.citizen_notices)
 
 
+async def test_the_city_portal_s_web_form_becomes_a_report(
+    intake: Intake, kafka_bootstrap: str
+) -> None:
+    form = {
+        "text": "Rác thải sinh hoạt đổ bừa bãi ở đầu bản Hụm, bốc mùi hôi thối nhiều ngày",
+        "name": "Lò Văn Minh",
+        "phone": "0912 345 678",
+        "ward": "Chiềng An",
+        "anonymous": "",
+    }
+    async with TopicWatcher(kafka_bootstrap, REPORTS_TOPIC.name) as reports:
+        answer = await intake.http.post(
+            "/channels/web/reports",
+            data=form,
+            headers={**intake.auth("web:cong-thong-tin"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert answer.status_code == 202, answer.text
+        (code,) = answer.json()["tracking_codes"]
+        (event,) = await reports.wait_for(by_code(code))
+    report = event.data
+    assert (report.channel.value, report.place.ward_name) == ("web", "Chiềng An")
+    assert report.category == "environmental_sanitation"
+    opened = ContactSealer([intake.contact_key]).open(report.reporter.contact_ciphertext)
+    assert (opened.phone, opened.name) == ("+84912345678", "Lò Văn Minh")
+
+
 async def test_a_collaborator_summary_becomes_one_report_per_item(
     intake: Intake, kafka_bootstrap: str
 ) -> None:
