@@ -1,4 +1,8 @@
-"""Entry point: ``phananh-routing`` (or ``python -m routing``)."""
+"""Entry point: ``phananh-routing`` (or ``python -m routing``).
+
+phananh-routing                    run the service
+phananh-routing dry-run NEW.yaml   show how past reports would be routed by new rules
+"""
 
 import sys
 
@@ -11,6 +15,10 @@ from routing.settings import Settings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["dry-run"]:
+        from routing.dry_run import main as dry_run
+
+        sys.exit(dry_run(sys.argv[2:]))
     settings = load_settings(Settings, "phananh-routing")
     try:
         app = create_app(settings)
