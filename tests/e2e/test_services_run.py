@@ -29,7 +29,7 @@ from tests.support.kafka import TopicWatcher
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"intake": True, "routing": False, "notify": True, "audit": True}
+SERVICES = {"intake": True, "routing": True, "notify": True, "audit": True}
 """Service name -> whether its readiness includes the database."""
 
 

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     routing_config: Path = Field(
         default=Path("config/son-la/routing.yaml"), description="Agencies and rules (YAML)."
     )
+    deadline_check_interval_s: float = Field(
+        default=30.0, gt=0, description="Seconds between checks for due warnings and breaches."
+    )
     city_config: Path = Field(
         default=Path("config/son-la/city.yaml"),
         description="The city's YAML: the ward and category codes rules may name.",

@@ -12,12 +12,13 @@ import pytest
 from phananh_contracts import (
     ALL_TOPICS,
     ASSIGNMENTS_TOPIC,
+    DEADLINES_TOPIC,
     REPORT_STATUS_TOPIC,
     ReportReceivedEvent,
 )
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_platform.kafka import RecordProducer, ensure_topics
-from phananh_platform.settings import KafkaSettings
+from phananh_platform.settings import KafkaSettings, MongoSettings
 from routing.app import create_app
 from routing.settings import Settings
 
@@ -28,17 +29,22 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[4]
 
 
-@pytest.fixture
-async def routing(kafka_settings: KafkaSettings) -> AsyncIterator[None]:
-    await ensure_topics(kafka_settings, ALL_TOPICS)
-    service = create_app(
-        Settings(
-            kafka=kafka_settings,
-            routing_config=ROOT / "config/son-la/routing.yaml",
-            city_config=ROOT / "config/son-la/city.yaml",
-        )
+def settings_for(kafka: KafkaSettings, mongo: MongoSettings) -> Settings:
+    return Settings(
+        kafka=kafka,
+        mongodb=mongo,
+        routing_config=ROOT / "config/son-la/routing.yaml",
+        city_config=ROOT / "config/son-la/city.yaml",
+        deadline_check_interval_s=0.5,
     )
-    async with service.running():
+
+
+@pytest.fixture
+async def routing(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings
+) -> AsyncIterator[None]:
+    await ensure_topics(kafka_settings, ALL_TOPICS)
+    async with create_app(settings_for(kafka_settings, mongo_settings)).running():
         yield
 
 
@@ -100,3 +106,28 @@ async def test_a_report_intake_flagged_goes_to_the_triage_desk_and_duplicates_ar
     assert triaged.data.rule_id == "intake-triage"
     assert triaged.data.matched == {"needs_triage": "unknown_place"}
     assert not [e for e in seen if e.data.report_id == duplicate.data.report_id]
+
+
+async def test_an_overdue_report_breaches_and_escalates_once_across_a_restart(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, kafka_bootstrap: str
+) -> None:
+    """The seed's report was due on 21 March 2023: long past. Routing, started today,
+    says so once — and a second life of the service, on the same database, says nothing."""
+    await ensure_topics(kafka_settings, ALL_TOPICS)
+    report = golden_report()
+    mine = lambda e: e.data.report_id == report.data.report_id  # noqa: E731
+    async with TopicWatcher(kafka_bootstrap, DEADLINES_TOPIC.name) as deadlines:
+        async with create_app(settings_for(kafka_settings, mongo_settings)).running():
+            await publish(kafka_settings, report)
+            found = await deadlines.wait_for(mine, count=2)
+        async with create_app(settings_for(kafka_settings, mongo_settings)).running():
+            await publish(kafka_settings, report)  # redelivered into the second life
+            seen = await deadlines.settle(3.0)
+
+    types = sorted(event.type for event in found)
+    assert types == ["vn.pakn.deadline.breached", "vn.pakn.report.escalated"]
+    escalated = next(e for e in found if e.type == "vn.pakn.report.escalated").data
+    assert (escalated.agency_id, escalated.to_agency_id) == ("ubnd-chieng-sinh", "ubnd-thanh-pho")
+    assert escalated.level.value == "city"
+    assert escalated.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
+    assert len([e for e in seen if mine(e)]) == 2, "a breach or escalation was said twice"
