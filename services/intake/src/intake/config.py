@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from phananh_contracts.values import Code, NfcText
+from phananh_platform.config import read_yaml_mapping
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -369,16 +369,7 @@ class CityConfig(_Section):
 
 def load_city_config(path: Path) -> CityConfig:
     """Read and validate a city configuration; :class:`CityConfigError` says what and where."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CityConfigError(f"{path}: cannot read the city configuration: {error}") from None
-    except UnicodeDecodeError:
-        raise CityConfigError(f"{path}: the city configuration is not UTF-8") from None
-    except yaml.YAMLError as error:
-        raise CityConfigError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise CityConfigError(f"{path}: the city configuration must be a YAML mapping")
+    document = read_yaml_mapping(path, "city configuration", CityConfigError)
     try:
         return CityConfig.model_validate(document)
     except ValidationError as error:

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-import yaml
 from phananh_contracts.values import Channel, Code, EscalationLevel, Identifier, NfcText, Priority
+from phananh_platform.config import read_yaml_mapping
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -334,16 +334,7 @@ def load_ruleset(path: Path) -> RuleSet:
     ``rules[2] (id 'mat-dien').sla.normal: give exactly one of working_days or
     working_hours``. Use :func:`validate_ruleset` next to check its meaning.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RuleSetError(f"{path}: cannot read the routing configuration: {error}") from None
-    except UnicodeDecodeError:
-        raise RuleSetError(f"{path}: the routing configuration is not UTF-8") from None
-    except yaml.YAMLError as error:
-        raise RuleSetError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise RuleSetError(f"{path}: the routing configuration must be a YAML mapping")
+    document = read_yaml_mapping(path, "routing configuration", RuleSetError)
     try:
         return RuleSet.model_validate(document)
     except ValidationError as error:
