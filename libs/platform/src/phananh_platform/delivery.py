@@ -75,7 +75,11 @@ POISON_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class DeadLetterSink(Protocol):
-    """Where dead letters go; must return only once the record is durable."""
+    """Where dead letters go; returns only once the record is durable.
+
+    It may return where the broker put it (aiokafka's ``RecordMetadata``, with
+    ``partition`` and ``offset``), so a caller can say exactly where the bytes are.
+    """
 
     async def send(
         self,
@@ -84,7 +88,7 @@ class DeadLetterSink(Protocol):
         key: bytes | None,
         value: bytes | None,
         headers: list[tuple[str, bytes]],
-    ) -> None: ...
+    ) -> object: ...
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import RecordMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -120,11 +121,11 @@ class RecordProducer:
         key: bytes | None,
         value: bytes | None,
         headers: list[tuple[str, bytes]],
-    ) -> None:
-        """Publish one record and return once the broker acknowledged it."""
+    ) -> RecordMetadata:
+        """Publish one record; once the broker acknowledged it, where it was put."""
         if self._producer is None:
             raise RuntimeError("RecordProducer.send() before start()")
-        await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        return await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
     async def publish(self, record: KafkaRecord) -> None:
         await self.send(

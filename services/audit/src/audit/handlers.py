@@ -34,7 +34,7 @@ from phananh_contracts import (
     dead_letter_topic,
     decode_event,
 )
-from phananh_platform.delivery import RecordRef, dead_letter_headers
+from phananh_platform.delivery import DeadLetterSink, RecordRef, dead_letter_headers
 
 from audit.domain.chain import (
     DeadLetterCoordinates,
@@ -65,23 +65,6 @@ class Trail(Protocol):
     ) -> bool: ...
 
     async def is_recorded(self, event_id: str) -> bool: ...
-
-
-class DeadLetterSink(Protocol):
-    """Where invalid records go; returns once the broker has the record.
-
-    It may return aiokafka's ``RecordMetadata`` (``partition``, ``offset``): the trail
-    then says exactly where the bytes are. ``RecordProducer.send`` returns None.
-    """
-
-    async def send(
-        self,
-        topic: str,
-        *,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> object: ...
 
 
 async def ignore_event(event_type: str, data: dict[str, Any], occurred_at: datetime) -> None:
