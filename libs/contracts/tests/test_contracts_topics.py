@@ -7,6 +7,7 @@ from phananh_contracts import (
     REPORTS_TOPIC,
     ReportReceivedEvent,
     Topic,
+    agency_inbox_topic,
     dead_letter_topic,
     topic_by_name,
     topic_for_event,
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.unit
 
 EVENT_TOPICS = [topic for topic in ALL_TOPICS if topic.events]
 EVENT_CLASSES = [event for topic in EVENT_TOPICS for event in topic.events]
+INBOX = agency_inbox_topic("ubnd-chieng-sinh")
+INBOX_ONLY = [event for event in INBOX.events if event not in EVENT_CLASSES]
 
 
 def test_public_topic_names_and_partitions_do_not_drift() -> None:
@@ -28,6 +31,8 @@ def test_public_topic_names_and_partitions_do_not_drift() -> None:
         "pakn.citizen.replies.v1": 6,
         "pakn.assignments.v1": 6,
         "pakn.agency.updates.v1": 6,
+        "pakn.agency.updates.refused.v1": 3,
+        "pakn.routing.rules.v1": 1,
         "pakn.report.status.v1": 6,
         "pakn.deadlines.v1": 6,
         "pakn.notifications.v1": 6,
@@ -60,7 +65,38 @@ def test_every_event_on_a_topic_carries_the_fields_of_its_key(topic: Topic) -> N
 
 
 def test_every_event_type_has_an_example() -> None:
-    assert {type(event) for event in ALL_EXAMPLES} == set(EVENT_CLASSES)
+    assert {type(event) for event in ALL_EXAMPLES} == set(EVENT_CLASSES) | set(INBOX_ONLY)
+
+
+def test_each_agency_has_its_own_inbox_carrying_what_it_must_see() -> None:
+    assert INBOX.name == "pakn.inbox.ubnd-chieng-sinh.v1"
+    assert topic_by_name("pakn.inbox.ubnd-chieng-sinh.v1") is INBOX
+    assert topic_by_name("pakn.inbox.bql-cho-noong-duc.v1").name.endswith("noong-duc.v1")
+    assert {event.event_type() for event in INBOX.events} == {
+        "vn.pakn.agency.task.assigned",
+        "vn.pakn.agency.task.withdrawn",
+        "vn.pakn.citizen.replied",
+        "vn.pakn.agency.update.refused",
+    }
+    with pytest.raises(ValueError, match="not an agency id"):
+        agency_inbox_topic("../etc")
+    with pytest.raises(KeyError):
+        topic_by_name("pakn.inbox.Not An Agency.v1")
+
+
+def test_an_event_goes_to_an_inbox_only_if_the_inbox_carries_it() -> None:
+    from phananh_contracts.examples import REPORT_RECEIVED, TASK_ASSIGNED, UPDATE_REFUSED
+
+    assert TASK_ASSIGNED.to_kafka(INBOX).topic == "pakn.inbox.ubnd-chieng-sinh.v1"
+    assert UPDATE_REFUSED.to_kafka().topic == "pakn.agency.updates.refused.v1"
+    assert UPDATE_REFUSED.to_kafka(INBOX).key == UPDATE_REFUSED.to_kafka().key
+    with pytest.raises(ValueError, match="not carried"):
+        REPORT_RECEIVED.to_kafka(INBOX)
+
+
+def test_the_rules_topic_is_compacted_and_kept() -> None:
+    rules = topic_by_name("pakn.routing.rules.v1")
+    assert (rules.cleanup_policy, rules.retention_ms, rules.partitions) == ("compact", -1, 1)
 
 
 def test_every_service_has_a_dead_letter_topic_and_raw_contacts_are_not_kept_forever() -> None:

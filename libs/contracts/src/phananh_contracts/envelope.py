@@ -147,14 +147,22 @@ class Event(BaseModel, Generic[DataT]):
             subject=data.report_id if isinstance(data, ReportEventData) else None,
             dataschema=cls.dataschema_uri(),
             schemaversion=cls.SCHEMA_VERSION,
-            partitionkey=_topic_of(cls).key_for(data).to_text(),
+            partitionkey=_topic_of(cls, keyed_like=True).key_for(data).to_text(),
             data=data,
         )
 
-    def to_kafka(self) -> KafkaRecord:
-        """This event as a structured-mode Kafka record on its topic."""
+    def to_kafka(self, topic: "Topic | None" = None) -> KafkaRecord:
+        """This event as a structured-mode Kafka record on its topic.
+
+        ``topic`` names another topic that carries this event type, e.g. an agency's
+        inbox (``agency_inbox_topic``); ValueError if that topic does not carry it.
+        """
+        if topic is None:
+            topic = _topic_of(type(self))
+        elif type(self) not in topic.events:
+            raise ValueError(f"{type(self).__name__} is not carried by topic {topic.name}")
         return KafkaRecord(
-            topic=_topic_of(type(self)).name,
+            topic=topic.name,
             key=self.partitionkey.encode("utf-8"),
             value=self.model_dump_json(exclude_none=True).encode("utf-8"),
             headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode("ascii"))],
@@ -172,8 +180,14 @@ class Event(BaseModel, Generic[DataT]):
         return self
 
 
-def _topic_of(event_class: type[Event[Any]]) -> "Topic":
+def _topic_of(event_class: type[Event[Any]], *, keyed_like: bool = False) -> "Topic":
+    """The topic of ``event_class``; with ``keyed_like``, an inbox for inbox-only events."""
     # Imported here: the topics module imports every event class, which import this module.
-    from phananh_contracts.topics import topic_for_event
+    from phananh_contracts.topics import INBOX_EVENTS, agency_inbox_topic, topic_for_event
 
-    return topic_for_event(event_class)
+    try:
+        return topic_for_event(event_class)
+    except KeyError:
+        if keyed_like and event_class in INBOX_EVENTS:
+            return agency_inbox_topic("any-agency")  # every inbox has the same key
+        raise

@@ -27,6 +27,7 @@ from phananh_contracts.values import (
     Reporter,
     ReportStatus,
     TrackingCode,
+    UpdateRefusalReason,
     UtcDatetime,
     Value,
     check_base64,
@@ -251,6 +252,11 @@ class ReportAssigned(ReportEventData):
 
     tracking_code: TrackingCode
     lead_agency_id: Code = Field(description="Agency in charge (chủ trì).")
+    lead_agency_name: NfcText | None = Field(
+        default=None,
+        max_length=256,
+        description="Vietnamese name of the lead agency, as configured, to tell the citizen.",
+    )
     supporting_agency_ids: tuple[Code, ...] = Field(
         default=(), description="Agencies that coordinate (phối hợp); distinct, without the lead."
     )
@@ -331,6 +337,102 @@ class AgencyUpdateEvent(Event[AgencyUpdate]):
     type: Literal["vn.pakn.agency.update"] = Field(description=_TYPE)
 
 
+# --- pakn.inbox.<agency>.v1 (one inbox per agency) and refused updates ----------------
+
+
+class AgencyTaskAssigned(ReportEventData):
+    """A report an agency must now handle, with everything it needs to act (no contact)."""
+
+    tracking_code: TrackingCode
+    agency_id: Code = Field(description="The agency whose inbox this is.")
+    role: Literal["lead", "supporting"] = Field(
+        description="lead: in charge (chủ trì), resolves the report; supporting: coordinates."
+    )
+    lead_agency_id: Code = Field(description="The agency in charge (chủ trì).")
+    deadline: UtcDatetime = Field(description="When the report must be resolved.")
+    priority: Priority = Field(description="How fast it must be handled.")
+    category: Code = Field(description="Category code from configuration.")
+    title: NfcText | None = Field(default=None, max_length=500, description="Short title.")
+    text: NfcText = Field(
+        min_length=1, max_length=20_000, description="The citizen's report, contacts masked."
+    )
+    place: Place | None = Field(default=None, description="Where the issue is, when known.")
+    attachments: tuple[Attachment, ...] = Field(
+        default=(), max_length=20, description="Photos, videos or documents."
+    )
+    received_at: UtcDatetime = Field(description="When the citizen sent it.")
+    assigned_at: UtcDatetime = Field(description="When it reached this agency.")
+    note: NfcText | None = Field(
+        default=None,
+        max_length=1000,
+        description="Why it came here, e.g. after another agency declined it.",
+    )
+
+
+class AgencyTaskAssignedEvent(Event[AgencyTaskAssigned]):
+    """A report entered an agency's inbox (routing → that agency)."""
+
+    type: Literal["vn.pakn.agency.task.assigned"] = Field(description=_TYPE)
+
+
+class AgencyTaskWithdrawn(ReportEventData):
+    """A report left an agency's inbox: the agency no longer holds it."""
+
+    tracking_code: TrackingCode
+    agency_id: Code = Field(description="The agency whose inbox this is.")
+    reason: NfcText = Field(min_length=1, max_length=1000, description="Why it was withdrawn.")
+    withdrawn_at: UtcDatetime = Field(description="When it was withdrawn.")
+
+
+class AgencyTaskWithdrawnEvent(Event[AgencyTaskWithdrawn]):
+    """A report left an agency's inbox (routing → that agency)."""
+
+    type: Literal["vn.pakn.agency.task.withdrawn"] = Field(description=_TYPE)
+
+
+class AgencyUpdateRefused(ReportEventData):
+    """Routing refused an agency's update; the report did not change."""
+
+    agency_id: Code = Field(description="The agency that sent the update.")
+    update_event_id: Identifier = Field(description="Event id of the refused update.")
+    update_kind: AgencyUpdateKind = Field(description="What the update said.")
+    reason: UpdateRefusalReason = Field(description="Why it was refused.")
+    detail: NfcText = Field(min_length=1, max_length=1000, description="Explanation.")
+    refused_at: UtcDatetime = Field(description="When it was refused.")
+
+
+class AgencyUpdateRefusedEvent(Event[AgencyUpdateRefused]):
+    """An agency update was refused (routing → that agency's inbox, audit)."""
+
+    type: Literal["vn.pakn.agency.update.refused"] = Field(description=_TYPE)
+
+
+# --- pakn.routing.rules.v1 (compacted) --------------------------------------------------
+
+
+class RuleSetPublished(EventData):
+    """A routing rule set every routing instance must use from now on."""
+
+    scope: Identifier = Field(
+        default="routing", description="The configuration it replaces; the record key."
+    )
+    ruleset_version: Identifier = Field(description="The rule set's version.")
+    document: str = Field(
+        min_length=1, max_length=900_000, description="The rule set as YAML, UTF-8, unchanged."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the document's UTF-8 bytes, hex."
+    )
+    published_by: Identifier = Field(description="Who published it (operator or tool).")
+    published_at: UtcDatetime = Field(description="When it was published.")
+
+
+class RuleSetPublishedEvent(Event[RuleSetPublished]):
+    """A new routing rule set (operators → routing instances, audit)."""
+
+    type: Literal["vn.pakn.routing.ruleset.published"] = Field(description=_TYPE)
+
+
 # --- pakn.report.status.v1 ------------------------------------------------------------
 
 
@@ -343,6 +445,9 @@ class ReportStatusChanged(ReportEventData):
         default=None, description="The status before, absent for the first one."
     )
     agency_id: Code | None = Field(default=None, description="The agency behind the change.")
+    agency_name: NfcText | None = Field(
+        default=None, max_length=256, description="Vietnamese name of that agency, as configured."
+    )
     note: NfcText | None = Field(
         default=None, min_length=1, max_length=4000, description="Explanation for the citizen."
     )

@@ -17,8 +17,14 @@ from typing import Any
 
 from phananh_contracts.envelope import Event
 from phananh_contracts.events import (
+    AgencyTaskAssigned,
+    AgencyTaskAssignedEvent,
+    AgencyTaskWithdrawn,
+    AgencyTaskWithdrawnEvent,
     AgencyUpdate,
     AgencyUpdateEvent,
+    AgencyUpdateRefused,
+    AgencyUpdateRefusedEvent,
     AuditCheckpoint,
     AuditCheckpointEvent,
     ChainHead,
@@ -44,6 +50,8 @@ from phananh_contracts.events import (
     ReportRejectedEvent,
     ReportStatusChanged,
     ReportStatusChangedEvent,
+    RuleSetPublished,
+    RuleSetPublishedEvent,
 )
 from phananh_contracts.values import (
     AgencyUpdateKind,
@@ -56,6 +64,7 @@ from phananh_contracts.values import (
     RejectionReason,
     Reporter,
     ReportStatus,
+    UpdateRefusalReason,
 )
 
 _NAMESPACE = uuid.UUID("5b0c9a1e-7d3f-4c2a-9e8b-1f6a2d4c8e01")
@@ -171,6 +180,7 @@ REPORT_ASSIGNED = ReportAssignedEvent.new(
         report_id=REPORT_ID,
         tracking_code=TRACKING_CODE,
         lead_agency_id=LEAD_AGENCY_ID,
+        lead_agency_name="Ủy ban nhân dân phường Chiềng Sinh",
         supporting_agency_ids=(SUPPORTING_AGENCY_ID,),
         deadline=_DEADLINE,
         priority=Priority.NORMAL,
@@ -192,6 +202,7 @@ STATUS_ASSIGNED = ReportStatusChangedEvent.new(
         status=ReportStatus.ASSIGNED,
         previous_status=ReportStatus.RECEIVED,
         agency_id=LEAD_AGENCY_ID,
+        agency_name="Ủy ban nhân dân phường Chiềng Sinh",
         note="Phản ánh đã được chuyển UBND phường Chiềng Sinh chủ trì xử lý.",
         changed_at=_utc(14, 1, 12, 32),
     ),
@@ -403,8 +414,79 @@ CITIZEN_REPLIED = CitizenRepliedEvent.new(
     time=_utc(18, 9, 1),
 )
 
+_REPORT = REPORT_RECEIVED.data
+
+TASK_ASSIGNED = AgencyTaskAssignedEvent.new(
+    AgencyTaskAssigned(
+        report_id=REPORT_ID,
+        tracking_code=TRACKING_CODE,
+        agency_id=SUPPORTING_AGENCY_ID,
+        role="supporting",
+        lead_agency_id=LEAD_AGENCY_ID,
+        deadline=_DEADLINE,
+        priority=_REPORT.priority,
+        category=_REPORT.category,
+        title=_REPORT.title,
+        text=_REPORT.text,
+        place=_REPORT.place,
+        attachments=_REPORT.attachments,
+        received_at=_REPORT.received_at,
+        assigned_at=_utc(14, 1, 12, 32),
+    ),
+    source="/services/routing",
+    id=_event_id("task-supporting"),
+    time=_utc(14, 1, 12, 32),
+)
+
+TASK_WITHDRAWN = AgencyTaskWithdrawnEvent.new(
+    AgencyTaskWithdrawn(
+        report_id=OVERDUE_REPORT_ID,
+        tracking_code="SL-2303-9XR2T5",
+        agency_id="moi-truong-do-thi",
+        reason="Đơn vị từ chối: không thuộc phạm vi thu gom; đã chuyển UBND phường Tô Hiệu.",
+        withdrawn_at=_utc(15, 2, 0),
+    ),
+    source="/services/routing",
+    id=_event_id("task-withdrawn"),
+    time=_utc(15, 2, 0),
+)
+
+UPDATE_REFUSED = AgencyUpdateRefusedEvent.new(
+    AgencyUpdateRefused(
+        report_id=REPORT_ID,
+        agency_id="doi-qltt-do-thi",
+        update_event_id=_event_id("foreign-update"),
+        update_kind=AgencyUpdateKind.RESOLVED,
+        reason=UpdateRefusalReason.NOT_HOLDER,
+        detail="Đơn vị doi-qltt-do-thi không được giao phản ánh này.",
+        refused_at=_utc(16, 9, 5),
+    ),
+    source="/services/routing",
+    id=_event_id("update-refused"),
+    time=_utc(16, 9, 5),
+)
+
+_RULES_DOCUMENT = 'version: "2023.03.1"\ntriage_agency_id: ioc-tiep-nhan\n# …\n'
+
+RULESET_PUBLISHED = RuleSetPublishedEvent.new(
+    RuleSetPublished(
+        ruleset_version="2023.03.1",
+        document=_RULES_DOCUMENT,
+        sha256=hashlib.sha256(_RULES_DOCUMENT.encode()).hexdigest(),
+        published_by="operator-ioc",
+        published_at=_utc(1, 1, 0),
+    ),
+    source="/operators/operator-ioc",
+    id=_event_id("ruleset"),
+    time=_utc(1, 1, 0),
+)
+
 ALL_EXAMPLES: tuple[Event[Any], ...] = (
     *GOLDEN_PATH,
+    TASK_ASSIGNED,
+    TASK_WITHDRAWN,
+    UPDATE_REFUSED,
+    RULESET_PUBLISHED,
     CITIZEN_REPLIED,
     REPORT_REJECTED,
     DEADLINE_WARNING,

@@ -82,3 +82,11 @@ class CheckpointKey(Key):
     model_config = ConfigDict(json_schema_extra={"examples": [{"writer_id": "audit-1"}]})
 
     writer_id: Identifier = Field(description="Id of the audit writer instance.")
+
+
+class RuleSetKey(Key):
+    """Key of the compacted rules topic: which configuration; the newest value wins."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"scope": "routing"}]})
+
+    scope: Identifier = Field(description="The configuration the rule set is for: 'routing'.")

@@ -12,7 +12,15 @@ from typing import Any
 
 from phananh_contracts.envelope import CLOUDEVENTS_CONTENT_TYPE
 from phananh_contracts.examples import ALL_EXAMPLES
-from phananh_contracts.topics import ALL_TOPICS, DEAD_LETTER_HEADERS, Topic, topic_for_event
+from phananh_contracts.topics import (
+    ALL_TOPICS,
+    DEAD_LETTER_HEADERS,
+    Topic,
+    agency_inbox_topic,
+)
+
+INBOX_FILE = "pakn.inbox.AGENCY.v1.json"
+"""The schema of every agency's inbox (``pakn.inbox.<agency-id>.v1``)."""
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -35,7 +43,7 @@ def topic_document(topic: Topic) -> dict[str, Any]:
     examples = [
         event.model_dump(mode="json", exclude_none=True)
         for event in ALL_EXAMPLES
-        if topic_for_event(type(event)) is topic
+        if type(event) in topic.events
     ]
     return {
         **_topic_facts(topic),
@@ -74,6 +82,11 @@ def _index() -> dict[str, Any]:
             }
             for topic in ALL_TOPICS
         ],
+        "agency_inboxes": {
+            "topic": "pakn.inbox.<agency-id>.v1",
+            "partitions": agency_inbox_topic("agency").partitions,
+            "schema": INBOX_FILE,
+        },
     }
 
 
@@ -86,6 +99,9 @@ def render_schemas() -> dict[str, str]:
     files = {
         f"{topic.name}.json": _render(topic_document(topic)) for topic in ALL_TOPICS if topic.events
     }
+    inbox = topic_document(agency_inbox_topic("AGENCY".lower()))
+    inbox.update(topic="pakn.inbox.<agency-id>.v1", description=agency_inbox_topic.__doc__)
+    files[INBOX_FILE] = _render(inbox)
     files["index.json"] = _render(_index())
     return files
 

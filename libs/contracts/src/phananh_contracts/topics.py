@@ -4,6 +4,7 @@ Topic names are public contracts: agencies' systems subscribe to them. A breakin
 to a topic's key or events means a new topic with the next version suffix.
 """
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 from phananh_contracts.envelope import Event, EventData
 from phananh_contracts.errors import ContractViolation
 from phananh_contracts.events import (
+    AgencyTaskAssignedEvent,
+    AgencyTaskWithdrawnEvent,
     AgencyUpdateEvent,
+    AgencyUpdateRefusedEvent,
     AuditCheckpointEvent,
     CitizenRepliedEvent,
     DeadlineBreachedEvent,
@@ -30,8 +34,9 @@ from phananh_contracts.events import (
     ReportReceivedEvent,
     ReportRejectedEvent,
     ReportStatusChangedEvent,
+    RuleSetPublishedEvent,
 )
-from phananh_contracts.keys import ChannelMessageKey, CheckpointKey, Key, ReportKey
+from phananh_contracts.keys import ChannelMessageKey, CheckpointKey, Key, ReportKey, RuleSetKey
 
 _DAY_MS = 24 * 60 * 60 * 1000
 _MIB = 1024 * 1024
@@ -147,6 +152,28 @@ AGENCY_UPDATES_TOPIC = Topic(
     key=ReportKey,
     events=(AgencyUpdateEvent,),
 )
+AGENCY_UPDATES_REFUSED_TOPIC = Topic(
+    name="pakn.agency.updates.refused.v1",
+    partitions=3,
+    description=(
+        "Agency updates routing refused (the agency does not hold the report, the update "
+        "does not fit its state …), with the reason; each also reaches the agency's inbox."
+    ),
+    key=ReportKey,
+    events=(AgencyUpdateRefusedEvent,),
+)
+RULES_TOPIC = Topic(
+    name="pakn.routing.rules.v1",
+    partitions=1,
+    description=(
+        "The routing rule set in force (compacted: the newest per scope is kept). Every "
+        "routing instance switches when a new one is published; audit records each."
+    ),
+    key=RuleSetKey,
+    events=(RuleSetPublishedEvent,),
+    cleanup_policy="compact",
+    retention_ms=-1,
+)
 REPORT_STATUS_TOPIC = Topic(
     name="pakn.report.status.v1",
     partitions=6,
@@ -176,6 +203,39 @@ AUDIT_CHECKPOINTS_TOPIC = Topic(
     events=(AuditCheckpointEvent,),
     retention_ms=-1,
 )
+
+
+INBOX_EVENTS = (
+    AgencyTaskAssignedEvent,
+    AgencyTaskWithdrawnEvent,
+    CitizenRepliedEvent,
+    AgencyUpdateRefusedEvent,
+)
+"""What an agency finds in its inbox: reports given to it, reports taken from it, the
+citizen's answers on reports it holds, and its own updates routing refused."""
+
+
+@functools.lru_cache(maxsize=1024)
+def agency_inbox_topic(agency_id: str) -> Topic:
+    """The inbox of one agency, e.g. ``pakn.inbox.ubnd-chieng-sinh.v1``.
+
+    Each agency reads only its own inbox (grant it READ on this topic alone); routing
+    creates one per configured agency.
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", agency_id):
+        raise ValueError(f"not an agency id: {agency_id!r}")
+    return Topic(
+        name=f"pakn.inbox.{agency_id}.v1",
+        partitions=1,
+        description=f"Inbox of agency {agency_id}: its reports, withdrawals, citizens' answers.",
+        key=ReportKey,
+        events=INBOX_EVENTS,
+    )
+
+
+def is_agency_inbox(name: str) -> bool:
+    """True for the name of an agency's inbox topic."""
+    return re.fullmatch(r"pakn\.inbox\.[a-z0-9][a-z0-9._-]{0,63}\.v1", name) is not None
 
 
 def dead_letter_topic(service: str) -> str:
@@ -249,10 +309,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CITIZEN_REPLIES_TOPIC,
     ASSIGNMENTS_TOPIC,
     AGENCY_UPDATES_TOPIC,
+    AGENCY_UPDATES_REFUSED_TOPIC,
     REPORT_STATUS_TOPIC,
     DEADLINES_TOPIC,
     NOTIFICATIONS_TOPIC,
     AUDIT_CHECKPOINTS_TOPIC,
+    RULES_TOPIC,
     *DEAD_LETTER_TOPICS,
 )
 
@@ -261,10 +323,12 @@ _BY_EVENT = {event: topic for topic in ALL_TOPICS for event in topic.events}
 
 
 def topic_by_name(name: str) -> Topic:
-    """The topic called ``name``; KeyError if there is none."""
+    """The topic called ``name`` (an agency inbox too); KeyError if there is none."""
     try:
         return _BY_NAME[name]
     except KeyError:
+        if is_agency_inbox(name):
+            return agency_inbox_topic(name.removeprefix("pakn.inbox.").removesuffix(".v1"))
         raise KeyError(f"unknown topic {name!r}") from None
 
 
@@ -273,6 +337,11 @@ def topic_for_event(event_class: type[Event[Any]]) -> Topic:
     try:
         return _BY_EVENT[event_class]
     except KeyError:
+        if event_class in INBOX_EVENTS:
+            raise KeyError(
+                f"{event_class.__name__} goes to an agency's inbox: "
+                "to_kafka(agency_inbox_topic(agency_id))"
+            ) from None
         raise KeyError(f"{event_class.__name__} is on no topic") from None
 
 

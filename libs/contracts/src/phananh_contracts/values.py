@@ -116,6 +116,21 @@ class AgencyUpdateKind(StrEnum):
     REOPENED = "reopened"
 
 
+class UpdateRefusalReason(StrEnum):
+    """Why routing refused an agency's update."""
+
+    UNKNOWN_REPORT = "unknown_report"
+    """No report with this id was assigned (yet)."""
+    NOT_HOLDER = "not_holder"
+    """The agency does not hold this report (never had it, or it was withdrawn)."""
+    UNKNOWN_AGENCY = "unknown_agency"
+    """The agency, or the agency it suggests, is not in the routing configuration."""
+    NOT_ALLOWED_NOW = "not_allowed_now"
+    """The update does not fit the report's state (e.g. resolving a closed report)."""
+    LEAD_ONLY = "lead_only"
+    """Only the lead agency (chủ trì) may ask the citizen or reopen the report."""
+
+
 class RejectionReason(StrEnum):
     """Why intake refused a channel message."""
 
