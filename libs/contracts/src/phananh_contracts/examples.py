@@ -483,8 +483,6 @@ RULESET_PUBLISHED = RuleSetPublishedEvent.new(
 
 ALL_EXAMPLES: tuple[Event[Any], ...] = (
     *GOLDEN_PATH,
-    TASK_ASSIGNED,
-    TASK_WITHDRAWN,
     UPDATE_REFUSED,
     RULESET_PUBLISHED,
     CITIZEN_REPLIED,
@@ -494,3 +492,6 @@ ALL_EXAMPLES: tuple[Event[Any], ...] = (
     REPORT_ESCALATED,
     NOTIFICATION_FAILED,
 )
+
+INBOX_EXAMPLES: tuple[Event[Any], ...] = (TASK_ASSIGNED, TASK_WITHDRAWN)
+"""Events only agencies' inboxes carry (``agency_inbox_topic``), not shared topics."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from phananh_contracts.envelope import CLOUDEVENTS_CONTENT_TYPE
-from phananh_contracts.examples import ALL_EXAMPLES
+from phananh_contracts.examples import ALL_EXAMPLES, INBOX_EXAMPLES
 from phananh_contracts.topics import (
     ALL_TOPICS,
     DEAD_LETTER_HEADERS,
@@ -42,7 +42,7 @@ def topic_document(topic: Topic) -> dict[str, Any]:
         raise LookupError(f"topic {topic.name} carries raw bytes, not events")
     examples = [
         event.model_dump(mode="json", exclude_none=True)
-        for event in ALL_EXAMPLES
+        for event in (*ALL_EXAMPLES, *INBOX_EXAMPLES)
         if type(event) in topic.events
     ]
     return {
