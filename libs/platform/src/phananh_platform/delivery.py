@@ -12,7 +12,8 @@ The rules (see docs/architecture.md, "Delivery"):
     The original key, value and headers go to the service's dead-letter topic
     with the reason added as headers; then the message is committed so it does
     not block its partition.
-  - **transient**: the broker or the database is unreachable. The message is
+  - **transient**: the broker or the database is unreachable, or another writer changed
+    the state the handler decided on (``ConcurrentChange``). The message is
     sought back and tried again after a capped exponential pause, for as long
     as the outage lasts; nothing is committed meanwhile.
   - **unexpected**: any other exception (most likely a bug). Tried again a few
@@ -43,7 +44,12 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTime
 
 logger = logging.getLogger("phananh.delivery")
 
+class ConcurrentChange(Exception):
+    """Another writer changed the state first: decide again on fresh state (transient)."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConcurrentChange,
     KafkaError,
     ConnectionFailure,
     AutoReconnect,

@@ -1,8 +1,11 @@
 """Composition root of the routing service: ``create_app(settings)`` wires everything.
 
 Routing reads its agencies and rules, validates them against the city's ward and
-category codes (a rule set with problems is refused at start, naming each), and assigns
-every canonical report (consumer group ``routing``).
+category codes (a rule set with problems is refused at start, naming each), follows the
+rules topic for the rule set in force, creates every agency's inbox, and decides on
+reports, agencies' updates and citizens' replies in one consumer (group ``routing``), so
+that the events of one report are taken in order. A timer publishes due deadline
+warnings and breaches.
 """
 
 from __future__ import annotations
@@ -14,27 +17,34 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
-from phananh_contracts import REPORT_STATUS_TOPIC, REPORTS_TOPIC
-from phananh_platform.kafka import RecordProducer, durable_subscriber_options
+from faststream.kafka import KafkaMessage
+from phananh_contracts import agency_inbox_topic
+from phananh_platform.kafka import RecordProducer, durable_subscriber_options, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
 
-from routing.adapters import DeadlineStore
+from routing.adapters import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
-from routing.handlers import DeadlineWatch, ReportHandler, RoutingMetrics
+from routing.handlers import TOPICS, CaseHandler, DeadlineWatch, RoutingMetrics, RulesInForce
 from routing.rules import RuleSet, RuleSetError, load_ruleset, validate_ruleset
+from routing.rules_feed import RulesFeed
 from routing.settings import Settings
 
 SERVICE = "routing"
 logger = logging.getLogger("routing.app")
 
 
-def checked_ruleset(settings: Settings) -> RuleSet:
-    """The rule set, validated against the city's codes; RuleSetError naming each problem."""
-    ruleset = load_ruleset(settings.routing_config)
+def city_check(settings: Settings) -> Callable[[RuleSet], list[str]]:
+    """The problems of a rule set against the city's ward and category codes."""
     city: dict[str, Any] = yaml.safe_load(settings.city_config.read_text(encoding="utf-8"))
     wards = {str(ward["code"]) for ward in city["places"]["wards"]}
     categories = {str(category["code"]) for category in city["categories"]}
-    problems = validate_ruleset(ruleset, categories, wards)
+    return lambda ruleset: [str(p) for p in validate_ruleset(ruleset, categories, wards)]
+
+
+def checked_ruleset(settings: Settings) -> RuleSet:
+    """The rule set, validated against the city's codes; RuleSetError naming each problem."""
+    ruleset = load_ruleset(settings.routing_config)
+    problems = city_check(settings)(ruleset)
     if problems:
         listed = "\n".join(f"  {problem}" for problem in problems)
         raise RuleSetError(f"{settings.routing_config}: the rules cannot be used:\n{listed}")
@@ -43,30 +53,46 @@ def checked_ruleset(settings: Settings) -> RuleSet:
 
 def create_app(settings: Settings) -> ServiceApp:
     """Build the routing service from its settings."""
-    ruleset = checked_ruleset(settings)
+    rules = RulesInForce(checked_ruleset(settings))
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
-    deadlines = DeadlineStore(service.mongo[settings.mongodb.database])
+    database = service.mongo[settings.mongodb.database]
+    cases, deadlines = CaseStore(database), DeadlineStore(database)
     producer = RecordProducer(settings.kafka, client_id="phananh-routing-events")
     metrics = RoutingMetrics(service.registry)
-    handler = ReportHandler(ruleset, WorkingCalendar(), producer, metrics, deadlines)
-    watch = DeadlineWatch(ruleset, deadlines, producer, metrics)
+    calendar = WorkingCalendar()
+    handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines)
+    watch = DeadlineWatch(rules, deadlines, producer, metrics)
 
-    @service.broker.subscriber(REPORTS_TOPIC.name, **durable_subscriber_options(SERVICE))
-    async def assign(body: bytes) -> None:
-        """Canonical reports -> assignments with working-day deadlines."""
-        await handler(body)
+    async def create_inboxes(ruleset: RuleSet) -> None:
+        inboxes = [agency_inbox_topic(agency.id) for agency in ruleset.agencies]
+        created = await ensure_topics(settings.kafka, inboxes)
+        if created:
+            logger.info("created the inboxes %s", ", ".join(created))
 
-    @service.broker.subscriber(
-        REPORT_STATUS_TOPIC.name, **durable_subscriber_options(f"{SERVICE}-deadlines")
+    feed = RulesFeed(
+        settings.kafka,
+        rules,
+        city_check(settings),
+        scope=settings.rules_scope,
+        registry=service.registry,
+        on_switch=create_inboxes,
     )
-    async def stop_the_clock(body: bytes) -> None:
-        """Resolved, closed or rejected reports are no longer watched."""
-        await watch.status(body)
+
+    @service.broker.subscriber(*(t.name for t in TOPICS), **durable_subscriber_options(SERVICE))
+    async def decide(body: bytes, message: KafkaMessage) -> None:
+        """Reports, agencies' updates and citizens' replies -> the case and its facts."""
+        record = message.raw_message
+        assert not isinstance(record, tuple), "one record at a time, not a batch"
+        await handler(record.topic, body)
+
+    async def before_consuming() -> None:
+        await feed.start()
+        await create_inboxes(rules.ruleset)
 
     timer = Periodic(watch.check, settings.deadline_check_interval_s, "deadline check")
-    service.on_startup += [deadlines.ensure_indexes, producer.start, timer.start]
-    service.on_shutdown += [timer.stop, producer.stop]
+    service.on_startup += [deadlines.ensure_indexes, producer.start, before_consuming, timer.start]
+    service.on_shutdown += [timer.stop, feed.stop, producer.stop]
     return service
 
 

@@ -1,44 +1,59 @@
-"""Routing's Kafka handlers: thin — decode, ask the domain, publish.
+"""Routing's Kafka handlers: thin — decode, ask the domain, store, publish.
 
-Event ids derive from the report, so a redelivered report republishes identical events
-(consumers deduplicate on the id); the offset is committed only after both are on Kafka.
+Every decision about a report goes through :class:`CaseHandler`: the case is loaded, the
+pure domain decides, the new case is saved together with the records to publish (its
+outbox), the records are published, and only then is the message committed. Event ids
+derive from the cause (the report or the update), so a redelivered message republishes
+identical events, which consumers absorb.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from phananh_contracts import (
-    REPORT_STATUS_TOPIC,
+    AGENCY_UPDATES_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
     REPORTS_TOPIC,
+    AgencyUpdateEvent,
+    CitizenRepliedEvent,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
-    ReportAssignedEvent,
+    KafkaRecord,
     ReportEscalatedEvent,
     ReportReceivedEvent,
-    ReportStatusChangedEvent,
     decode_event,
 )
 from phananh_platform.kafka import RecordProducer
 from prometheus_client import CollectorRegistry, Counter
 
-from routing.adapters import DeadlineStore
-from routing.domain.assignment import assign
+from routing.adapters import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar, warning_time
-from routing.domain.deadlines import TrackedDeadline, due
+from routing.domain.case import (
+    Case,
+    Decision,
+    Fact,
+    apply_reply,
+    apply_update,
+    fact_id,
+    open_case,
+)
+from routing.domain.deadlines import due
 from routing.rules import RuleSet
 
 logger = logging.getLogger("routing.handlers")
 SOURCE = "/services/routing"
 
 
-def derived_id(report_id: str, fact: str) -> str:
-    """The id of a fact about a report: the same on every redelivery."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pakn:routing:{report_id}:{fact}"))
+class RulesInForce:
+    """The rule set every decision uses now; replaced whole when a new one is published."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
 
 
 @dataclass
@@ -57,6 +72,23 @@ class RoutingMetrics:
             "Reports not assigned again because they duplicate an earlier one.",
             registry=self.registry,
         )
+        self.updates = Counter(
+            "pakn_routing_agency_updates_total",
+            "Agencies' updates decided on, by agency, kind and outcome (applied or refused).",
+            ["agency", "kind", "outcome"],
+            registry=self.registry,
+        )
+        self.rerouted = Counter(
+            "pakn_routing_rerouted_total",
+            "Reports sent to another lead after the lead declined them, by the decliner.",
+            ["agency"],
+            registry=self.registry,
+        )
+        self.ping_pong = Counter(
+            "pakn_routing_ping_pong_escalations_total",
+            "Reports escalated because agencies passed them back and forth.",
+            registry=self.registry,
+        )
         self.warnings = Counter(
             "pakn_routing_deadline_warnings_total",
             "Deadline warnings sent, by the agency holding the report.",
@@ -71,60 +103,130 @@ class RoutingMetrics:
         )
 
 
-@dataclass
-class ReportHandler:
-    """Assigns every new report to its agencies with a deadline."""
+def record_of(fact: Fact) -> KafkaRecord:
+    """The Kafka record of a fact; a forwarded event keeps its original bytes."""
+    record = fact.event.to_kafka(fact.topic)
+    if fact.original is not None:
+        return KafkaRecord(record.topic, record.key, fact.original, record.headers)
+    return record
 
-    ruleset: RuleSet
+
+@dataclass
+class CaseHandler:
+    """Opens cases for new reports and applies agencies' updates and citizens' replies."""
+
+    rules: RulesInForce
     calendar: WorkingCalendar
     producer: RecordProducer
     metrics: RoutingMetrics
+    cases: CaseStore
     deadlines: DeadlineStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    async def __call__(self, body: bytes) -> None:
-        event = decode_event(REPORTS_TOPIC.name, body)  # poison -> dead letter
-        assert isinstance(event, ReportReceivedEvent)
+    async def __call__(self, topic: str, body: bytes) -> None:
+        """Decide on one record of the reports, agency updates or citizen replies topic."""
+        event = decode_event(topic, body)  # poison -> dead letter
+        if isinstance(event, ReportReceivedEvent):
+            await self.report(event)
+        elif isinstance(event, AgencyUpdateEvent):
+            await self.update(event)
+        elif isinstance(event, CitizenRepliedEvent):
+            await self.reply(event, body)
+        else:  # pragma: no cover - the subscription names these three topics only
+            raise AssertionError(f"routing does not subscribe to {topic}")
+
+    async def report(self, event: ReportReceivedEvent) -> None:
         report = event.data
-        assignment = assign(self.ruleset, self.calendar, report, now=self.clock())
-        if assignment is None:
+        ruleset = self.rules.ruleset
+
+        def decide(case: Case | None) -> Decision | None:
+            if case is not None:
+                return Decision(case, changed=False)  # opened before: nothing new
+            return open_case(ruleset, self.calendar, report, now=self.clock())
+
+        decision = await self._decide(report.report_id, decide)
+        if decision is None:
             self.metrics.duplicates.inc()
-            return
-        assigned = ReportAssignedEvent.new(
-            assignment.assigned, source=SOURCE, id=derived_id(report.report_id, "assigned")
-        )
-        status = ReportStatusChangedEvent.new(
-            assignment.status, source=SOURCE, id=derived_id(report.report_id, "status:assigned")
-        )
-        await self.producer.publish(assigned.to_kafka())
-        await self.producer.publish(status.to_kafka())
-        term = assignment.assigned
-        await self.deadlines.track(
-            TrackedDeadline(
-                report_id=report.report_id,
-                agency_id=term.lead_agency_id,
-                deadline=term.deadline,
-                warn_at=warning_time(self.calendar, report.received_at, term.deadline),
+        elif decision.changed and decision.case is not None:
+            self.metrics.routed.labels(decision.case.lead.agency_id, decision.case.rule_id).inc()
+            logger.info(
+                "report assigned to %s",
+                decision.case.lead.agency_id,
+                extra={"event_id": event.id, "report_id": report.report_id},
             )
-        )
-        self.metrics.routed.labels(
-            assignment.assigned.lead_agency_id, assignment.assigned.rule_id
-        ).inc()
-        logger.info(
-            "report assigned to %s",
-            assignment.assigned.lead_agency_id,
-            extra={"event_id": assigned.id, "report_id": report.report_id},
-        )
 
+    async def update(self, event: AgencyUpdateEvent) -> None:
+        update = event.data
+        ruleset = self.rules.ruleset
 
-CLOSING = {"resolved", "closed", "rejected"}
+        def decide(case: Case | None) -> Decision:
+            return apply_update(case, event.id, update, ruleset, self.calendar, now=self.clock())
+
+        decision = await self._decide(update.report_id, decide)
+        assert decision is not None
+        if not decision.changed:
+            return
+        outcome = "refused" if decision.refused else "applied"
+        self.metrics.updates.labels(update.agency_id, update.kind.value, outcome).inc()
+        if decision.refused:
+            logger.warning(
+                "update from %s refused: %s",
+                update.agency_id,
+                decision.refused.value,
+                extra={"event_id": event.id, "report_id": update.report_id},
+            )
+        elif update.kind.value == "rejected" and decision.case is not None:
+            self.metrics.rerouted.labels(update.agency_id).inc()
+        if decision.escalated_to:
+            self.metrics.ping_pong.inc()
+
+    async def reply(self, event: CitizenRepliedEvent, body: bytes) -> None:
+        ruleset = self.rules.ruleset
+
+        def decide(case: Case | None) -> Decision | None:
+            return apply_reply(case, event, body, ruleset, self.calendar, now=self.clock())
+
+        await self._decide(event.data.report_id, decide)
+
+    async def _decide(
+        self, report_id: str, decide: Callable[[Case | None], Decision | None]
+    ) -> Decision | None:
+        stored = await self.cases.get(report_id)
+        if stored is not None and stored.outbox:  # a decision whose publishing was cut short
+            await self._publish(list(stored.outbox))
+            await self.cases.clear_outbox(report_id, stored.version)
+        decision = decide(stored.case if stored is not None else None)
+        if decision is None:
+            return None
+        records = [record_of(fact) for fact in decision.facts]
+        case = decision.case
+        if case is None:  # nothing to keep (an update about an unknown report)
+            await self._publish(records)
+            return decision
+        if decision.changed:
+            version = await self.cases.save(
+                case, records, expected_version=stored.version if stored else None
+            )
+            await self._publish(records)
+            await self.cases.clear_outbox(report_id, version)
+        await self.deadlines.follow(case, self._warn_at(case))
+        return decision
+
+    def _warn_at(self, case: Case) -> datetime | None:
+        if case.deadline is None:
+            return None
+        return warning_time(self.calendar, case.term_start, case.deadline)
+
+    async def _publish(self, records: list[KafkaRecord]) -> None:
+        for record in records:
+            await self.producer.publish(record)
 
 
 @dataclass
 class DeadlineWatch:
-    """Emits due warnings and breaches (with escalation) once; stops at resolution."""
+    """Emits due warnings and breaches (with escalation) once per term."""
 
-    ruleset: RuleSet
+    rules: RulesInForce
     deadlines: DeadlineStore
     producer: RecordProducer
     metrics: RoutingMetrics
@@ -135,34 +237,33 @@ class DeadlineWatch:
         now = self.clock()
         moved = 0
         for tracked in await self.deadlines.due(now):
-            facts = due(tracked, self.ruleset, now=now)
+            facts = due(tracked, self.rules.ruleset, now=now)
             rid = tracked.report_id
             if facts.warning is not None:
-                event = DeadlineWarningEvent.new(
-                    facts.warning, source=SOURCE, id=derived_id(rid, "deadline:warning")
+                event: Any = DeadlineWarningEvent.new(
+                    facts.warning, source=SOURCE, id=fact_id(rid, tracked.fact("deadline:warning"))
                 )
                 await self.producer.publish(event.to_kafka())
-                await self.deadlines.mark(rid, warned=True)
+                await self.deadlines.mark(rid, tracked.term, warned=True)
                 self.metrics.warnings.labels(tracked.agency_id).inc()
                 moved += 1
             if facts.breach is not None:
-                breach = DeadlineBreachedEvent.new(
-                    facts.breach, source=SOURCE, id=derived_id(rid, "deadline:breached")
+                event = DeadlineBreachedEvent.new(
+                    facts.breach, source=SOURCE, id=fact_id(rid, tracked.fact("deadline:breached"))
                 )
-                await self.producer.publish(breach.to_kafka())
+                await self.producer.publish(event.to_kafka())
                 if facts.escalation is not None:
-                    escalated = ReportEscalatedEvent.new(
-                        facts.escalation, source=SOURCE, id=derived_id(rid, "escalated:1")
+                    event = ReportEscalatedEvent.new(
+                        facts.escalation,
+                        source=SOURCE,
+                        id=fact_id(rid, tracked.fact("escalated:1")),
                     )
-                    await self.producer.publish(escalated.to_kafka())
-                await self.deadlines.mark(rid, warned=True, breached=True)
+                    await self.producer.publish(event.to_kafka())
+                await self.deadlines.mark(rid, tracked.term, warned=True, breached=True)
                 self.metrics.breaches.labels(tracked.agency_id).inc()
                 moved += 1
         return moved
 
-    async def status(self, body: bytes) -> None:
-        """A resolved, closed or rejected report's deadline stops."""
-        event = decode_event(REPORT_STATUS_TOPIC.name, body)
-        assert isinstance(event, ReportStatusChangedEvent)
-        if event.data.status.value in CLOSING:
-            await self.deadlines.mark(event.data.report_id, closed=True)
+
+TOPICS = (REPORTS_TOPIC, AGENCY_UPDATES_TOPIC, CITIZEN_REPLIES_TOPIC)
+"""What routing decides on, in one consumer so that each report's events come in order."""

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
+import yaml
 from phananh_contracts.values import Channel, Code, EscalationLevel, Identifier, NfcText, Priority
 from phananh_platform.config import read_yaml_mapping
 from pydantic import (
@@ -292,6 +293,24 @@ class RuleSet(_Model):
             "city People's Committee follows sudden incidents); never the lead."
         ),
     )
+    max_handoffs: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description=(
+            "How many times agencies may pass a report on (declining it) before routing "
+            "treats it as ping-pong and escalates it one level up."
+        ),
+    )
+    reopen_rating_at_most: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description=(
+            "A citizen's rating (1–5) at or below this reopens a resolved report; a higher "
+            "rating closes it. 0: ratings never reopen."
+        ),
+    )
     agencies: tuple[Agency, ...] = Field(min_length=1, description="Every agency rules name.")
     rules: tuple[Rule, ...] = Field(
         min_length=1, description="Rules in order; the first that matches wins."
@@ -335,6 +354,21 @@ def load_ruleset(path: Path) -> RuleSet:
     working_hours``. Use :func:`validate_ruleset` next to check its meaning.
     """
     document = read_yaml_mapping(path, "routing configuration", RuleSetError)
+    return _ruleset_of(document, str(path))
+
+
+def parse_ruleset(text: str, origin: str) -> RuleSet:
+    """A routing configuration from YAML text (e.g. published on the rules topic)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        raise RuleSetError(f"{origin}: not valid YAML: {problem}") from None
+    if not isinstance(document, dict):
+        raise RuleSetError(f"{origin}: the routing configuration must be a YAML mapping")
+    return _ruleset_of(document, origin)
+
+
+def _ruleset_of(document: dict[str, Any], origin: str) -> RuleSet:
     try:
         return RuleSet.model_validate(document)
     except ValidationError as error:
@@ -342,7 +376,7 @@ def load_ruleset(path: Path) -> RuleSet:
             f"  {_location(document, problem['loc'])}: {problem['msg']}"
             for problem in error.errors()
         )
-        raise RuleSetError(f"{path}: invalid routing configuration:\n{problems}") from None
+        raise RuleSetError(f"{origin}: invalid routing configuration:\n{problems}") from None
 
 
 def _location(document: Any, loc: tuple[int | str, ...]) -> str:
@@ -730,6 +764,18 @@ def route(ruleset: RuleSet, report: RoutingInput) -> Routing:
         f"no rule of routing configuration {ruleset.version!r} matches the report "
         f"(category {report.category!r}, ward {report.ward_code!r}); it needs a catch-all"
     )
+
+
+def candidates(ruleset: RuleSet, report: RoutingInput) -> Iterator[Routing]:
+    """Every decision the rules would make for ``report``, best first.
+
+    The first is :func:`route`'s; the next ones are what later matching rules say, for
+    when earlier agencies declined the report.
+    """
+    for rule in ruleset.rules:
+        decision = _apply(ruleset, rule, report)
+        if decision is not None:
+            yield decision
 
 
 def _apply(ruleset: RuleSet, rule: Rule, report: RoutingInput) -> Routing | None:

@@ -1,6 +1,7 @@
 """Settings of the routing service (environment variables prefixed ``PHANANH_``).
 
 * ``PHANANH_ROUTING_CONFIG``  the agencies and rules (YAML), e.g. config/son-la/routing.yaml;
+* ``PHANANH_RULES_SCOPE``     the rule sets published on ``pakn.routing.rules.v1`` it follows;
 * ``PHANANH_CITY_CONFIG``     the city's YAML, whose ward and category codes the rules
   are validated against.
 """
@@ -22,6 +23,14 @@ class Settings(ServiceSettings):
     )
     deadline_check_interval_s: float = Field(
         default=30.0, gt=0, description="Seconds between checks for due warnings and breaches."
+    )
+    rules_scope: str = Field(
+        default="routing",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        description=(
+            "Which rule sets on pakn.routing.rules.v1 this deployment follows (the record "
+            "key); instances of one deployment share it."
+        ),
     )
     city_config: Path = Field(
         default=Path("config/son-la/city.yaml"),

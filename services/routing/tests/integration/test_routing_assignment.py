@@ -36,6 +36,7 @@ def settings_for(kafka: KafkaSettings, mongo: MongoSettings) -> Settings:
         routing_config=ROOT / "config/son-la/routing.yaml",
         city_config=ROOT / "config/son-la/city.yaml",
         deadline_check_interval_s=0.5,
+        rules_scope=f"test-{uuid.uuid4().hex[:12]}",  # rule sets other tests publish stay theirs
     )
 
 

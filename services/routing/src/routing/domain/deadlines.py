@@ -28,6 +28,12 @@ class TrackedDeadline:
     warn_at: datetime
     warned: bool = False
     breached: bool = False
+    term: int = 0
+    """0 for the first term; a reopened report is watched again in its next term."""
+
+    def fact(self, name: str) -> str:
+        """The name of a fact about this term, e.g. 'deadline:warning' (term 0)."""
+        return name if self.term == 0 else f"{name}:term-{self.term}"
 
 
 @dataclass(frozen=True)
