@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from faststream.kafka import KafkaMessage
 from phananh_contracts import (
+    AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
     ASSIGNMENTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
@@ -24,6 +25,7 @@ from phananh_contracts import (
     REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
+    RULES_TOPIC,
 )
 from phananh_platform.kafka import durable_subscriber_options
 from phananh_platform.runtime import ServiceApp, build_service
@@ -44,12 +46,14 @@ AUDITED_TOPICS = tuple(
         CITIZEN_REPLIES_TOPIC,
         ASSIGNMENTS_TOPIC,
         AGENCY_UPDATES_TOPIC,
+        AGENCY_UPDATES_REFUSED_TOPIC,
         REPORT_STATUS_TOPIC,
         DEADLINES_TOPIC,
         NOTIFICATIONS_TOPIC,
+        RULES_TOPIC,
     )
 )
-"""Every domain topic. The raw channel topic is not audited: it carries contacts in
+"""Every domain topic, and the routing rule sets put in force. The raw channel topic is not audited: it carries contacts in
 clear; what the citizen wrote reaches the trail as ``original_text``, masked."""
 
 logger = logging.getLogger("audit.app")

@@ -382,7 +382,7 @@ def actor_from_source(source: str) -> Actor:
     """The actor a CloudEvents ``source`` names: ``/services/x``, ``/agencies/x`` …"""
     parts = source.strip("/").split("/")
     if len(parts) == 2 and parts[1]:
-        kind = {"services": "service", "agencies": "agency"}.get(parts[0])
+        kind = {"services": "service", "agencies": "agency", "operators": "operator"}.get(parts[0])
         if kind is not None:
             return Actor(kind=kind, id=parts[1])
     return Actor(kind="unknown", id=source)

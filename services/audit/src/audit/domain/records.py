@@ -27,7 +27,7 @@ class Actor:
     """Who caused the event: a service, an agency, a collaborator or a citizen pseudonym."""
 
     kind: str
-    """'service', 'agency', 'collaborator', 'citizen' or 'unknown'."""
+    """'service', 'agency', 'operator', 'collaborator', 'citizen' or 'unknown'."""
     id: str
 
 
