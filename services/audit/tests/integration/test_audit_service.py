@@ -252,3 +252,28 @@ async def test_an_invalid_event_is_recorded_as_such_and_kept_in_the_dead_letters
     assert record["event_type"] == "invalid"
     assert record["invalid_reason"]
     assert record["payload"]["dead_letter"]["topic"] == "pakn.dlq.audit.v1"
+
+
+async def test_a_rule_set_put_in_force_and_a_refused_update_reach_the_trail(
+    audit: httpx.AsyncClient,
+    settings: Settings,
+    kafka_settings: KafkaSettings,
+    mongo_client: AsyncMongoClient[Any],
+) -> None:
+    from audit.adapters.trail_store import TrailStore
+    from phananh_contracts.examples import RULESET_PUBLISHED, UPDATE_REFUSED
+
+    rules, refused = renamed((RULESET_PUBLISHED, UPDATE_REFUSED))
+    await publish(kafka_settings, [rules, refused])
+    trail = TrailStore(mongo_client[settings.mongodb.database])
+
+    async def both() -> bool:
+        return await trail.is_recorded(rules.id) and await trail.is_recorded(refused.id)
+
+    await wait_until(both, "the rule set and the refusal on the trail")
+    (record,) = [r async for r in trail.trail.find({"event_id": rules.id})]
+    assert record["actor"] == {"kind": "operator", "id": "operator-ioc"}
+    assert record["payload"]["ruleset_version"] == "2023.03.1"
+    assert "triage_agency_id" in record["payload"]["document"]
+    (refusal,) = await trail_of(audit, refused.data.report_id, 1)
+    assert refusal["payload"]["reason"] == "not_holder"
