@@ -6,6 +6,9 @@ phananh status              what runs, and where it listens
 phananh env                 shell exports pointing clients at the local stack
 phananh topics create       create the contract topics on any Kafka cluster
 phananh topics list         the contract topics and their partitions
+phananh dlq list [SERVICE…]  the dead letters of the services (all by default)
+phananh dlq show SERVICE OFFSET       one dead letter in full
+phananh dlq replay SERVICE OFFSET…    put dead letters back on their source topics
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from phananh_contracts import ALL_TOPICS, ContractViolation, decode_event
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.settings import KafkaSettings
 
+from phananh_cli import dlq
 from phananh_cli.stack import LocalStack, StackError
 
 
@@ -123,6 +127,72 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_settings() -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
+        or LocalStack().kafka_bootstrap
+    )
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    try:
+        services = dlq.services_named(args.services)
+    except ValueError as error:
+        print(f"phananh dlq list: {error}", file=sys.stderr)
+        return 2
+    letters = asyncio.run(dlq.read_dead_letters(_kafka_settings(), services))
+    if args.json:
+        for letter in letters:
+            print(json.dumps(letter.summary(), ensure_ascii=False))
+        return 0
+    for letter in letters:
+        row = letter.summary()
+        print(
+            f"{letter.service:<8} {letter.offset:>6}  {row['failed_at'] or '?':<32} {row['source']}"
+        )
+        print(f"{'':<16}{letter.reason}")
+    print(f"{len(letters)} dead letter(s) in {', '.join(services)}")
+    return 0
+
+
+def _dlq_pick(args: argparse.Namespace) -> list[dlq.DeadLetter] | None:
+    try:
+        (service,) = dlq.services_named([args.service])
+    except ValueError as error:
+        print(f"phananh dlq: {error}", file=sys.stderr)
+        return None
+    letters = asyncio.run(dlq.read_dead_letters(_kafka_settings(), [service]))
+    by_offset = {letter.offset: letter for letter in letters}
+    missing = [offset for offset in args.offsets if offset not in by_offset]
+    if missing:
+        print(f"phananh dlq: no dead letter at offset {missing[0]} of {service}", file=sys.stderr)
+        return None
+    return [by_offset[offset] for offset in args.offsets]
+
+
+def _dlq_show(args: argparse.Namespace) -> int:
+    letters = _dlq_pick(args)
+    if letters is None:
+        return 1
+    for letter in letters:
+        print(json.dumps(letter.details(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    letters = _dlq_pick(args)
+    if letters is None:
+        return 1
+    try:
+        records = asyncio.run(dlq.replay(_kafka_settings(), letters))
+    except ValueError as error:
+        print(f"phananh dlq replay: {error}", file=sys.stderr)
+        return 1
+    for letter, record in zip(letters, records, strict=True):
+        print(f"replayed {letter.ref} to {record.topic}")
+    return 0
+
+
 def _topics_list(_: argparse.Namespace) -> int:
     for topic in ALL_TOPICS:
         print(f"{topic.name:<32} {topic.partitions:>3} partitions  {topic.description}")
@@ -161,6 +231,22 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--wait", type=float, default=120.0, help="seconds to wait for Kafka")
     create.set_defaults(run=_topics_create)
     topics.add_parser("list", help="list the contract topics").set_defaults(run=_topics_list)
+
+    letters = commands.add_parser(
+        "dlq", help="list, inspect and replay the records services dead-lettered"
+    ).add_subparsers(dest="dlq_command", required=True)
+    listing = letters.add_parser("list", help="every dead letter, with its reason and source")
+    listing.add_argument("services", nargs="*", help="intake, routing, notify, audit (all)")
+    listing.add_argument("--json", action="store_true", help="one JSON document per line")
+    listing.set_defaults(run=_dlq_list)
+    for name, run, what in (
+        ("show", _dlq_show, "print dead letters in full (headers, key, value)"),
+        ("replay", _dlq_replay, "put dead letters back on their source topics, once fixed"),
+    ):
+        command = letters.add_parser(name, help=what)
+        command.add_argument("service", help="intake, routing, notify or audit")
+        command.add_argument("offsets", nargs="+", type=int, help="offsets from `dlq list`")
+        command.set_defaults(run=run)
     return root
 
 
