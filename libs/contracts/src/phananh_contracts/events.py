@@ -537,7 +537,9 @@ class _NotificationFact(ReportEventData):
         pattern=r"^\S+$",
         description=(
             "Idempotency key of the notification: "
-            "'{report_id}:{trigger_event_type}:{recipient_pseudonym}'."
+            "'{report_id}:{trigger_event_type}:{recipient_pseudonym}:{trigger_event_id}' "
+            "(for a message intake refused, report_id is its tracking code, or 'msg-' and 32 "
+            "hex characters of the SHA-256 of 'channel:channel_message_id')."
         ),
     )
     trigger_event_id: Identifier = Field(description="Id of the event that caused it.")

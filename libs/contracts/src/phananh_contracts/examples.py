@@ -160,7 +160,7 @@ REPORT_RECEIVED = ReportReceivedEvent.new(
 ACKNOWLEDGEMENT_SENT = NotificationSentEvent.new(
     NotificationSent(
         report_id=REPORT_ID,
-        notification_id=f"{REPORT_ID}:vn.pakn.report.received:{PSEUDONYM}",
+        notification_id=f"{REPORT_ID}:vn.pakn.report.received:{PSEUDONYM}:{REPORT_RECEIVED.id}",
         trigger_event_id=REPORT_RECEIVED.id,
         trigger_event_type=REPORT_RECEIVED.type,
         recipient_pseudonym=PSEUDONYM,
@@ -270,7 +270,9 @@ STATUS_RESOLVED = ReportStatusChangedEvent.new(
 RESOLUTION_SENT = NotificationSentEvent.new(
     NotificationSent(
         report_id=REPORT_ID,
-        notification_id=f"{REPORT_ID}:vn.pakn.report.status.changed:{PSEUDONYM}",
+        notification_id=(
+            f"{REPORT_ID}:vn.pakn.report.status.changed:{PSEUDONYM}:{STATUS_RESOLVED.id}"
+        ),
         trigger_event_id=STATUS_RESOLVED.id,
         trigger_event_type=STATUS_RESOLVED.type,
         recipient_pseudonym=PSEUDONYM,
@@ -381,7 +383,9 @@ REPORT_ESCALATED = ReportEscalatedEvent.new(
 NOTIFICATION_FAILED = NotificationFailedEvent.new(
     NotificationFailed(
         report_id=OVERDUE_REPORT_ID,
-        notification_id=f"{OVERDUE_REPORT_ID}:vn.pakn.report.escalated:{PSEUDONYM}",
+        notification_id=(
+            f"{OVERDUE_REPORT_ID}:vn.pakn.report.escalated:{PSEUDONYM}:{_event_id('escalated')}"
+        ),
         trigger_event_id=_event_id("escalated"),
         trigger_event_type="vn.pakn.report.escalated",
         recipient_pseudonym=PSEUDONYM,

@@ -1,0 +1,1 @@
+"""Notify's adapters: the providers that carry messages, and the MongoDB store."""

@@ -1,0 +1,415 @@
+"""Providers: one interface, one adapter per way of reaching a citizen.
+
+Every provider takes an :class:`OutgoingMessage` (the opened contact, the rendered
+texts, the notification's idempotency key) and answers with an
+:class:`~notify.domain.delivery.AttemptResult`; it never raises for a delivery problem.
+Reasons are masked (``mask_contacts``) and short: they end up in events and logs.
+
+HTTP shapes (see docs/notify.md for full examples):
+
+* ``app_push``  POST JSON ``{notification_id, recipient: {phone}, title, body, data}``,
+  ``Authorization: Bearer <token>``, ``Idempotency-Key: <notification id>``;
+* ``zalo_oa``   Zalo OA API v3 ``/oa/message/cs``: header ``access_token``, JSON
+  ``{recipient: {user_id}, message: {text}}``, answer ``{error: 0, data: {message_id}}``;
+* ``zalo_zns``  ZNS ``/message/template``: header ``access_token``, JSON ``{phone,
+  template_id, template_data, tracking_id}``, answer ``{error: 0, data: {msg_id}}``;
+* ``sms_http``  POST JSON ``{to, from, text, client_ref}``, ``Authorization: Bearer``;
+* ``facebook``  Graph Send API: ``Authorization: Bearer <page token>``, JSON
+  ``{recipient: {id}, messaging_type, tag, message: {text}}``, errors ``{error: {code}}``;
+* ``smtp``      a text/plain UTF-8 email with a Message-ID derived from the notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from typing import Any, Protocol
+
+import httpx
+from phananh_platform.privacy import SealedContact, mask_contacts
+from pydantic import SecretStr
+
+from notify.config import (
+    AppPushProvider,
+    FacebookProvider,
+    NotifyConfig,
+    ProviderConfig,
+    SmsHttpProvider,
+    SmtpProvider,
+    ZaloOaProvider,
+    ZaloZnsProvider,
+)
+from notify.domain.delivery import (
+    AttemptResult,
+    Verdict,
+    error_code_verdict,
+    http_verdict,
+    smtp_verdict,
+)
+from notify.domain.text import fit_sms, strip_diacritics
+from notify.templates import RenderedMessage
+
+TEXT_LIMIT = 2000
+"""Longest text sent to chat channels (Zalo and Messenger cut at 2000 characters)."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message for one citizen, ready for any provider."""
+
+    notification_id: str
+    template_id: str
+    tracking_code: str | None
+    rendered: RenderedMessage
+    contact: SealedContact
+
+    @property
+    def delivery_ref(self) -> str:
+        """A short, stable reference of the notification for providers' own
+        idempotency fields (ZNS ``tracking_id``, SMS ``client_ref``, Message-ID)."""
+        return hashlib.sha256(self.notification_id.encode()).hexdigest()[:32]
+
+
+class Provider(Protocol):
+    """Anything that can carry a message to a citizen."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def channel(self) -> str: ...
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult: ...
+
+
+def _reason(text: str, limit: int = 300) -> str:
+    """A provider's words, safe for events and logs: contacts masked, one line, short."""
+    return " ".join(mask_contacts(text).split())[:limit] or "no detail"
+
+
+def _chat_text(rendered: RenderedMessage) -> str:
+    text = rendered.text
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+class _HttpProvider:
+    """Shared by the HTTP providers: one POST, its failures classified."""
+
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
+        self.config = config
+        self.client = client
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def channel(self) -> str:
+        return self.config.channel
+
+    async def post(
+        self, url: str, payload: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> httpx.Response | AttemptResult:
+        """The response, or the transient result of a transport failure."""
+        try:
+            return await self.client.post(
+                url, json=payload, headers=dict(headers), timeout=self.config.timeout_s
+            )
+        except httpx.TimeoutException:
+            return AttemptResult.transient(f"no answer within {self.config.timeout_s:g}s")
+        except httpx.ConnectError as error:
+            return AttemptResult.transient(f"cannot connect: {_reason(str(error), 120)}")
+        except httpx.TransportError as error:
+            return AttemptResult.transient(f"{type(error).__name__}: {_reason(str(error), 120)}")
+
+    @staticmethod
+    def status_result(response: httpx.Response) -> AttemptResult:
+        verdict = http_verdict(response.status_code)
+        if verdict == Verdict.ACCEPTED:
+            return AttemptResult.accepted()
+        detail = _reason(response.text, 200) if response.text else response.reason_phrase
+        return AttemptResult(verdict, f"HTTP {response.status_code}: {detail}")
+
+    @staticmethod
+    def json_of(response: httpx.Response) -> dict[str, Any] | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+
+class AppPush(_HttpProvider):
+    config: AppPushProvider
+
+    def __init__(self, config: AppPushProvider, client: httpx.AsyncClient, token: str) -> None:
+        super().__init__(config, client)
+        self.token = token
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        contact = message.contact
+        payload = {
+            "notification_id": message.notification_id,
+            "recipient": {"phone": contact.phone, "user_ref": contact.channel_user_ref},
+            "title": message.rendered.subject,
+            "body": message.rendered.text,
+            "data": {"tracking_code": message.tracking_code, "template_id": message.template_id},
+        }
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Idempotency-Key": message.notification_id,
+        }
+        response = await self.post(str(self.config.url), payload, headers)
+        if isinstance(response, AttemptResult):
+            return response
+        result = self.status_result(response)
+        if result.verdict == Verdict.ACCEPTED:
+            body = self.json_of(response) or {}
+            reference = body.get("id")
+            return AttemptResult.accepted(str(reference) if reference is not None else None)
+        return result
+
+
+class _ZaloProvider(_HttpProvider):
+    config: ZaloOaProvider | ZaloZnsProvider
+
+    def __init__(
+        self, config: ZaloOaProvider | ZaloZnsProvider, client: httpx.AsyncClient, token: str
+    ) -> None:
+        super().__init__(config, client)
+        self.token = token
+
+    def zalo_result(self, response: httpx.Response, id_field: str) -> AttemptResult:
+        result = self.status_result(response)
+        if result.verdict != Verdict.ACCEPTED:
+            return result
+        body = self.json_of(response)
+        if body is None or not isinstance(body.get("error"), int):
+            return AttemptResult.transient("Zalo answered without an error code")
+        code = body["error"]
+        verdict = error_code_verdict(code, self.config.retryable_error_codes)
+        if verdict == Verdict.ACCEPTED:
+            data = body.get("data") if isinstance(body.get("data"), dict) else {}
+            reference = data.get(id_field) if data else None
+            return AttemptResult.accepted(str(reference) if reference is not None else None)
+        return AttemptResult(
+            verdict, f"Zalo error {code}: {_reason(str(body.get('message', '')), 200)}"
+        )
+
+
+class ZaloOa(_ZaloProvider):
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        payload = {
+            "recipient": {"user_id": message.contact.channel_user_ref},
+            "message": {"text": _chat_text(message.rendered)},
+        }
+        response = await self.post(str(self.config.url), payload, {"access_token": self.token})
+        if isinstance(response, AttemptResult):
+            return response
+        return self.zalo_result(response, "message_id")
+
+
+class ZaloZns(_ZaloProvider):
+    config: ZaloZnsProvider
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        phone = (message.contact.phone or "").removeprefix("+")
+        text = message.rendered.short
+        limit = self.config.message_max_chars
+        payload = {
+            "phone": phone,
+            "template_id": self.config.template_id,
+            "template_data": {
+                self.config.tracking_code_param: message.tracking_code or "",
+                self.config.message_param: text if len(text) <= limit else text[: limit - 1] + "…",
+            },
+            "tracking_id": message.delivery_ref,
+        }
+        response = await self.post(str(self.config.url), payload, {"access_token": self.token})
+        if isinstance(response, AttemptResult):
+            return response
+        return self.zalo_result(response, "msg_id")
+
+
+class SmsGateway(_HttpProvider):
+    config: SmsHttpProvider
+
+    def __init__(self, config: SmsHttpProvider, client: httpx.AsyncClient, token: str) -> None:
+        super().__init__(config, client)
+        self.token = token
+
+    def text_of(self, rendered: RenderedMessage) -> str:
+        text = rendered.short
+        if self.config.ascii_only:
+            text = strip_diacritics(text)
+        return fit_sms(text, self.config.max_segments)
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        payload = {
+            "to": message.contact.phone,
+            "from": self.config.sender,
+            "text": self.text_of(message.rendered),
+            "client_ref": message.delivery_ref,
+        }
+        response = await self.post(
+            str(self.config.url), payload, {"Authorization": f"Bearer {self.token}"}
+        )
+        if isinstance(response, AttemptResult):
+            return response
+        result = self.status_result(response)
+        if result.verdict == Verdict.ACCEPTED:
+            reference = (self.json_of(response) or {}).get("message_id")
+            return AttemptResult.accepted(str(reference) if reference is not None else None)
+        return result
+
+
+class FacebookSend(_HttpProvider):
+    config: FacebookProvider
+
+    def __init__(self, config: FacebookProvider, client: httpx.AsyncClient, token: str) -> None:
+        super().__init__(config, client)
+        self.token = token
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        payload: dict[str, Any] = {
+            "recipient": {"id": message.contact.channel_user_ref},
+            "messaging_type": self.config.messaging_type,
+            "message": {"text": _chat_text(message.rendered)},
+        }
+        if self.config.messaging_type == "MESSAGE_TAG" and self.config.tag:
+            payload["tag"] = self.config.tag
+        response = await self.post(
+            str(self.config.url), payload, {"Authorization": f"Bearer {self.token}"}
+        )
+        if isinstance(response, AttemptResult):
+            return response
+        body = self.json_of(response) or {}
+        if 200 <= response.status_code < 300:
+            reference = body.get("message_id")
+            return AttemptResult.accepted(str(reference) if reference is not None else None)
+        error = body.get("error") if isinstance(body.get("error"), dict) else None
+        if error is not None and isinstance(error.get("code"), int):
+            code = error["code"]
+            verdict = error_code_verdict(code, self.config.retryable_error_codes)
+            if response.status_code >= 500:
+                verdict = Verdict.TRANSIENT
+            detail = _reason(str(error.get("message", "")), 200)
+            return AttemptResult(
+                verdict, f"Graph error {code} (HTTP {response.status_code}): {detail}"
+            )
+        return self.status_result(response)
+
+
+class SmtpMail:
+    """Email through SMTP (stdlib ``smtplib``, run in a worker thread)."""
+
+    def __init__(self, config: SmtpProvider, password: str | None) -> None:
+        self.config = config
+        self.password = password
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def channel(self) -> str:
+        return self.config.channel
+
+    def email_of(self, message: OutgoingMessage) -> EmailMessage:
+        config = self.config
+        email = EmailMessage()
+        email["From"] = formataddr((config.from_name, config.from_address))
+        email["To"] = message.contact.email or ""
+        email["Subject"] = message.rendered.subject
+        email["Date"] = formatdate(localtime=False, usegmt=True)
+        # The same notification always has the same Message-ID: a resend after a crash
+        # is recognisably the same message to mail systems that deduplicate.
+        email["Message-ID"] = f"<{message.delivery_ref}@{config.message_id_domain}>"
+        email["Auto-Submitted"] = "auto-generated"
+        email.set_content(message.rendered.text, charset="utf-8")
+        return email
+
+    async def send(self, message: OutgoingMessage) -> AttemptResult:
+        email = self.email_of(message)
+        return await asyncio.to_thread(self._send, email)
+
+    def _send(self, email: EmailMessage) -> AttemptResult:
+        config = self.config
+        try:
+            smtp: smtplib.SMTP
+            if config.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    config.host,
+                    config.port,
+                    timeout=config.timeout_s,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+            with smtp:
+                if config.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if config.username and self.password:
+                    smtp.login(config.username, self.password)
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as refused:
+            codes = [code for code, _ in refused.recipients.values()]
+            code = codes[0] if codes else 550
+            return AttemptResult(smtp_verdict(code), f"SMTP {code}: recipient refused")
+        except smtplib.SMTPResponseException as error:
+            raw = error.smtp_error
+            detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            return AttemptResult(
+                smtp_verdict(error.smtp_code), f"SMTP {error.smtp_code}: {_reason(detail, 200)}"
+            )
+        except smtplib.SMTPServerDisconnected as error:
+            return AttemptResult.transient(f"SMTP server disconnected: {_reason(str(error), 120)}")
+        except TimeoutError:
+            return AttemptResult.transient(f"no answer within {config.timeout_s:g}s")
+        except (ConnectionError, OSError) as error:
+            return AttemptResult.transient(f"cannot connect: {_reason(str(error), 120)}")
+        except smtplib.SMTPException as error:
+            return AttemptResult.permanent(f"{type(error).__name__}: {_reason(str(error), 200)}")
+        return AttemptResult.accepted(str(email["Message-ID"]))
+
+
+def build_providers(
+    config: NotifyConfig, secrets: Mapping[str, SecretStr], client: httpx.AsyncClient
+) -> tuple[dict[str, Provider], list[str]]:
+    """The enabled providers that have what they need, and the ids of those left out
+    because their secret is missing (the caller logs them once logging is set up)."""
+    providers: dict[str, Provider] = {}
+    missing: list[str] = []
+    for provider in config.providers:
+        if not provider.enabled:
+            continue
+        secret = secrets.get(provider.id)
+        token = secret.get_secret_value() if secret is not None else None
+        if provider.needs_secret and not token:
+            missing.append(provider.id)
+            continue
+        providers[provider.id] = _build(provider, token, client)
+    return providers, missing
+
+
+def _build(provider: ProviderConfig, token: str | None, client: httpx.AsyncClient) -> Provider:
+    match provider:
+        case AppPushProvider():
+            return AppPush(provider, client, token or "")
+        case ZaloOaProvider():
+            return ZaloOa(provider, client, token or "")
+        case ZaloZnsProvider():
+            return ZaloZns(provider, client, token or "")
+        case SmsHttpProvider():
+            return SmsGateway(provider, client, token or "")
+        case FacebookProvider():
+            return FacebookSend(provider, client, token or "")
+        case SmtpProvider():
+            return SmtpMail(provider, token)
+    raise TypeError(f"unknown provider kind {provider!r}")
