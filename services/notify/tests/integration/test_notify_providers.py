@@ -33,9 +33,10 @@ from notify.domain.delivery import Verdict
 from notify.domain.notices import TemplateId
 from notify.samples import sample_contexts
 from notify.templates import TemplateBook
-from notify_local_servers import MailServer, ProviderServer, Reply, refused_url
 from phananh_platform.privacy import SealedContact
 from pydantic import AnyHttpUrl
+
+from tests.support.providers import MailServer, ProviderServer, Reply, refused_url
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,6 @@ from cryptography.fernet import Fernet
 from notify.app import create_app
 from notify.domain.notices import rejection_report_id
 from notify.settings import Settings
-from notify_local_servers import MailServer, ProviderServer, Reply, refused_url
 from phananh_contracts import (
     ALL_TOPICS,
     NOTIFICATIONS_TOPIC,
@@ -50,6 +49,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from tests.support.kafka import TopicWatcher
+from tests.support.providers import MailServer, ProviderServer, Reply, refused_url
 
 pytestmark = pytest.mark.integration
 

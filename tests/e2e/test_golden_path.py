@@ -1,0 +1,157 @@
+"""The seed's story, end to end, on the platform running as separate processes.
+
+A citizen reports through the city app that a household sells fresh pork and fish
+outside the corridor of Noong Đúc market, group 8, Chiềng Sinh ward. Intake places it and
+gives a tracking code; routing gives it to the ward's People's Committee with the market
+board supporting and a deadline; notify tells the citizen on the app; the agencies
+resolve it with the reference agency client; notify sends the result and asks for a
+rating; audit holds the whole trail, verify passes, and the ward's figures count it as
+resolved. Nowhere outside notify does the citizen's phone number appear in clear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from phananh_contracts import ASSIGNMENTS_TOPIC, REPORT_STATUS_TOPIC, agency_inbox_topic
+
+from tests.support.kafka import TopicWatcher
+from tests.support.platform import Platform, running_platform
+from tests.support.privacy import find_contacts
+
+pytestmark = pytest.mark.e2e
+
+PHONE = "0912 345 678"
+SEED = (
+    "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng "
+    "Sinh, lấn chiếm lối đi và gây mất vệ sinh. Liên hệ tôi: " + PHONE
+)
+RESULT = "Đã lập biên bản 3 hộ kinh doanh, đề xuất xử phạt; chấm dứt việc bày bán."
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
+    async with running_platform(tmp_path) as running:
+        yield running
+
+
+async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if asyncio.iscoroutine(found):
+            found = await found
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) -> None:
+    app_key = platform.secret("PHANANH_API_KEYS")["app:sonla-smart"]
+    leader_key = platform.secret("PHANANH_OVERSIGHT_KEYS")["leadership:thanh-uy"]
+    pushes = lambda: platform.http.to("/app/push")  # noqa: E731
+
+    async with (
+        TopicWatcher(platform.kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
+        TopicWatcher(platform.kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
+    ):
+        status, answer = await asyncio.to_thread(
+            platform.post,
+            "intake",
+            "/channels/app/reports",
+            {"text": SEED, "anonymous": False, "consent": True, "contact": {"phone": PHONE}},
+            {"Authorization": f"Bearer {app_key}"},
+        )
+        assert status == 202 or status == 200, answer
+        (code,) = answer["tracking_codes"]
+
+        (assigned,) = await assignments.wait_for(
+            lambda e: e.data.tracking_code == code, timeout_s=60
+        )
+        assert assigned.data.lead_agency_id == "ubnd-chieng-sinh"
+        assert assigned.data.supporting_agency_ids == ("bql-cho-noong-duc",)
+        assert assigned.data.category == "urban_order"
+        assert assigned.data.matched["ward_code"] == "03679"
+
+        # Receipt and assignment reach the citizen on the app, in Vietnamese.
+        told = await eventually(lambda: len(pushes()) >= 2 and pushes(), "two app messages")
+        texts = [request.body["body"] for request in told]
+        assert all(r.body["recipient"]["phone"] == "+84912345678" for r in told)
+        assert any(code in text for text in texts)
+        assert any("Chiềng Sinh" in text for text in texts)
+
+        # The ward and the market board resolve it with the reference agency client.
+        inbox = platform.run("phananh-agency", "--agency", "ubnd-chieng-sinh", "inbox")
+        assert inbox.returncode == 0 and code in inbox.stdout, inbox.stderr
+        for agency, note in (("ubnd-chieng-sinh", RESULT), ("bql-cho-noong-duc", "Đã phối hợp.")):
+            sent = platform.run(
+                "phananh-agency", "--agency", agency, "resolve", code, "--note", note
+            )
+            assert sent.returncode == 0, sent.stderr
+
+        (resolved,) = await statuses.wait_for(
+            lambda e: e.data.tracking_code == code and e.data.status.value == "resolved"
+        )
+        assert resolved.data.note == RESULT
+
+    # The result, with a request to rate it, reaches the citizen.
+    def result_told() -> Any:
+        return [r for r in pushes() if RESULT in r.body["body"]]
+
+    (result,) = await eventually(result_told, "the result on the app")
+    assert "1" in result.body["body"] and "5" in result.body["body"]
+    assert "đánh giá" in result.body["body"].lower()
+
+    # Audit: the whole trail, verified, and the ward's figures count it as resolved.
+    headers = {"X-Api-Key": leader_key}
+
+    async def full_trail() -> Any:
+        status, body = await asyncio.to_thread(
+            platform.get, "audit", f"/oversight/v1/reports/{code}/trail", headers
+        )
+        types = (
+            {record["event_type"] for record in body.get("records", [])} if status == 200 else set()
+        )
+        wanted = {
+            "vn.pakn.report.received",
+            "vn.pakn.report.assigned",
+            "vn.pakn.agency.update",
+            "vn.pakn.report.status.changed",
+            "vn.pakn.notification.sent",
+        }
+        return body if wanted <= types else None
+
+    trail = await eventually(full_trail, "the full trail")
+    statuses_seen = [
+        r["payload"]["status"]
+        for r in trail["records"]
+        if r["event_type"] == "vn.pakn.report.status.changed"
+    ]
+    assert statuses_seen == ["assigned", "resolved"]
+
+    verify = platform.run("phananh-audit", "verify", "--kafka")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    status, summary = await asyncio.to_thread(
+        platform.get,
+        "audit",
+        f"/oversight/v1/wards/03679/summary?from={today}&to={today}",
+        headers,
+    )
+    assert status == 200
+    assert (summary["figures"]["received"], summary["figures"]["resolved"]) == (1, 1)
+    assert "1 đã xử lý xong" in summary["sentence_vi"]
+
+    # Privacy: the phone number is in clear nowhere but in notify's messages.
+    leaks = await find_contacts(platform, ["0912345678", "912345678", "+84912345678"])
+    assert leaks == [], f"the citizen's phone number found in clear: {leaks}"
+    assert agency_inbox_topic("ubnd-chieng-sinh").name  # the inboxes were scanned too

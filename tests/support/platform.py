@@ -1,0 +1,177 @@
+"""The whole platform as separate OS processes, for end-to-end tests.
+
+A :class:`Platform` runs its own Kafka broker, database and the four services exactly as
+``phananh up`` does (the same :class:`LocalStack`, in a scratch data directory on free
+ports), with notify pointed at local provider servers (a real HTTP server standing in for
+the app back end, Zalo, the SMS gateway and Facebook; a real SMTP server). Tests talk to it
+only through public interfaces: intake's HTTP front, the topics, the agency client, the
+oversight API, the providers' endpoints. They can kill and restart any component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from phananh_cli.stack import LocalStack, Paths, Ports
+from phananh_platform.settings import KafkaSettings
+
+from tests.support.providers import MailServer, ProviderServer
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVIDER_PATHS = {
+    "app-push": "/app/push",
+    "zalo-oa": "/zalo/oa",
+    "zalo-zns": "/zalo/zns",
+    "sms": "/sms",
+    "facebook": "/facebook",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def notify_config(directory: Path, http: ProviderServer, smtp_port: int) -> Path:
+    """The reference notify configuration with every provider on the local servers."""
+    document = yaml.safe_load((ROOT / "config/son-la/notify.yaml").read_text(encoding="utf-8"))
+    document["templates_dir"] = str(ROOT / "config/son-la/notify/templates")
+    for provider in document["providers"]:
+        provider["timeout_s"] = 3
+        if provider["id"] in PROVIDER_PATHS:
+            provider["url"] = http.url(PROVIDER_PATHS[provider["id"]])
+        if provider["kind"] == "smtp":
+            provider.update(host="127.0.0.1", port=smtp_port, security="none", username=None)
+    document["retry"] = {"max_attempts": 4, "base_delay_s": 0.2, "max_delay_s": 2.0}
+    path = directory / "notify.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Platform:
+    stack: LocalStack
+    http: ProviderServer
+    mail: MailServer
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.stack.kafka_bootstrap
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(bootstrap_servers=self.stack.kafka_bootstrap)
+
+    def url(self, service: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.stack.ports.services[service]}{path}"
+
+    def secret(self, name: str) -> Any:
+        value = self.stack.local_secrets()[name]
+        return json.loads(value) if value[:1] in "[{" else value
+
+    def env(self) -> dict[str, str]:
+        """The environment a tool run next to the services gets."""
+        return {**os.environ, **self.stack.service_env()}
+
+    def run(self, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """A console script of the project (phananh-agency, phananh-audit …)."""
+        executable = str(Path(sys.executable).parent / argv[0])
+        return subprocess.run(
+            [executable, *argv[1:]],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def post(
+        self, service: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            self.url(service, path),
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def get(self, service: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(self.url(service, path), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    # ---------------------------------------------------------------- faults
+    def kill(self, component: str) -> None:
+        """SIGKILL a component's process group: no clean shutdown, nothing flushed."""
+        pid = self.stack.pid(component)
+        assert pid is not None, f"{component} is not running"
+        os.killpg(pid, signal.SIGKILL)
+        self.stack.paths.pid_file(component).unlink(missing_ok=True)
+
+    async def start(self, component: str) -> None:
+        if component == "kafka":
+            await asyncio.to_thread(self.stack.start_kafka)
+        elif component == "database":
+            await asyncio.to_thread(self.stack.start_database)
+        else:
+            await asyncio.to_thread(self.stack.start_service, component, 90.0)
+
+    async def stop(self, component: str) -> None:
+        await asyncio.to_thread(self.stack.stop, component)
+
+    def logs(self) -> dict[str, str]:
+        return {
+            path.stem: path.read_text(encoding="utf-8", errors="replace")
+            for path in self.stack.paths.logs.glob("*.log")
+        }
+
+
+@asynccontextmanager
+async def running_platform(directory: Path) -> AsyncIterator[Platform]:
+    """The platform started in ``directory``; stopped (everything) on the way out."""
+    ports = Ports(
+        kafka=free_port(),
+        kafka_controller=free_port(),
+        database=free_port(),
+        services={name: free_port() for name in LocalStack.SERVICES},
+    )
+    stack = LocalStack(Paths(root=ROOT, data=directory / "data"), ports, say=lambda _: None)
+    async with ProviderServer() as http:
+        with MailServer() as mail:
+            previous = dict(os.environ)
+            os.environ["PHANANH_NOTIFY_CONFIG"] = str(notify_config(directory, http, mail.port))
+            os.environ["PHANANH_NOTIFY_PROVIDER_SECRETS"] = json.dumps(
+                {name: f"local-token-{name}" for name in PROVIDER_PATHS}
+            )
+            os.environ["PHANANH_DEADLINE_CHECK_INTERVAL_S"] = "1"
+            os.environ["PHANANH_AUDIT_CHECKPOINT_INTERVAL_S"] = "5"
+            try:
+                await asyncio.to_thread(stack.up)
+                yield Platform(stack, http, mail)
+            finally:
+                await asyncio.to_thread(stack.down)
+                os.environ.clear()
+                os.environ.update(previous)
