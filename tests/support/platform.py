@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def notify_config(directory: Path, http: ProviderServer, smtp_port: int) -> Path:
+def notify_config(
+    directory: Path, http: ProviderServer, smtp_port: int, *, claim_lease_s: float = 60
+) -> Path:
     """The reference notify configuration with every provider on the local servers."""
     document = yaml.safe_load((ROOT / "config/son-la/notify.yaml").read_text(encoding="utf-8"))
     document["templates_dir"] = str(ROOT / "config/son-la/notify/templates")
@@ -57,7 +59,8 @@ def notify_config(directory: Path, http: ProviderServer, smtp_port: int) -> Path
             provider["url"] = http.url(PROVIDER_PATHS[provider["id"]])
         if provider["kind"] == "smtp":
             provider.update(host="127.0.0.1", port=smtp_port, security="none", username=None)
-    document["retry"] = {"max_attempts": 4, "base_delay_s": 0.2, "max_delay_s": 2.0}
+    document["retry"] = {"max_attempts": 2, "base_delay_s": 0.2, "max_delay_s": 1.0}
+    document["claim_lease_s"] = claim_lease_s  # a send cut short by a crash is retried then
     path = directory / "notify.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return path
@@ -68,6 +71,8 @@ class Platform:
     stack: LocalStack
     http: ProviderServer
     mail: MailServer
+    instances: dict[str, int] = field(default_factory=dict)
+    """Extra service instances started by the test: component name -> HTTP port."""
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -115,6 +120,22 @@ class Platform:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    def post_to(
+        self, component: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """POST to one process of a service (e.g. 'intake' or 'intake-b')."""
+        request = urllib.request.Request(
+            self.instance_url(component, path),
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, {}
+
     def get(self, service: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
         request = urllib.request.Request(self.url(service, path), headers=headers)
         try:
@@ -131,8 +152,28 @@ class Platform:
         os.killpg(pid, signal.SIGKILL)
         self.stack.paths.pid_file(component).unlink(missing_ok=True)
 
+    async def add_instance(self, service: str, instance: str) -> str:
+        """Another process of ``service`` in the same consumer groups; its component name."""
+        component = f"{service}-{instance}"
+        port = self.instances.setdefault(component, free_port())
+        await asyncio.to_thread(
+            self.stack.start_service, service, 90.0, instance=instance, port=port
+        )
+        return component
+
+    def components(self) -> list[str]:
+        """Every service process: the stack's four and the extra instances."""
+        return [*LocalStack.SERVICES, *self.instances]
+
+    def instance_url(self, component: str, path: str) -> str:
+        port = self.instances.get(component) or self.stack.ports.services[component]
+        return f"http://127.0.0.1:{port}{path}"
+
     async def start(self, component: str) -> None:
-        if component == "kafka":
+        if component in self.instances:
+            service, _, instance = component.partition("-")
+            await self.add_instance(service, instance)
+        elif component == "kafka":
             await asyncio.to_thread(self.stack.start_kafka)
         elif component == "database":
             await asyncio.to_thread(self.stack.start_database)
@@ -168,10 +209,13 @@ async def running_platform(directory: Path) -> AsyncIterator[Platform]:
             )
             os.environ["PHANANH_DEADLINE_CHECK_INTERVAL_S"] = "1"
             os.environ["PHANANH_AUDIT_CHECKPOINT_INTERVAL_S"] = "5"
+            platform = Platform(stack, http, mail)
             try:
                 await asyncio.to_thread(stack.up)
-                yield Platform(stack, http, mail)
+                yield platform
             finally:
+                for component in platform.instances:
+                    await asyncio.to_thread(stack.stop, component)
                 await asyncio.to_thread(stack.down)
                 os.environ.clear()
                 os.environ.update(previous)

@@ -519,26 +519,40 @@ class LocalStack:
         self.say(f"  database: ready on 127.0.0.1:{self.ports.database} ({label})")
 
     # ---------------------------------------------------------------- services
-    def start_service(self, name: str, timeout_s: float = 60.0) -> None:
-        port = self.ports.services[name]
+    def start_service(
+        self,
+        name: str,
+        timeout_s: float = 60.0,
+        *,
+        instance: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        """Start service ``name``; ``instance`` (with its own ``port``) adds another one.
+
+        Instances of a service share its consumer groups, so Kafka spreads the partitions
+        across them (and moves them when one stops).
+        """
+        port = port if port is not None else self.ports.services[name]
+        component = name if instance is None else f"{name}-{instance}"
         executable = shutil.which(f"phananh-{name}") or str(
             Path(sys.executable).parent / f"phananh-{name}"
         )
         self._start(
             ProcessSpec(
-                name=name,
+                name=component,
                 argv=[executable],
                 port=port,
                 env={
                     **self.service_env(),
                     "PHANANH_HTTP__HOST": "127.0.0.1",
                     "PHANANH_HTTP__PORT": str(port),
+                    "PHANANH_INSTANCE_ID": component,
                 },
                 cwd=self.paths.root,
             )
         )
-        self._wait(name, lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s)
-        self.say(f"  {name}: ready on http://127.0.0.1:{port}")
+        self._wait(component, lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s)
+        self.say(f"  {component}: ready on http://127.0.0.1:{port}")
 
     # -------------------------------------------------------------- whole stack
     def up(self, *, services: bool = True) -> None:
