@@ -35,4 +35,7 @@ if [ "$missing" -ne 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 
     missing=1
   fi
 fi
+# The browser the web pages' tests drive, and the Prometheus the dashboards are tested on.
+"$(dirname "$0")/install-browser.sh" || missing=1
+"$(dirname "$0")/install-prometheus.sh" || missing=1
 exit "$missing"

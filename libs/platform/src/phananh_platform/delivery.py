@@ -21,12 +21,14 @@ The rules (see docs/architecture.md, "Delivery"):
     reason, so one bad message cannot stall a partition forever.
 
 Every outcome is counted in ``pakn_consumer_errors_total`` and logged with the
-topic, partition, offset and event id.
+topic, partition, offset, event id and report id; so is every line logged while a
+message is handled (see :func:`phananh_platform.logs.message_context`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -42,7 +44,10 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 
+from phananh_platform.logs import message_context
+
 logger = logging.getLogger("phananh.delivery")
+
 
 class ConcurrentChange(Exception):
     """Another writer changed the state first: decide again on fresh state (transient)."""
@@ -124,23 +129,41 @@ class RecordRef:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
-    @property
-    def event_id(self) -> str | None:
-        """The CloudEvents id of the record, when its value is readable JSON."""
+    @functools.cached_property
+    def _identity(self) -> tuple[str | None, str | None]:
+        """The CloudEvents ``id`` and ``subject`` (the report id), when readable."""
         try:
             decoded = json.loads(self.value or b"")
         except (ValueError, UnicodeDecodeError, RecursionError):
-            return None  # whatever the bytes are, naming the record must not fail
-        event_id = decoded.get("id") if isinstance(decoded, dict) else None
-        return event_id if isinstance(event_id, str) else None
+            return None, None  # whatever the bytes are, naming the record must not fail
+        if not isinstance(decoded, dict):
+            return None, None
+        event_id, subject = decoded.get("id"), decoded.get("subject")
+        return (
+            event_id if isinstance(event_id, str) else None,
+            subject if isinstance(subject, str) else None,
+        )
+
+    @property
+    def event_id(self) -> str | None:
+        """The CloudEvents id of the record, when its value is readable JSON."""
+        return self._identity[0]
+
+    @property
+    def report_id(self) -> str | None:
+        """The report the record is about (the CloudEvents subject), when it names one."""
+        return self._identity[1]
 
     def log_context(self) -> dict[str, Any]:
-        return {
+        context: dict[str, Any] = {
             "topic": self.topic,
             "partition": self.partition,
             "offset": self.offset,
             "event_id": self.event_id,
         }
+        if self.report_id is not None:
+            context["report_id"] = self.report_id
+        return context
 
 
 def dead_letter_headers(
@@ -250,12 +273,13 @@ class _GuardScope(BaseMiddleware):
             value=record.value,
             headers=tuple(record.headers or ()),
         )
-        try:
-            result = await call_next(msg)
-        except (AckMessage, NackMessage, asyncio.CancelledError):
-            raise
-        except Exception as error:
-            await self.guard.handle_failure(ref, error)
+        with message_context(ref.log_context):  # every line logged meanwhile names it
+            try:
+                result = await call_next(msg)
+            except (AckMessage, NackMessage, asyncio.CancelledError):
+                raise
+            except Exception as error:
+                await self.guard.handle_failure(ref, error)
         self.guard.forget(ref)
         return result
 

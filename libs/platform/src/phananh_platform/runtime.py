@@ -9,7 +9,14 @@ Every service answers:
 * ``GET /healthz``  liveness: the process runs (200).
 * ``GET /readyz``   readiness: the broker answers and, for services that use
   it, the database answers (200), else 503 with what is missing.
-* ``GET /metrics``  Prometheus metrics of this instance.
+* ``GET /metrics``  Prometheus metrics of this instance: FastStream's message counts and
+  durations (``faststream_*``), delivery outcomes (``pakn_consumer_errors_total``), the
+  lag of the service's consumer groups and the size of its dead-letter topic (see
+  :mod:`phananh_platform.metrics`), and the service's own figures.
+
+Gauges that must ask a server are measured by :class:`~phananh_platform.metrics.Periodic`
+monitors, started once the service consumes and stopped with it; a service adds its own
+with :meth:`ServiceApp.monitor`.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from phananh_contracts import dead_letter_topic
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -47,6 +55,7 @@ from phananh_platform.delivery import (
 )
 from phananh_platform.kafka import RecordProducer, create_broker, wait_for_kafka
 from phananh_platform.logs import configure_logging
+from phananh_platform.metrics import KafkaPositions, Periodic, RefreshFailures, consumer_groups
 from phananh_platform.mongo import create_mongo_client, ping
 from phananh_platform.settings import ServiceSettings
 
@@ -68,7 +77,34 @@ class ServiceApp:
     routes: list[BaseRoute] = field(default_factory=list)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    monitors: list[Periodic] = field(default_factory=list)
+    publishes: list[str] = field(default_factory=list)
+    """Topics the service publishes to (for its AsyncAPI document; see
+    :mod:`phananh_platform.asyncapi`); the dead-letter topic is there from the start."""
     started: bool = False
+    _refresh_failures: RefreshFailures | None = field(default=None, init=False, repr=False)
+
+    def monitor(
+        self,
+        name: str,
+        measure: Hook,
+        *,
+        on_stop: Hook | None = None,
+        interval_s: float | None = None,
+    ) -> Periodic:
+        """Run ``measure`` every ``interval_s`` (default ``metrics_refresh_s``) while the
+        service consumes; its failures are counted under ``name``."""
+        if self._refresh_failures is None:
+            self._refresh_failures = RefreshFailures(self.registry)
+        periodic = Periodic(
+            name,
+            measure,
+            interval_s or self.settings.metrics_refresh_s,
+            failures=self._refresh_failures,
+            on_stop=on_stop,
+        )
+        self.monitors.append(periodic)
+        return periodic
 
     @property
     def instance(self) -> str:
@@ -138,6 +174,8 @@ class ServiceApp:
                 continue
             pending.pop(0)
         self.started = True
+        for monitor in self.monitors:
+            await monitor.start()
         logger.info("%s started", self.name, extra={"service": self.name})
 
     async def _stop(self) -> None:
@@ -149,6 +187,8 @@ class ServiceApp:
                 logger.info("%s stopped", self.name, extra={"service": self.name})
         finally:
             self.started = False
+            for monitor in self.monitors:
+                await monitor.stop()
             await self.dead_letters.stop()
             if self.mongo is not None:
                 await self.mongo.close()
@@ -223,14 +263,24 @@ def build_service(name: str, settings: ServiceSettings, *, uses_database: bool) 
         description=f"phananh {name} service",
     )
     mongo = create_mongo_client(settings.mongodb, app_name=client_id) if uses_database else None
-    return ServiceApp(
+    service = ServiceApp(
         name=name,
         settings=settings,
         broker=broker,
         registry=registry,
         dead_letters=dead_letters,
         mongo=mongo,
+        publishes=[dead_letter_topic(name)],
     )
+    positions = KafkaPositions(
+        settings.kafka,
+        client_id=client_id,
+        groups=lambda: consumer_groups(broker.subscribers),
+        dead_letter_topic=dead_letter_topic(name),
+        registry=registry,
+    )
+    service.monitor("kafka_positions", positions.measure, on_stop=positions.close)
+    return service
 
 
 def serve(app: ServiceApp) -> None:

@@ -80,6 +80,12 @@ class ServiceSettings(BaseSettings):
         description="Longest pause before a message whose handling failed for a transient "
         "reason (broker or database unreachable) is tried again.",
     )
+    metrics_refresh_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between measurements behind gauges that must ask a server "
+        "(consumer lag, dead letters, open cases, audit chains).",
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -2,7 +2,8 @@
 
 Audit consumes every domain topic (consumer group ``audit``), appends one hash-chained
 record per event to the trail, folds each event into the oversight read model, signs the
-chain heads at intervals, and serves the oversight API under ``/oversight/v1``.
+chain heads at intervals, and serves the oversight API under ``/oversight/v1``, the
+leadership board under ``/board`` and the citizens' lookup page ``/tra-cuu``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from faststream.kafka import KafkaMessage
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
     ASSIGNMENTS_TOPIC,
+    AUDIT_CHECKPOINTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
     DEADLINES_TOPIC,
     NOTIFICATIONS_TOPIC,
@@ -33,9 +36,13 @@ from phananh_platform.runtime import ServiceApp, build_service
 from audit.adapters.facts_store import FactsStore
 from audit.adapters.oversight_http import OversightContext, oversight_routes
 from audit.adapters.trail_store import TrailStore
+from audit.adapters.web import WebContext, web_routes
+from audit.adapters.web_guard import BoardSessions, RateLimiter
 from audit.domain.checkpoints import load_signing_key
 from audit.handlers import Checkpointer, ConsumedRecord, TrailWriter
 from audit.settings import Settings
+from audit.trail_metrics import CHAIN_REMEASURE_S, MeasuredTrail
+from audit.verify_command import public_keys_of
 
 SERVICE = "audit"
 AUDITED_TOPICS = tuple(
@@ -53,8 +60,9 @@ AUDITED_TOPICS = tuple(
         RULES_TOPIC,
     )
 )
-"""Every domain topic, and the routing rule sets put in force. The raw channel topic is not audited: it carries contacts in
-clear; what the citizen wrote reaches the trail as ``original_text``, masked."""
+"""Every domain topic, and the routing rule sets put in force. The raw channel topic is not
+audited: it carries contacts in clear; what the citizen wrote reaches the trail as
+``original_text``, masked."""
 
 logger = logging.getLogger("audit.app")
 
@@ -67,6 +75,22 @@ def ward_names(city_config: Path | None) -> dict[str, str]:
     return {ward["code"]: ward["name"] for ward in data.get("places", {}).get("wards", [])}
 
 
+def category_names(city_config: Path | None) -> dict[str, str]:
+    """Category code -> Vietnamese name, from the city's YAML (empty without one)."""
+    if city_config is None:
+        return {}
+    data: dict[str, Any] = yaml.safe_load(city_config.read_text(encoding="utf-8"))
+    return {item["code"]: item["name"] for item in data.get("categories") or []}
+
+
+def agency_names(routing_config: Path | None) -> dict[str, str]:
+    """Agency id -> Vietnamese name, from routing's YAML (empty without one)."""
+    if routing_config is None:
+        return {}
+    data: dict[str, Any] = yaml.safe_load(routing_config.read_text(encoding="utf-8"))
+    return {item["id"]: item["name"] for item in data.get("agencies") or []}
+
+
 def create_app(settings: Settings) -> ServiceApp:
     """Build the audit service from its settings."""
     service = build_service(SERVICE, settings, uses_database=True)
@@ -74,13 +98,17 @@ def create_app(settings: Settings) -> ServiceApp:
     database = service.mongo[settings.mongodb.database]
     trail = TrailStore(database)
     facts = FactsStore(database)
-    writer = TrailWriter(trail, service.dead_letters, on_event=facts.apply_event)
+    measured = MeasuredTrail(trail, service.registry)
+    interval = max(settings.metrics_refresh_s, CHAIN_REMEASURE_S)
+    service.monitor("audit_chains", measured.measure_chains, interval_s=interval)
+    writer = TrailWriter(measured, service.dead_letters, on_event=facts.apply_event)
 
     @service.broker.subscriber(*AUDITED_TOPICS, **durable_subscriber_options(SERVICE))
     async def record(body: bytes, message: KafkaMessage) -> None:
         """Append every domain event to the trail, then fold it into the read model."""
         await writer(ConsumedRecord.from_kafka(message.raw_message))
 
+    service.publishes.append(AUDIT_CHECKPOINTS_TOPIC.name)
     service.on_startup += [trail.ensure_indexes, facts.ensure_indexes]
     if settings.audit_signing_key is not None:
         checkpointer = Checkpointer(
@@ -95,19 +123,47 @@ def create_app(settings: Settings) -> ServiceApp:
     else:
         logger.warning("PHANANH_AUDIT_SIGNING_KEY is not set: no checkpoints are signed")
 
+    role_keys = {key.get_secret_value(): role for role, key in settings.oversight_keys.items()}
+    wards = ward_names(settings.city_config)
     service.routes.extend(
         oversight_routes(
-            OversightContext(
+            OversightContext(facts=facts, trail=trail, role_keys=role_keys, ward_names=wards)
+        )
+    )
+    service.routes.extend(
+        web_routes(
+            WebContext(
                 facts=facts,
                 trail=trail,
-                role_keys={
-                    key.get_secret_value(): role for role, key in settings.oversight_keys.items()
-                },
-                ward_names=ward_names(settings.city_config),
+                role_keys=role_keys,
+                sessions=BoardSessions(role_keys, settings.web_session_ttl_s),
+                lookups=RateLimiter(
+                    settings.web_lookups_per_minute / 60, settings.web_lookup_burst
+                ),
+                logins=RateLimiter(5 / 60, 5),
+                public_keys=_trusted_keys(settings),
+                ward_names=wards,
+                agency_names=agency_names(settings.routing_config),
+                category_names=category_names(settings.city_config),
+                reply_url=settings.web_reply_url,
+                cookie_secure=settings.web_cookie_secure,
             )
         )
     )
     return service
+
+
+def _trusted_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
+    """The keys the board checks checkpoints with; none (with a warning) if malformed."""
+    try:
+        return public_keys_of(settings)
+    except ValueError as error:
+        logger.warning(
+            "a configured audit public key is malformed (%s): the board "
+            "shows no checkpoint as verified",
+            error,
+        )
+        return {}
 
 
 class CheckpointTimer:

@@ -9,7 +9,12 @@
   without detection.
 * ``PHANANH_OVERSIGHT_KEYS``  JSON object role -> API key of the oversight API, e.g.
   ``{"leadership:thanh-uy": "…", "auditor:ubkt": "…", "agency:ubnd-chieng-sinh": "…"}``.
-* ``PHANANH_CITY_CONFIG``  the city's YAML (ward names for the summaries).
+* ``PHANANH_CITY_CONFIG``  the city's YAML (ward and category names for the summaries
+  and the board).
+* ``PHANANH_ROUTING_CONFIG``  routing's YAML; only its ``agencies`` (id, name) are read,
+  to name agencies on the leadership board.
+* ``PHANANH_WEB_*``  the web pages (docs/web.md): board session length, the citizens'
+  lookup rate limit, the optional rating relay URL, Secure cookies.
 """
 
 from __future__ import annotations
@@ -39,8 +44,32 @@ class Settings(ServiceSettings):
     city_config: Path | None = Field(
         default=None, description="City YAML; its ward names label the ward summaries."
     )
+    routing_config: Path | None = Field(
+        default=None, description="Routing YAML; its agencies' names label the board."
+    )
+    web_session_ttl_s: float = Field(
+        default=8 * 3600, gt=0, description="How long a board sign-in lasts (seconds)."
+    )
+    web_lookups_per_minute: float = Field(
+        default=10.0, gt=0, description="Tracking-code lookups a client IP may make a minute."
+    )
+    web_lookup_burst: int = Field(
+        default=10, ge=1, description="Lookups a client IP may make at once before waiting."
+    )
+    web_reply_url: str | None = Field(
+        default=None,
+        description=(
+            "URL of the city portal's relay that forwards a citizen's rating form to intake's "
+            "POST /channels/web/reports with the portal's web key; without it the page shows "
+            "how to rate by replying on the citizen's channel."
+        ),
+    )
+    web_cookie_secure: bool = Field(
+        default=False,
+        description="Always mark the board's cookie Secure (it is whenever the request is https).",
+    )
 
-    @field_validator("audit_signing_key", mode="before")
+    @field_validator("audit_signing_key", "web_reply_url", mode="before")
     @classmethod
     def _empty_is_absent(cls, value: object) -> object:
         return None if value == "" else value

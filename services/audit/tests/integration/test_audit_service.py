@@ -67,7 +67,8 @@ async def publish(kafka: KafkaSettings, events: list[Event[Any]]) -> None:
         await producer.stop()
 
 
-async def wait_until(check: Any, what: str, timeout_s: float = 60) -> Any:
+async def wait_until(check: Any, what: str, timeout_s: float = 240) -> Any:
+    # Generous: in a full run the audit group first works through what earlier tests left.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if result := await check():

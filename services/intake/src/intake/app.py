@@ -6,7 +6,14 @@ each with its own settings.
 
 from __future__ import annotations
 
-from phananh_contracts import ASSIGNMENTS_TOPIC, CHANNEL_RAW_TOPIC, REPORT_STATUS_TOPIC
+from phananh_contracts import (
+    ASSIGNMENTS_TOPIC,
+    CHANNEL_RAW_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
+    REPORT_STATUS_TOPIC,
+    REPORTS_REJECTED_TOPIC,
+    REPORTS_TOPIC,
+)
 from phananh_platform.kafka import RecordProducer, durable_subscriber_options
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
@@ -71,6 +78,8 @@ def create_app(settings: Settings) -> ServiceApp:
         """Keep the Open311 view's status current."""
         await read_model.status(body)
 
+    published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
+    service.publishes += [topic.name for topic in published]
     service.on_startup += [store.ensure_indexes, producer.start]
     service.on_shutdown.append(producer.stop)
 

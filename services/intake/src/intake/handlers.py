@@ -17,8 +17,11 @@ from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CHANNEL_RAW_TOPIC,
     REPORT_STATUS_TOPIC,
+    Channel,
     CitizenRepliedEvent,
+    Priority,
     RawChannelMessageReceived,
+    RejectionReason,
     ReportAssignedEvent,
     ReportReceivedEvent,
     ReportRejected,
@@ -84,6 +87,12 @@ class IntakeMetrics:
             ["reason"],
             registry=self.registry,
         )
+        # Every channel's series exist (at 0) from the start, so rates and ratios see them.
+        for channel in Channel:
+            for priority in Priority:
+                self.reports.labels(channel.value, priority.value)
+            for reason in RejectionReason:
+                self.rejected.labels(channel.value, reason.value)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
     DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
     REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> ServiceApp:
             "providers in use: %s", ", ".join(providers) or "none", extra={"service": SERVICE}
         )
 
+    service.publishes.append(NOTIFICATIONS_TOPIC.name)
     service.on_startup += [announce_providers, producer.start]
     service.on_shutdown += [producer.stop, close_http]
     return service

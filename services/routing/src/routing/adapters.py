@@ -9,11 +9,12 @@ again (the records' event ids are fixed, so consumers absorb the repeat). A save
 finds another version raises ``ConcurrentChange``: the message is retried on fresh state.
 
 **Deadlines.** One document per open report, derived from its case after every
-decision: the lead agency, the deadline and the warning time of the current term;
-``paused`` while waiting for the citizen, ``closed`` once resolved. ``warned`` and
-``breached`` are set by the deadline watch after it published the facts, and start
-again with each new term (a reopened report). They survive restarts: a breach due while
-routing was down is emitted at the next check, once.
+decision: the lead agency, the ward code (for the open-cases figures), the deadline and
+the warning time of the current term; ``paused`` while waiting for the citizen,
+``closed`` once resolved. ``warned`` and ``breached`` are set by the deadline watch
+after it published the facts, and start again with each new term (a reopened report).
+They survive restarts: a breach due while routing was down is emitted at the next check,
+once.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ class DeadlineStore:
     async def follow(self, case: Case, warn_at: datetime | None) -> None:
         """Make the watched deadline what ``case`` says (idempotent)."""
         current = await self.deadlines.find_one({"_id": case.report_id}, {"term": 1})
+        place = case.report.place
         fields: dict[str, Any] = {
             "agency_id": case.lead.agency_id,
+            "ward_code": place.ward_code if place is not None else None,
             "term": case.term,
             "paused": case.is_open and case.deadline is None,
             "closed": not case.is_open,
@@ -149,6 +152,21 @@ class DeadlineStore:
             )
             async for document in cursor
         ]
+
+    async def open_counts(self, now: datetime) -> dict[tuple[str, str, bool], int]:
+        """Open reports by lead agency, ward code ("" when unknown) and whether overdue
+        (deadline passed with the clock running) — for the metrics. A scan (FerretDB)."""
+        counts: dict[tuple[str, str, bool], int] = {}
+        cursor = self.deadlines.find(
+            {"closed": False},
+            {"agency_id": 1, "ward_code": 1, "deadline": 1, "paused": 1},
+        )
+        async for document in cursor:
+            deadline = document.get("deadline")
+            overdue = not document.get("paused", False) and deadline is not None and deadline <= now
+            key = (document["agency_id"], document.get("ward_code") or "", overdue)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     async def mark(self, report_id: str, term: int, **flags: bool) -> None:
         await self.deadlines.update_one({"_id": report_id, "term": term}, {"$set": flags})

@@ -18,13 +18,20 @@ from typing import Any
 
 import yaml
 from faststream.kafka import KafkaMessage
-from phananh_contracts import agency_inbox_topic
+from phananh_contracts import (
+    AGENCY_UPDATES_REFUSED_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    DEADLINES_TOPIC,
+    REPORT_STATUS_TOPIC,
+    agency_inbox_topic,
+)
 from phananh_platform.kafka import RecordProducer, durable_subscriber_options, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
 
 from routing.adapters import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
 from routing.handlers import TOPICS, CaseHandler, DeadlineWatch, RoutingMetrics, RulesInForce
+from routing.open_cases import OpenCases
 from routing.rules import RuleSet, RuleSetError, load_ruleset, validate_ruleset
 from routing.rules_feed import RulesFeed
 from routing.settings import Settings
@@ -60,11 +67,14 @@ def create_app(settings: Settings) -> ServiceApp:
     cases, deadlines = CaseStore(database), DeadlineStore(database)
     producer = RecordProducer(settings.kafka, client_id="phananh-routing-events")
     metrics = RoutingMetrics(service.registry)
+    metrics.know_agencies(agency.id for agency in rules.ruleset.agencies)
+    service.monitor("open_cases", OpenCases(deadlines, service.registry).measure)
     calendar = WorkingCalendar()
     handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines)
     watch = DeadlineWatch(rules, deadlines, producer, metrics)
 
     async def create_inboxes(ruleset: RuleSet) -> None:
+        metrics.know_agencies(agency.id for agency in ruleset.agencies)
         inboxes = [agency_inbox_topic(agency.id) for agency in ruleset.agencies]
         created = await ensure_topics(settings.kafka, inboxes)
         if created:
@@ -90,6 +100,11 @@ def create_app(settings: Settings) -> ServiceApp:
         await feed.start()
         await create_inboxes(rules.ruleset)
 
+    service.publishes += [
+        *(t.name for t in (ASSIGNMENTS_TOPIC, REPORT_STATUS_TOPIC, DEADLINES_TOPIC)),
+        AGENCY_UPDATES_REFUSED_TOPIC.name,
+        "pakn.inbox.{agency_id}.v1",
+    ]
     timer = Periodic(watch.check, settings.deadline_check_interval_s, "deadline check")
     service.on_startup += [deadlines.ensure_indexes, producer.start, before_consuming, timer.start]
     service.on_shutdown += [timer.stop, feed.stop, producer.stop]

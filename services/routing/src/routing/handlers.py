@@ -10,7 +10,7 @@ identical events, which consumers absorb.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from phananh_contracts import (
     KafkaRecord,
     ReportEscalatedEvent,
     ReportReceivedEvent,
+    ReportStatus,
     decode_event,
 )
 from phananh_platform.kafka import RecordProducer
@@ -101,6 +102,22 @@ class RoutingMetrics:
             ["agency"],
             registry=self.registry,
         )
+        self.resolved = Counter(
+            "pakn_routing_resolved_total",
+            "Reports resolved, by lead agency and whether before their deadline "
+            "(on_time: true or false; a stopped clock counts as on time).",
+            ["agency", "on_time"],
+            registry=self.registry,
+        )
+
+    def know_agencies(self, agency_ids: Iterable[str]) -> None:
+        """Make every agency's series exist (at 0) before its first event, so that rates,
+        ratios and alerts see it from the start."""
+        for agency in agency_ids:
+            for counter in (self.warnings, self.breaches, self.rerouted):
+                counter.labels(agency)
+            for on_time in ("true", "false"):
+                self.resolved.labels(agency, on_time)
 
 
 def record_of(fact: Fact) -> KafkaRecord:
@@ -159,7 +176,10 @@ class CaseHandler:
         update = event.data
         ruleset = self.rules.ruleset
 
+        before: list[Case | None] = []
+
         def decide(case: Case | None) -> Decision:
+            before[:] = [case]
             return apply_update(case, event.id, update, ruleset, self.calendar, now=self.clock())
 
         decision = await self._decide(update.report_id, decide)
@@ -168,6 +188,7 @@ class CaseHandler:
             return
         outcome = "refused" if decision.refused else "applied"
         self.metrics.updates.labels(update.agency_id, update.kind.value, outcome).inc()
+        self._count_resolution(before[0] if before else None, decision.case)
         if decision.refused:
             logger.warning(
                 "update from %s refused: %s",
@@ -179,6 +200,14 @@ class CaseHandler:
             self.metrics.rerouted.labels(update.agency_id).inc()
         if decision.escalated_to:
             self.metrics.ping_pong.inc()
+
+    def _count_resolution(self, before: Case | None, after: Case | None) -> None:
+        if before is None or after is None or before.status == ReportStatus.RESOLVED:
+            return
+        if after.status != ReportStatus.RESOLVED:
+            return
+        on_time = before.deadline is None or self.clock() <= before.deadline
+        self.metrics.resolved.labels(after.lead.agency_id, str(on_time).lower()).inc()
 
     async def reply(self, event: CitizenRepliedEvent, body: bytes) -> None:
         ruleset = self.rules.ruleset

@@ -180,6 +180,57 @@ class TrailStore:
         records = [document async for document in cursor]
         return sorted(records, key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"]))
 
+    async def records_of_tracking_code(self, code: str) -> list[dict[str, Any]]:
+        """Every record about the report with this tracking code, oldest first (never
+        looked up by report id: this serves the citizens' public page).
+
+        Two reports may share a code (see intake's tracking codes); the first one
+        received keeps it, so only its records are returned. A message refused at intake
+        has no report: its own record is returned.
+        """
+        coded = [d async for d in self.trail.find({"tracking_code": code}, projection={"_id": 0})]
+        if not coded:
+            return []
+        received = sorted(
+            (d["occurred_at"], d["report_id"])
+            for d in coded
+            if d.get("event_type") == "vn.pakn.report.received" and d.get("report_id")
+        )
+        if received:
+            report_id = received[0][1]
+        else:
+            named = sorted((d["occurred_at"], d["report_id"]) for d in coded if d.get("report_id"))
+            report_id = named[0][1] if named else None
+        records = {d["event_id"]: d for d in coded if d.get("report_id") == report_id}
+        if report_id is not None:
+            async for document in self.trail.find({"report_id": report_id}, projection={"_id": 0}):
+                records[document["event_id"]] = document
+        return sorted(
+            records.values(), key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"])
+        )
+
+    async def chain_segment(
+        self, chain_id: str, first: int, last: int | None = None, *, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Stored documents of a chain from sequence ``first`` to ``last`` (inclusive; to
+        the head when None), in sequence order, at most ``limit`` of them."""
+        bounds: dict[str, int] = {"$gte": first}
+        if last is not None:
+            bounds["$lte"] = last
+        cursor = self.trail.find(
+            {"chain_id": chain_id, "sequence": bounds}, sort=[("sequence", ASCENDING)]
+        ).limit(limit)
+        return [document async for document in cursor]
+
+    async def checkpoints_since(
+        self, moment: datetime, *, limit: int = 20
+    ) -> list[SignedCheckpoint | UnreadableCheckpoint]:
+        """The first stored checkpoints created at or after ``moment``, oldest first."""
+        cursor = self.checkpoint_documents.find(
+            {"created_at": {"$gte": moment}}, sort=[("created_at", ASCENDING)]
+        ).limit(limit)
+        return [_stored_checkpoint(document) async for document in cursor]
+
     async def checkpoints(self) -> list[SignedCheckpoint | UnreadableCheckpoint]:
         """The stored checkpoints, oldest first, as verification reads them."""
         found: list[SignedCheckpoint | UnreadableCheckpoint] = []
