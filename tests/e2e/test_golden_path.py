@@ -38,7 +38,7 @@ RESULT = "Đã lập biên bản 3 hộ kinh doanh, đề xuất xử phạt; ch
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    async with running_platform(tmp_path) as running:
+    async with running_platform(tmp_path, name="golden-path") as running:
         yield running
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -190,9 +191,15 @@ class Platform:
         }
 
 
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+
+
 @asynccontextmanager
-async def running_platform(directory: Path) -> AsyncIterator[Platform]:
-    """The platform started in ``directory``; stopped (everything) on the way out."""
+async def running_platform(directory: Path, *, name: str = "platform") -> AsyncIterator[Platform]:
+    """The platform started in ``directory``; stopped (everything) on the way out.
+
+    The processes' logs are kept in ``test-artifacts/e2e/<name>/`` for after the run.
+    """
     ports = Ports(
         kafka=free_port(),
         kafka_controller=free_port(),
@@ -217,5 +224,9 @@ async def running_platform(directory: Path) -> AsyncIterator[Platform]:
                 for component in platform.instances:
                     await asyncio.to_thread(stack.stop, component)
                 await asyncio.to_thread(stack.down)
+                kept = ARTIFACTS / name
+                shutil.rmtree(kept, ignore_errors=True)
+                if stack.paths.logs.is_dir():
+                    shutil.copytree(stack.paths.logs, kept)
                 os.environ.clear()
                 os.environ.update(previous)
