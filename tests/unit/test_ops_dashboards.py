@@ -109,9 +109,9 @@ def built_services() -> dict[str, ServiceApp]:
     from audit.app import create_app as audit_app
     from audit.settings import Settings as AuditSettings
     from intake.app import create_app as intake_app
+    from intake.settings import Settings as IntakeSettings
     from notify.app import create_app as notify_app
     from notify.settings import Settings as NotifySettings
-    from intake.settings import Settings as IntakeSettings
     from routing.app import create_app as routing_app
     from routing.settings import Settings as RoutingSettings
 
