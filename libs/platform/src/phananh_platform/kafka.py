@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -66,8 +67,31 @@ def durable_subscriber_options(group_id: str) -> dict[str, Any]:
         "group_id": group_id,
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "auto_offset_reset": "earliest",
+        "parser": tolerant_headers,
         "decoder": record_bytes,
     }
+
+
+async def tolerant_headers(
+    record: Any, parse: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's parsing of a record, even when a header value is not UTF-8.
+
+    FastStream decodes every header value as UTF-8 before any middleware runs; a record
+    with a header like ``b"\\xff"`` would fail there, outside the delivery guard, and be
+    skipped without a dead letter. Here FastStream gets readable copies of the headers
+    (for its own metadata), while the message keeps the original record, so the handler
+    decides and a dead letter carries the original headers.
+    """
+    try:
+        return await parse(record)
+    except UnicodeDecodeError:
+        readable = [
+            (name, value.decode(errors="replace").encode()) for name, value in record.headers
+        ]
+        message = await parse(dataclasses.replace(record, headers=readable))
+        message.raw_message = record
+        return message
 
 
 async def record_bytes(message: StreamMessage[Any]) -> bytes:

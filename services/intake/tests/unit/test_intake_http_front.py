@@ -474,6 +474,20 @@ def test_a_zalo_event_without_the_right_signature_is_refused(
     assert publisher.events == []
 
 
+def test_a_zalo_timestamp_that_is_no_text_is_a_bad_signature_not_a_crash(
+    client: TestClient, publisher: InMemoryPublisher
+) -> None:
+    # A lone surrogate is valid JSON but cannot be signed (it was a 500 before).
+    body = b'{"event_name": "user_send_text", "timestamp": "\\ud800"}'
+
+    response = client.post(
+        "/channels/zalo/webhook", content=body, headers={"X-ZEvent-Signature": "mac=00"}
+    )
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "bad_signature")
+    assert publisher.events == []
+
+
 def test_a_zalo_event_that_is_no_message_is_answered_200_and_ignored(
     client: TestClient, publisher: InMemoryPublisher
 ) -> None:

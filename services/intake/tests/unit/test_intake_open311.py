@@ -581,6 +581,10 @@ def test_get_requests_filters(
          "may not span more than 90 days"),
         ({"start_date": "2026-06-01", "end_date": "2026-05-01"}, "must not be after"),
         ({"start_date": "hôm qua"}, "start_date must be ISO 8601"),
+        # Out of datetime's range once in UTC or 90 days away (a 500 before).
+        ({"end_date": "0001-01-01T00:00:00"}, "end_date must be ISO 8601 within years 1-9999"),
+        ({"start_date": "9999-12-31T00:00:00"}, "must be within years 1-9999"),
+        ({"end_date": "0001-01-03T00:00:00+00:00"}, "must be within years 1-9999"),
         ({"status": "pending"}, "status must be open, closed"),
     ],
 )  # fmt: skip

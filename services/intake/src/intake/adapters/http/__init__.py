@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from intake.adapters import openapi
 from intake.adapters.http import (
     app,
     collaborator,
@@ -25,5 +26,7 @@ CHANNEL_MODULES = (app, zalo, facebook, email, hotline, web, collaborator, open3
 
 
 def build_routes(context: FrontContext) -> list[BaseRoute]:
-    """All channel routes of the HTTP front."""
-    return [route for module in CHANNEL_MODULES for route in module.routes(context)]
+    """All channel routes of the HTTP front, and its OpenAPI document."""
+    return [
+        route for module in CHANNEL_MODULES for route in module.routes(context)
+    ] + openapi.routes()

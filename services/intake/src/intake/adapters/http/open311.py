@@ -298,11 +298,14 @@ def _csv(value: str | None) -> list[str]:
 def _window(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
     """The ``requested_datetime`` range searched: at most 90 days, by default the last 90."""
     since, until = _instant(start, "start_date"), _instant(end, "end_date")
-    if since is None:
-        until = until or now
-        since = until - SEARCH_WINDOW
-    elif until is None:
-        until = since + SEARCH_WINDOW
+    try:
+        if since is None:
+            until = until or now
+            since = until - SEARCH_WINDOW
+        elif until is None:
+            until = since + SEARCH_WINDOW
+    except OverflowError:  # 90 days before year 1 or after year 9999
+        raise Open311Error(400, "start_date and end_date must be within years 1-9999") from None
     if since > until:
         raise Open311Error(400, "start_date must not be after end_date")
     if until - since > SEARCH_WINDOW:
@@ -316,11 +319,11 @@ def _instant(value: str | None, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TIME)).astimezone(UTC)
+    except (ValueError, OverflowError):  # not ISO 8601, or out of range once in UTC
         raise Open311Error(
-            400, f"{name} must be ISO 8601, e.g. 2026-03-01T00:00:00+07:00"
+            400, f"{name} must be ISO 8601 within years 1-9999, e.g. 2026-03-01T00:00:00+07:00"
         ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TIME)).astimezone(UTC)
 
 
 def _status(value: str | None) -> str | None:

@@ -80,7 +80,7 @@ def json_string(body: bytes, *path: str) -> str | None:
     """The string at ``path`` in a JSON object, or None (not JSON, absent, not a string)."""
     try:
         value: object = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         return None
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None

@@ -129,8 +129,19 @@ def message_id(body: bytes) -> str | None:
 
 
 def signed_timestamp(body: bytes) -> str | None:
-    """The ``timestamp`` of a webhook body, part of what its signature covers."""
-    return json_string(body, "timestamp")
+    """The ``timestamp`` of a webhook body, part of what its signature covers.
+
+    None when it has none, or one that is not text (a lone surrogate such as ``"\\ud800"``
+    is valid JSON but no UTF-8): no signature can cover it.
+    """
+    found = json_string(body, "timestamp")
+    if found is None:
+        return None
+    try:
+        found.encode()
+    except UnicodeEncodeError:
+        return None
+    return found
 
 
 def verify_zalo_signature(
