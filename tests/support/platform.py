@@ -109,17 +109,7 @@ class Platform:
     def post(
         self, service: str, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            self.url(service, path),
-            data=json.dumps(body, ensure_ascii=False).encode(),
-            headers={"Content-Type": "application/json", **headers},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+        return self.post_to(service, path, body, headers)
 
     def post_to(
         self, component: str, path: str, body: dict[str, Any], headers: dict[str, str]

@@ -29,11 +29,19 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self
 from zoneinfo import ZoneInfo
 
 import yaml
-from phananh_contracts.values import Channel, Code, EscalationLevel, Identifier, NfcText, Priority
+from phananh_contracts.values import (
+    Channel,
+    Code,
+    EscalationLevel,
+    Identifier,
+    NfcText,
+    Place,
+    Priority,
+)
 from phananh_platform.config import read_yaml_mapping
 from pydantic import (
     AfterValidator,
@@ -700,6 +708,25 @@ def _covers(earlier: Rule, later: Rule) -> bool:
 # --- Routing --------------------------------------------------------------------------
 
 
+class ReportFacts(Protocol):
+    """What routing reads of a report (an intake report, or what a case keeps of it)."""
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def place(self) -> Place | None: ...
+    @property
+    def priority(self) -> Priority: ...
+    @property
+    def channel(self) -> Channel: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
 @dataclass(frozen=True)
 class RoutingInput:
     """The facts of a report that routing decides on."""
@@ -717,8 +744,8 @@ class RoutingInput:
             raise ValueError(f"received_local_hour must be 0–23, not {self.received_local_hour}")
 
     @classmethod
-    def from_report(cls, report: ReportReceived, zone: ZoneInfo) -> RoutingInput:
-        """The routing facts of an intake report; ``zone`` is the city's time zone."""
+    def from_report(cls, report: ReportReceived | ReportFacts, zone: ZoneInfo) -> RoutingInput:
+        """The routing facts of a report; ``zone`` is the city's time zone."""
         local: datetime = report.received_at.astimezone(zone)
         return cls(
             category=report.category,

@@ -142,15 +142,7 @@ class CaseReport(BaseModel):
         )
 
     def routing_input(self, calendar: WorkingCalendar) -> RoutingInput:
-        local = self.received_at.astimezone(calendar.zone)
-        return RoutingInput(
-            category=self.category,
-            ward_code=self.place.ward_code if self.place is not None else None,
-            priority=self.priority,
-            channel=self.channel,
-            text="\n".join(part for part in (self.title, self.text) if part),
-            received_local_hour=local.hour,
-        )
+        return RoutingInput.from_report(self, calendar.zone)
 
 
 class Case(BaseModel):
