@@ -244,7 +244,8 @@ class CaseHandler:
     def _warn_at(self, case: Case) -> datetime | None:
         if case.deadline is None:
             return None
-        return warning_time(self.calendar, case.term_start, case.deadline)
+        calendar = self.rules.ruleset.calendar_of(case.lead.agency_id)
+        return warning_time(calendar, case.term_start, case.deadline)
 
     async def _publish(self, records: list[KafkaRecord]) -> None:
         for record in records:

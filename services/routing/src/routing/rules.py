@@ -54,12 +54,16 @@ from pydantic import (
     model_validator,
 )
 
-from routing.domain.calendar import Sla
+from routing.domain.calendar import Sla, WorkingCalendar
+
+_NATIONAL_CALENDAR = WorkingCalendar()
 
 if TYPE_CHECKING:
     from phananh_contracts.events import ReportReceived
 
 WARD_COMMITTEE = "ward-committee"
+DEFAULT_CALENDAR = "vn-admin"
+"""The national administrative calendar (Monday–Friday, office hours, public holidays)."""
 """Placeholder agency id: the People's Committee (UBND) of the report's ward.
 
 It resolves to the agency of level ``ward`` whose jurisdiction holds the report's ward
@@ -181,7 +185,10 @@ class Agency(_Model):
     )
     calendar: Code = Field(
         default="vn-admin",
-        description="Name of the working-day calendar its deadlines are counted on.",
+        description=(
+            "Name of the working calendar its deadlines are counted on: 'vn-admin' or one "
+            "of the rule set's ``calendars``."
+        ),
     )
 
 
@@ -319,10 +326,24 @@ class RuleSet(_Model):
             "rating closes it. 0: ratings never reopen."
         ),
     )
+    calendars: dict[Code, WorkingCalendar] = Field(
+        default_factory=dict,
+        description=(
+            "Working calendars agencies may name (``calendar``), e.g. one for utilities "
+            f"on call every day; {DEFAULT_CALENDAR!r} (the national administrative "
+            "calendar) exists unless redefined here."
+        ),
+    )
     agencies: tuple[Agency, ...] = Field(min_length=1, description="Every agency rules name.")
     rules: tuple[Rule, ...] = Field(
         min_length=1, description="Rules in order; the first that matches wins."
     )
+
+    def calendar_of(self, agency_id: str) -> WorkingCalendar:
+        """The working calendar the agency's deadlines are counted on."""
+        agency = self.agency(agency_id)
+        name = agency.calendar if agency is not None else DEFAULT_CALENDAR
+        return self.calendars.get(name) or _NATIONAL_CALENDAR
 
     def agency(self, agency_id: str) -> Agency | None:
         """The agency with this id, if any."""
@@ -420,6 +441,7 @@ class ProblemKind(StrEnum):
     WARD_COMMITTEE = "ward_committee"
     """The ward-committee placeholder cannot be resolved well (missing, ambiguous)."""
     MISSING_SLA = "missing_sla"
+    UNKNOWN_CALENDAR = "unknown_calendar"
     LEAD_NOT_COMPETENT = "lead_not_competent"
     """A rule sends a category to a lead agency that lists other categories only."""
 
@@ -498,6 +520,13 @@ def _agency_problems(
                     f"{where}: ward code {ward!r} is not a ward of the city",
                     agency_id=agency.id,
                 )
+        if agency.calendar != DEFAULT_CALENDAR and agency.calendar not in ruleset.calendars:
+            yield RuleProblem(
+                ProblemKind.UNKNOWN_CALENDAR,
+                f"{where}: calendar {agency.calendar!r} is not one of the rule set's "
+                f"calendars ({', '.join(sorted({DEFAULT_CALENDAR, *ruleset.calendars}))})",
+                agency_id=agency.id,
+            )
         if agency.level == EscalationLevel.WARD and not agency.jurisdiction:
             yield RuleProblem(
                 ProblemKind.WARD_COMMITTEE,

@@ -345,3 +345,19 @@ def test_only_the_lead_reopens_and_only_a_finished_report() -> None:
     assert update(opened(), WARD, AgencyUpdateKind.REOPENED, "Mở lại.").refused == "not_allowed_now"
     reopened = update(case, WARD, AgencyUpdateKind.REOPENED, "Phát sinh vi phạm mới.")
     assert [status for status, _ in statuses(reopened)] == ["reopened"]
+
+
+def test_an_urgent_night_report_to_the_police_is_due_on_their_round_the_clock_calendar() -> None:
+    # Saturday 18 March 2023, 23:00 in Sơn La: an urgent security incident at night.
+    at = datetime(2023, 3, 18, 16, 0, tzinfo=UTC)
+    case = opened(
+        category="security_order",
+        priority="urgent",
+        received_at=at,
+        text="Đánh nhau gây mất an ninh trật tự trước quán karaoke, tổ 7 phường Chiềng Sinh.",
+        title=None,
+    )
+
+    assert case.lead.agency_id == "cong-an-thanh-pho"
+    # 4 working hours on the police's calendar: 03:00 on Sunday, not Monday noon.
+    assert case.deadline == at + timedelta(hours=4)

@@ -498,3 +498,14 @@ def test_the_contract_example_report_follows_the_golden_path(reference: RuleSet)
     assert routing.lead_agency_id == assigned.lead_agency_id
     assert routing.supporting_agency_ids == assigned.supporting_agency_ids
     assert routing.sla == Sla(working_days=5)
+
+
+def test_an_agency_naming_a_calendar_the_rule_set_lacks_is_a_problem(reference: RuleSet) -> None:
+    document = reference.model_dump(mode="json")
+    document["agencies"][0]["calendar"] = "khong-co"
+    problems = validate_ruleset(RuleSet.model_validate(document), CATEGORIES, WARDS)
+
+    (problem,) = [p for p in problems if p.kind == ProblemKind.UNKNOWN_CALENDAR]
+    assert "'khong-co' is not one of the rule set's calendars" in problem.message
+    assert reference.calendar_of("dien-luc-son-la").observes_public_holidays is False
+    assert reference.calendar_of("ubnd-chieng-sinh").working_weekdays[-1] == "fri"

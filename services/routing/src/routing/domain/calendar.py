@@ -48,6 +48,7 @@ import holidays
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -79,8 +80,12 @@ def _local_time(value: time) -> time:
     return value
 
 
-LocalTime = Annotated[time, AfterValidator(_local_time)]
-"""A wall-clock time in the calendar's time zone, e.g. ``07:30``."""
+def _end_of_day(value: Any) -> Any:
+    return time.max if value in ("24:00", "24:00:00") else value
+
+
+LocalTime = Annotated[time, BeforeValidator(_end_of_day), AfterValidator(_local_time)]
+"""A wall-clock time in the calendar's time zone, e.g. ``07:30``; ``24:00`` ends the day."""
 
 
 class WorkingCalendar(BaseModel):
@@ -121,6 +126,13 @@ class WorkingCalendar(BaseModel):
         default=("mon", "tue", "wed", "thu", "fri"),
         min_length=1,
         description="Weekdays that are working days unless a holiday: mon … sun.",
+    )
+    observes_public_holidays: bool = Field(
+        default=True,
+        description=(
+            "Whether the country's public holidays (and the government's swapped working "
+            "days) apply; false for services on call every day (power, water, police)."
+        ),
     )
     closed_dates: frozenset[date] = Field(
         default_factory=frozenset,
@@ -205,6 +217,8 @@ class WorkingCalendar(BaseModel):
             return False
         if day in self.working_dates:
             return True
+        if not self.observes_public_holidays:
+            return day.weekday() in self._weekdays
         holidays_of_year, swapped_workdays = _public_calendar(self.country, day.year)
         if day in holidays_of_year:
             return False
@@ -215,7 +229,12 @@ class WorkingCalendar(BaseModel):
         if not self.is_working_day(day):
             return ()
         return tuple(
-            (self._instant(day, start), self._instant(day, end))
+            (
+                self._instant(day, start),
+                self._instant(day + timedelta(days=1), time(0))
+                if end == time.max
+                else self._instant(day, end),
+            )
             for start, end in self.working_hours
         )
 

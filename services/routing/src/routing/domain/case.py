@@ -248,7 +248,9 @@ def open_case(
         assignment_id=fact_id(report.report_id, "assigned"),
         sla=decision.sla,
         term_start=report.received_at,
-        deadline=due_at(calendar, report.received_at, decision.sla),
+        deadline=due_at(
+            ruleset.calendar_of(decision.lead_agency_id), report.received_at, decision.sla
+        ),
     )
     lead = _name(ruleset, case.lead.agency_id)
     status = _status(
@@ -416,7 +418,7 @@ def _decline(step: _Step) -> Decision:
             UpdateRefusalReason.UNKNOWN_AGENCY,
             f"Đơn vị được đề xuất ({suggested}) không có trong cấu hình.",
         )
-    resumed = _resume_clock(case, step.calendar, step.now)
+    resumed = _resume_clock(case, step.ruleset, step.now)
     if not step.is_lead:
         return _supporting_leaves(step, resumed)
     return _reroute(step, resumed)
@@ -558,7 +560,7 @@ def _resolve(step: _Step) -> Decision:
         return step.not_now(f"Phản ánh {case.report.tracking_code} đã xử lý xong.")
     if step.part.state == PartState.RESOLVED:
         return step.not_now("Đơn vị đã báo cáo xử lý xong phần việc của mình.")
-    resumed = _resume_clock(case, step.calendar, step.now)
+    resumed = _resume_clock(case, step.ruleset, step.now)
     part = step.part.model_copy(update={"state": PartState.RESOLVED, "note": step.update.note})
     updated = _with_part(resumed, part, step.event_id)
     if step.is_lead:
@@ -665,7 +667,7 @@ def apply_reply(
         if part.state != PartState.RESOLVED
     ]
     if case.status == ReportStatus.WAITING_FOR_CITIZEN:
-        updated = _resume_clock(updated, calendar, now).model_copy(
+        updated = _resume_clock(updated, ruleset, now).model_copy(
             update={"status": ReportStatus.IN_PROGRESS}
         )
         status = _status(
@@ -700,7 +702,7 @@ def reopen(
             "term": case.term + 1,
             "term_start": now,
             "pauses": (),
-            "deadline": due_at(calendar, now, case.sla),
+            "deadline": due_at(ruleset.calendar_of(lead.agency_id), now, case.sla),
             "rule_id": REOPEN_RULE,
             "ruleset_version": ruleset.version,
             "assignment_id": fact_id(cause, "assigned"),
@@ -750,11 +752,12 @@ def _with_part(case: Case, part: Part, event_id: str) -> Case:
     return case.model_copy(update={"parts": parts, "applied": (*case.applied, event_id)})
 
 
-def _resume_clock(case: Case, calendar: WorkingCalendar, now: datetime) -> Case:
+def _resume_clock(case: Case, ruleset: RuleSet, now: datetime) -> Case:
     """The case with an open wait for the citizen ended at ``now`` and its deadline moved."""
     if not case.pauses or case.pauses[-1][1] is not None:
         return case
     pauses = (*case.pauses[:-1], (case.pauses[-1][0], now))
+    calendar = ruleset.calendar_of(case.lead.agency_id)
     deadline = deadline_with_pauses(calendar, case.term_start, case.sla, pauses)
     return case.model_copy(update={"pauses": pauses, "deadline": deadline})
 
