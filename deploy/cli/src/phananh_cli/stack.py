@@ -11,6 +11,9 @@ otherwise):
   built once from ``deploy/local/ferretdb`` through the Go module proxy.
 * Services: ``phananh-intake``, ``phananh-routing``, ``phananh-notify``,
   ``phananh-audit``, each with its HTTP port.
+* Outbox: unless ``PHANANH_NOTIFY_CONFIG`` names real providers, a local stand-in for
+  them (``phananh_cli.outbox``) to which notify delivers; messages land in
+  ``data/outbox.jsonl``.
 
 Process ids live in ``data/run/*.pid`` and logs in ``data/logs/*.log``, so
 ``phananh down`` and ``phananh status`` work from any shell.
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phananh_contracts import ALL_TOPICS
@@ -49,6 +53,7 @@ from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 
 T = TypeVar("T")
+OUTBOX_PROVIDERS = ("app-push", "zalo-oa", "zalo-zns", "sms", "facebook")
 
 LOCAL_API_CLIENTS = (
     "app:sonla-smart",
@@ -88,6 +93,8 @@ class Ports:
     kafka: int = 9092
     kafka_controller: int = 9093
     database: int = 27017
+    outbox: int = 8089
+    """The local stand-in for notify's providers (``phananh_cli.outbox``)."""
     services: dict[str, int] = field(
         default_factory=lambda: {"intake": 8081, "routing": 8082, "notify": 8083, "audit": 8084}
     )
@@ -104,6 +111,7 @@ class Ports:
             kafka=port("kafka", default.kafka),
             kafka_controller=port("kafka_controller", default.kafka_controller),
             database=port("database", default.database),
+            outbox=port("outbox", default.outbox),
             services={name: port(name, value) for name, value in default.services.items()},
         )
 
@@ -518,6 +526,47 @@ class LocalStack:
         self._wait("database", lambda: _run_async(_mongo_ping(self.database_url)), timeout_s)
         self.say(f"  database: ready on 127.0.0.1:{self.ports.database} ({label})")
 
+    # ------------------------------------------------------------------ outbox
+    @property
+    def outbox_file(self) -> Path:
+        return self.paths.data / "outbox.jsonl"
+
+    def outbox_wanted(self) -> bool:
+        """Whether notify should deliver to the local outbox (no providers configured)."""
+        return "PHANANH_NOTIFY_CONFIG" not in os.environ
+
+    def start_outbox(self, timeout_s: float = 30.0) -> None:
+        port = self.ports.outbox
+        self._start(
+            ProcessSpec(
+                name="outbox",
+                argv=[
+                    *(sys.executable, "-m", "phananh_cli.outbox"),
+                    *("--port", str(port), "--file", str(self.outbox_file)),
+                ],
+                port=port,
+            )
+        )
+        self._wait("outbox", lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), timeout_s)
+        self.say(f"  outbox: notifications land in {self.outbox_file}")
+
+    def notify_env(self) -> dict[str, str]:
+        """notify's configuration pointing every HTTP provider at the local outbox."""
+        reference = self.paths.root / "config" / "son-la" / "notify.yaml"
+        document = yaml.safe_load(reference.read_text(encoding="utf-8"))
+        document["templates_dir"] = str(reference.parent / document["templates_dir"])
+        for provider in document["providers"]:
+            if provider["id"] in OUTBOX_PROVIDERS:
+                provider["url"] = f"http://127.0.0.1:{self.ports.outbox}/{provider['id']}"
+        path = self.paths.data / "notify.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        tokens = {provider: f"local-{provider}" for provider in OUTBOX_PROVIDERS}
+        return {
+            "PHANANH_NOTIFY_CONFIG": str(path),
+            "PHANANH_NOTIFY_PROVIDER_SECRETS": json.dumps(tokens),
+        }
+
     # ---------------------------------------------------------------- services
     def start_service(
         self,
@@ -544,6 +593,7 @@ class LocalStack:
                 port=port,
                 env={
                     **self.service_env(),
+                    **(self.notify_env() if name == "notify" and self.outbox_wanted() else {}),
                     "PHANANH_HTTP__HOST": "127.0.0.1",
                     "PHANANH_HTTP__PORT": str(port),
                     "PHANANH_INSTANCE_ID": component,
@@ -562,19 +612,23 @@ class LocalStack:
         created = self.create_topics()
         self.say(f"  topics: {len(created)} created" if created else "  topics: all present")
         if services:
+            if self.outbox_wanted():
+                self.start_outbox()
             for name in self.SERVICES:
                 self.start_service(name)
         self.say("")
         self.say(self.describe())
 
     def down(self) -> None:
-        for component in (*reversed(self.SERVICES), "database", "kafka"):
+        for component in (*reversed(self.SERVICES), "outbox", "database", "kafka"):
             if self.stop(component):
                 self.say(f"  {component}: stopped")
         self.say("Local stack stopped.")
 
     def status(self) -> list[tuple[str, str, str]]:
         rows = [("kafka", self.kafka_bootstrap), ("database", self.database_url)]
+        if self.pid("outbox") is not None:
+            rows.append(("outbox", str(self.outbox_file)))
         rows += [(name, f"http://127.0.0.1:{port}") for name, port in self.ports.services.items()]
         table = []
         for component, address in rows:
