@@ -36,6 +36,7 @@ from phananh_contracts import (
     RawChannelMessageReceivedEvent,
     RejectionReason,
 )
+from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -616,6 +617,34 @@ def test_reads_answer_503_without_the_read_model(ctx: FrontContext, path: str) -
     response = client.get(f"/open311/v2/{path}")
 
     assert response.status_code == 503
+
+
+class UnreachableRequests(MemoryRequests):
+    """The read model while its database is away."""
+
+    async def by_id(self, service_request_id: str) -> ServiceRequestView | None:
+        raise ServerSelectionTimeoutError("127.0.0.1:27017: connection refused")
+
+    async def by_token(self, token: str) -> ServiceRequestView | None:
+        raise ServerSelectionTimeoutError("127.0.0.1:27017: connection refused")
+
+    async def search(self, **_: object) -> list[ServiceRequestView]:
+        raise ServerSelectionTimeoutError("127.0.0.1:27017: connection refused")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["requests.json", "requests/SL-2611-7KQ4M9.xml", f"tokens/{MARKET.token}.json"],
+)
+def test_reads_answer_503_in_open311_form_while_the_database_is_away(
+    ctx: FrontContext, path: str
+) -> None:
+    client = client_for(dataclasses.replace(ctx, requests=UnreachableRequests()))
+
+    response = client.get(f"/open311/v2/{path}")
+
+    assert response.status_code == 503
+    assert "cannot be read at the moment" in response.text
 
 
 def test_xml_drops_characters_xml_cannot_carry(ctx: FrontContext) -> None:

@@ -25,6 +25,7 @@ from typing import TypeAlias
 from urllib.parse import parse_qs, unquote_plus
 
 from phananh_contracts import Channel, RawChannelMessageReceived, RawChannelMessageReceivedEvent
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -236,6 +237,9 @@ def _endpoint(
             return _render(fmt, await handler(request))
         except Open311Error as error:
             return _render(fmt, _error(error.status, error.description))
+        except PyMongoError as error:  # the read model's database is away: retry later
+            logger.warning("Open311 read failed: %s", type(error).__name__)
+            return _render(fmt, _error(503, "service requests cannot be read at the moment"))
 
     return endpoint
 
