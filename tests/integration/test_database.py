@@ -68,3 +68,41 @@ async def test_waiting_for_an_absent_database_names_the_problem() -> None:
     )
     with pytest.raises(TimeoutError, match="did not answer"):
         await wait_for_mongo(absent, timeout_s=0.5)
+
+
+async def test_the_local_database_answers_id_lookups_from_an_index(
+    servers: Any, mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> None:
+    """FerretDB's own _id index is on another expression than its _id lookups use; the
+    project's FerretDB adds the one they use to every collection (decision 0003)."""
+    import asyncio
+    import sqlite3
+
+    from phananh_cli.stack import Paths
+
+    if "ferretdb" not in str(servers.origin.get("database", "")):
+        pytest.skip("only the local stack's FerretDB stores collections in SQLite files")
+    cases = mongo_client[mongo_settings.database]["cases"]
+    await cases.insert_one({"_id": "report-1", "status": "assigned"})
+    path = Paths.resolve().data / "ferretdb" / f"{mongo_settings.database}.sqlite"
+
+    def plan() -> str:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            (table,) = db.execute(
+                "SELECT table_name FROM _ferretdb_collections WHERE name = 'cases'"
+            ).fetchone()
+            rows = db.execute(
+                f'EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "{table}" '
+                "WHERE _ferretdb_sjson->'$._id' = ?",
+                ('"report-1"',),
+            ).fetchall()
+        return " ".join(str(row[-1]) for row in rows)
+
+    for _ in range(30):  # the index is added within a few seconds of the table
+        if "USING INDEX" in plan():
+            break
+        await asyncio.sleep(0.5)
+    assert "USING INDEX" in plan(), (
+        f"{plan()}: is the running FerretDB an older build? phananh down; phananh up --infra-only"
+    )
+    assert await cases.find_one({"_id": "report-1"}) == {"_id": "report-1", "status": "assigned"}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"log"
@@ -13,10 +14,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "modernc.org/sqlite" // the driver FerretDB's SQLite backend uses
 )
+
+// idExpression is how FerretDB 1.24's SQLite backend writes a lookup by _id
+// (`WHERE _ferretdb_sjson->'$._id' = ?`). The unique index it creates for _id is on
+// `_ferretdb_sjson->"_id"`, an expression SQLite does not consider the same, so every
+// lookup by _id scans the table (docs/decisions/0003). keepIDIndexes adds, to every
+// collection table, an index on the expression the lookups use.
+const idExpression = `_ferretdb_sjson->'$._id'`
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to accept MongoDB wire-protocol clients on")
@@ -51,8 +62,70 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	go keepIDIndexes(ctx, abs, logger)
+
 	fmt.Fprintf(os.Stderr, "ferretdb-local listening on %s, data in %s\n", *listen, abs)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatalf("ferretdb: %v", err)
 	}
+}
+
+// keepIDIndexes gives every collection table of every database file in dir an index on
+// idExpression, checking every two seconds for tables created since. It only reads the
+// schema unless an index is missing; FerretDB's connections wait (busy_timeout) for the
+// moment an index is being created.
+func keepIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
+	ticker := time.NewTicker(2 * time.Second)
+	defer ticker.Stop()
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+		for _, file := range files {
+			if err := indexFile(ctx, file); err != nil && ctx.Err() == nil {
+				logger.Warn("ferretdb-local: indexing _id lookups failed", "file", file, "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func indexFile(ctx context.Context, file string) error {
+	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	rows, err := db.QueryContext(ctx, `SELECT t.name FROM sqlite_master t
+		WHERE t.type = 'table' AND t.name NOT LIKE '\_%' ESCAPE '\'
+		AND NOT EXISTS (SELECT 1 FROM sqlite_master i WHERE i.type = 'index' AND i.name = t.name || '_pakn_id_path')`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	for _, table := range tables {
+		quoted := `"` + strings.ReplaceAll(table, `"`, `""`) + `"`
+		index := `"` + strings.ReplaceAll(table+"_pakn_id_path", `"`, `""`) + `"`
+		q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", index, quoted, idExpression)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
