@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from phananh_contracts import (
     NOTIFICATIONS_TOPIC,
     SERVICES,
@@ -36,6 +35,8 @@ from phananh_contracts import (
     dead_letter_topic,
     decode_event,
 )
+from phananh_platform.kafka import read_topic
+from phananh_platform.settings import KafkaSettings
 from pymongo import AsyncMongoClient
 
 from tests.support.platform import Platform, running_platform
@@ -179,34 +180,18 @@ async def faults(platform: Platform, log: list[str]) -> None:
             await platform.start("database")
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
+async def records_of(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     try:
-        await consumer._client.force_metadata_update()
-        partitions = [
-            TopicPartition(topic, n) for n in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[tuple[bytes | None, bytes]] = []
-        while [p for p in partitions if await consumer.position(p) < ends[p]]:
-            for records in (await consumer.getmany(*partitions, timeout_ms=1000)).values():
-                found += [(record.key, record.value or b"") for record in records]
-        return found
-    finally:
-        await consumer.stop()
+        records = await read_topic(KafkaSettings(bootstrap_servers=bootstrap), topic)
+    except LookupError:
+        return []
+    return [(record.key, record.value or b"") for record in records]
 
 
 async def event_ids(bootstrap: str, topics: tuple[str, ...]) -> set[str]:
     ids: set[str] = set()
     for topic in topics:
-        for _, value in await read_topic(bootstrap, topic):
+        for _, value in await records_of(bootstrap, topic):
             # A record that is no event is recorded by audit as invalid, under its own id.
             with contextlib.suppress(ContractViolation):
                 ids.add(decode_event(topic, value).id)
@@ -245,7 +230,7 @@ async def test_promises_hold_through_kills_a_broker_restart_and_a_database_outag
             received = set(report_of)
             sent = [
                 decode_event(NOTIFICATIONS_TOPIC.name, value)
-                for _, value in await read_topic(platform.kafka_bootstrap, NOTIFICATIONS_TOPIC.name)
+                for _, value in await records_of(platform.kafka_bootstrap, NOTIFICATIONS_TOPIC.name)
             ]
             receipts = {
                 e.data.notification_id
@@ -276,7 +261,7 @@ async def test_promises_hold_through_kills_a_broker_restart_and_a_database_outag
     )
     repeats = sum(count - 1 for count in delivered.values() if count > 1)
     dead = {
-        s: len(await read_topic(platform.kafka_bootstrap, dead_letter_topic(s))) for s in SERVICES
+        s: len(await records_of(platform.kafka_bootstrap, dead_letter_topic(s))) for s in SERVICES
     }
     print(
         "\nchaos:",

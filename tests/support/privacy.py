@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from phananh_contracts import CHANNEL_RAW_TOPIC, dead_letter_topic
+from phananh_platform.kafka import read_topic
 from pymongo import AsyncMongoClient
 
 from tests.support.platform import Platform
@@ -37,35 +38,13 @@ async def find_contacts(platform: Platform, needles: list[str]) -> list[str]:
     finally:
         await client.close()
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        topics = sorted(t for t in await consumer.topics() if t.startswith("pakn."))
-        for topic in topics:
-            if topic in RAW_BY_DESIGN:
-                continue
-            partitions = [
-                TopicPartition(topic, n) for n in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-            if not partitions:
-                continue
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            hit = False
-            while not hit and [p for p in partitions if await consumer.position(p) < ends[p]]:
-                batch = await consumer.getmany(*partitions, timeout_ms=1000)
-                for records in batch.values():
-                    for record in records:
-                        text = (record.value or b"").decode("utf-8", "replace")
-                        if any(needle in text for needle in needles):
-                            hit = True
-            if hit:
-                found.append(topic)
-    finally:
-        await consumer.stop()
+    for topic in sorted(await _topics(platform)):
+        if topic in RAW_BY_DESIGN:
+            continue
+        records = await read_topic(platform.kafka, topic, client_id="privacy-scan")
+        texts = ((record.value or b"").decode("utf-8", "replace") for record in records)
+        if any(needle in text for text in texts for needle in needles):
+            found.append(topic)
 
     for service, text in platform.logs().items():
         if service in {"kafka", "database"}:
@@ -73,3 +52,12 @@ async def find_contacts(platform: Platform, needles: list[str]) -> list[str]:
         if any(needle in text for needle in needles):
             found.append(f"log:{service}")
     return found
+
+
+async def _topics(platform: Platform) -> set[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return {topic for topic in await consumer.topics() if topic.startswith("pakn.")}
+    finally:
+        await consumer.stop()

@@ -17,15 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from phananh_contracts import (
     SERVICES,
     DeadLetterHeader,
     KafkaRecord,
     dead_letter_topic,
-    topic_by_name,
 )
-from phananh_platform.kafka import RecordProducer
+from phananh_platform.kafka import RecordProducer, read_topic
 from phananh_platform.settings import KafkaSettings
 
 REPLAYED_FROM = "x-replayed-from"
@@ -116,39 +114,23 @@ def services_named(names: Sequence[str]) -> list[str]:
 async def read_dead_letters(kafka: KafkaSettings, services: Iterable[str]) -> list[DeadLetter]:
     """Every record on the services' dead-letter topics, oldest first per service."""
     found: list[DeadLetter] = []
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="phananh-dlq",
-    )
-    await consumer.start()
-    try:
-        for service in services:
-            topic = topic_by_name(dead_letter_topic(service))
-            partitions = [TopicPartition(topic.name, n) for n in range(topic.partitions)]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            while [p for p in partitions if await consumer.position(p) < ends[p]]:
-                batch = await consumer.getmany(*partitions, timeout_ms=1000)
-                for partition, records in batch.items():
-                    for record in records:
-                        if record.offset >= ends[partition]:
-                            continue
-                        found.append(
-                            DeadLetter(
-                                service=service,
-                                partition=partition.partition,
-                                offset=record.offset,
-                                key=record.key,
-                                value=record.value or b"",
-                                headers=tuple(record.headers),
-                                timestamp_ms=record.timestamp,
-                            )
-                        )
-    finally:
-        await consumer.stop()
+    for service in services:
+        try:
+            records = await read_topic(kafka, dead_letter_topic(service), client_id="phananh-dlq")
+        except LookupError:
+            continue  # never created: nothing was ever dead-lettered there
+        found += [
+            DeadLetter(
+                service=service,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value or b"",
+                headers=tuple(record.headers),
+                timestamp_ms=record.timestamp,
+            )
+            for record in records
+        ]
     return found
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import RecordMetadata
@@ -250,5 +250,46 @@ async def warm_group_coordinator(settings: KafkaSettings, topic: str) -> None:
                 return
             except (KafkaError, KafkaConnectionError):
                 await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(
+    settings: KafkaSettings, topic: str, *, client_id: str = "phananh-reader"
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic``, from its first to the end measured now, oldest first in
+    each partition; read without a consumer group, so nothing is committed.
+
+    For tools that look back (dry runs, dead letters, verification); LookupError if the
+    topic does not exist.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,  # without a group, every partition is assigned to this consumer
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            raise LookupError(f"the topic {topic} does not exist")
+        for _ in range(200):  # assigned once the topic's metadata arrived
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment(), key=lambda partition: partition.partition)
+        if not partitions:
+            return []
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        for partition in partitions:
+            while await consumer.position(partition) < ends[partition]:
+                batch = await consumer.getmany(partition, timeout_ms=1_000)
+                records += [r for r in batch.get(partition, []) if r.offset < ends[partition]]
+        return records
     finally:
         await consumer.stop()

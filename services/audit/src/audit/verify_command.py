@@ -22,10 +22,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from phananh_contracts import AUDIT_CHECKPOINTS_TOPIC, ContractViolation
+from phananh_platform.kafka import read_topic
 from phananh_platform.mongo import create_mongo_client
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
@@ -94,36 +94,12 @@ async def read_published_checkpoints(
     timeout_s: float = 60.0,
 ) -> Checkpoints:
     """Every checkpoint on the checkpoint topic, from its first record to its end."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="phananh-audit-verify",
-        group_id=None,  # every partition, no consumer group, nothing committed
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=settings.request_timeout_ms,
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(timeout_s):
-            if topic not in await consumer.topics():
-                raise LookupError(f"the checkpoint topic {topic} does not exist")
-            for _ in range(100):  # assigned on start; a slow broker may take a moment
-                if consumer.assignment():
-                    break
-                await asyncio.sleep(0.05)
-            partitions = sorted(consumer.assignment())
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            found: Checkpoints = []
-            for partition in partitions:
-                while await consumer.position(partition) < ends[partition]:
-                    batch = await consumer.getmany(partition, timeout_ms=1_000)
-                    for message in batch.get(partition, []):
-                        found.append(_published_checkpoint(message.value, message.offset))
-            return found
-    finally:
-        await consumer.stop()
+    async with asyncio.timeout(timeout_s):
+        try:
+            records = await read_topic(settings, topic, client_id="phananh-audit-verify")
+        except LookupError:
+            raise LookupError(f"the checkpoint topic {topic} does not exist") from None
+    return [_published_checkpoint(record.value, record.offset) for record in records]
 
 
 def _published_checkpoint(

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer
 from phananh_contracts import REPORTS_TOPIC, ContractViolation, ReportReceived, decode_event
+from phananh_platform.kafka import read_topic
 from phananh_platform.settings import load_settings
 
 from routing.app import checked_ruleset
@@ -71,37 +71,14 @@ def compare(
 
 async def past_reports(settings: Settings) -> list[ReportReceived]:
     """Every readable report on the reports topic, oldest first per partition."""
-    consumer = AIOKafkaConsumer(
-        REPORTS_TOPIC.name,
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
     reports: dict[str, ReportReceived] = {}
-    try:
-        partitions = consumer.assignment() or set()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = consumer.assignment()
-        ends = await consumer.end_offsets(list(partitions))
-
-        async def behind() -> bool:
-            positions = {p: await consumer.position(p) for p in ends}
-            return any(positions[p] < end for p, end in ends.items())
-
-        while await behind():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    try:
-                        event = decode_event(REPORTS_TOPIC.name, record.value)
-                    except ContractViolation:
-                        continue  # dead-lettered by the service; nothing to route
-                    assert isinstance(event.data, ReportReceived)
-                    reports.setdefault(event.data.report_id, event.data)
-    finally:
-        await consumer.stop()
+    for record in await read_topic(settings.kafka, REPORTS_TOPIC.name, client_id="dry-run"):
+        try:
+            event = decode_event(REPORTS_TOPIC.name, record.value)
+        except ContractViolation:
+            continue  # dead-lettered by the service; nothing to route
+        assert isinstance(event.data, ReportReceived)
+        reports.setdefault(event.data.report_id, event.data)
     return list(reports.values())
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.mongo import insert_once
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,11 +32,11 @@ from notify.domain.recipients import Recipient
 logger = logging.getLogger("notify.store")
 
 
-class ClaimHeld(TimeoutError):
+class ClaimHeld(ConcurrentChange):
     """Another delivery of this notification is in progress and its lease is valid.
 
-    A ``TimeoutError``: the delivery guard treats it as transient and tries the message
-    again later, by which time the other delivery finished or its lease expired.
+    A ``ConcurrentChange``: the delivery guard treats it as transient and tries the
+    message again later, by which time the other delivery finished or its lease expired.
     """
 
 

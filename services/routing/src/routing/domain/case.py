@@ -600,9 +600,7 @@ def _reopen_by_agency(step: _Step) -> Decision:
     if step.case.is_open:
         return step.not_now(f"Phản ánh {step.case.report.tracking_code} đang được xử lý.")
     note = step.update.note or "Đơn vị chủ trì mở lại phản ánh để xử lý tiếp."
-    return reopen(
-        step.case, step.ruleset, step.calendar, now=step.now, cause=step.event_id, note=note
-    )
+    return reopen(step.case, step.ruleset, now=step.now, cause=step.event_id, note=note)
 
 
 _STEPS = {
@@ -645,7 +643,7 @@ def apply_reply(
                 f"Người dân chưa hài lòng với kết quả (đánh giá {data.rating}/5); "
                 "phản ánh được mở lại để xử lý tiếp."
             )
-            return reopen(case, ruleset, calendar, now=now, cause=reply.id, note=note)
+            return reopen(case, ruleset, now=now, cause=reply.id, note=note)
         if case.status == ReportStatus.CLOSED:
             return Decision(_applied(case, reply.id))
         closed = _applied(case, reply.id).model_copy(update={"status": ReportStatus.CLOSED})
@@ -687,7 +685,6 @@ def apply_reply(
 def reopen(
     case: Case,
     ruleset: RuleSet,
-    calendar: WorkingCalendar,
     *,
     now: datetime,
     cause: str,
