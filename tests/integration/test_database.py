@@ -106,3 +106,47 @@ async def test_the_local_database_answers_id_lookups_from_an_index(
         f"{plan()}: is the running FerretDB an older build? phananh down; phananh up --infra-only"
     )
     assert await cases.find_one({"_id": "report-1"}) == {"_id": "report-1", "status": "assigned"}
+
+    # An optimistic update's filter holds more than _id ({_id, version}): the project's
+    # FerretDB still narrows it by _id through that index (deploy/local/ferretdb/*.patch).
+    explained = await mongo_client[mongo_settings.database].command(
+        "explain", {"find": "cases", "filter": {"_id": "report-1", "status": "assigned"}}
+    )
+    assert explained["filterPushdown"] is True
+    assert "USING INDEX" in " ".join(explained["queryPlanner"]["Plan"])
+    assert await cases.find_one({"_id": "report-1", "status": "resolved"}) is None
+
+
+async def test_database_time_is_measured_by_command_and_collection(
+    mongo_settings: MongoSettings,
+) -> None:
+    """What an operator reads on /metrics to see where a service's database time goes."""
+    from phananh_platform.mongo import DatabaseMetrics
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    client = create_mongo_client(
+        mongo_settings, app_name="phananh-test", listeners=[DatabaseMetrics(registry)]
+    )
+
+    def sample(name: str, command: str, collection: str) -> float:
+        labels = {"command": command, "collection": collection}
+        return registry.get_sample_value(name, labels) or 0.0
+
+    try:
+        cases = client[mongo_settings.database]["metered_cases"]
+        await cases.insert_one({"_id": "report-1", "status": "assigned"})
+        with pytest.raises(DuplicateKeyError):
+            await cases.insert_one({"_id": "report-1", "status": "assigned"})
+        for _ in range(3):
+            assert await cases.find_one({"_id": "report-1"}) is not None
+        await cases.update_one({"_id": "report-1"}, {"$set": {"status": "resolved"}})
+    finally:
+        await client.close()
+
+    assert sample("pakn_db_command_seconds_count", "insert", "metered_cases") == 2
+    assert sample("pakn_db_command_failures_total", "insert", "metered_cases") == 1
+    assert sample("pakn_db_command_seconds_count", "find", "metered_cases") == 3
+    assert sample("pakn_db_command_seconds_sum", "find", "metered_cases") > 0
+    assert sample("pakn_db_command_seconds_count", "update", "metered_cases") == 1
+    assert sample("pakn_db_command_failures_total", "update", "metered_cases") == 0

@@ -467,7 +467,8 @@ class LocalStack:
     def ferretdb_binary(self) -> Path:
         """Build FerretDB through the Go module proxy once; later calls build nothing."""
         source = self.paths.local / "ferretdb"
-        digest = _digest(source / "main.go", source / "go.mod", source / "go.sum")
+        patches = sorted(source.glob("*.patch"))
+        digest = _digest(source / "main.go", source / "go.mod", source / "go.sum", *patches)
         binary = self.paths.cache / "bin" / f"ferretdb-local-{digest}"
         if binary.is_file():
             return binary
@@ -480,8 +481,9 @@ class LocalStack:
             raise StackError("FerretDB v1.24 needs Go 1.24 or newer; see `go version`")
         self.say("  database: building FerretDB v1.24.2 with Go (first time only) …")
         binary.parent.mkdir(parents=True, exist_ok=True)
+        modfile = self._ferretdb_patched(go, source, patches, binary.parent / f"src-{digest}")
         result = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(binary), "."],
+            [go, "build", "-trimpath", f"-modfile={modfile}", "-o", str(binary), "."],
             cwd=source,
             capture_output=True,
             text=True,
@@ -492,7 +494,50 @@ class LocalStack:
             raise StackError(
                 f"building FerretDB failed:\n{(result.stdout + result.stderr)[-3000:]}"
             )
+        shutil.rmtree(modfile.parent, ignore_errors=True)
         return binary
+
+    @staticmethod
+    def _ferretdb_patched(go: str, source: Path, patches: list[Path], work: Path) -> Path:
+        """A patched copy of the FerretDB module and a go.mod (for ``-modfile``) using it.
+
+        Each ``*.patch`` next to ``main.go`` is a unified diff against the FerretDB module
+        (paths from its root). Go's module cache stays untouched and so does the
+        project's go.mod: the build reads a copy that replaces the module with the patched
+        tree.
+        """
+
+        def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+            done = subprocess.run(
+                argv, cwd=cwd, capture_output=True, text=True, check=False, env=env
+            )
+            if done.returncode != 0:
+                output = (done.stdout + done.stderr)[-3000:]
+                raise StackError(f"{' '.join(argv)} failed:\n{output}")
+            return done.stdout.strip()
+
+        module = "github.com/FerretDB/FerretDB"
+        run([go, "mod", "download", module], source)
+        origin = Path(run([go, "list", "-m", "-f", "{{.Dir}}", module], source))
+        shutil.rmtree(work, ignore_errors=True)
+        tree = work / "ferretdb"
+        shutil.copytree(origin, tree)
+        for path in [tree, *tree.rglob("*")]:  # the module cache's files are read-only
+            path.chmod(path.stat().st_mode | 0o200)
+        for patch in patches:
+            # Outside any repository, `git apply` is a strict `patch` (no fuzz).
+            run(
+                ["git", "apply", "-p1", str(patch)],
+                tree,
+                env={**os.environ, "GIT_CEILING_DIRECTORIES": str(work)},
+            )
+        modfile = work / "go.mod"
+        modfile.write_text(
+            (source / "go.mod").read_text(encoding="utf-8") + f"\nreplace {module} => {tree}\n",
+            encoding="utf-8",
+        )
+        shutil.copyfile(source / "go.sum", work / "go.sum")
+        return modfile
 
     def database_kind(self) -> str:
         return (

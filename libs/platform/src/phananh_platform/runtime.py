@@ -56,7 +56,7 @@ from phananh_platform.delivery import (
 from phananh_platform.kafka import RecordProducer, create_broker, wait_for_kafka
 from phananh_platform.logs import configure_logging
 from phananh_platform.metrics import KafkaPositions, Periodic, RefreshFailures, consumer_groups
-from phananh_platform.mongo import create_mongo_client, ping
+from phananh_platform.mongo import DatabaseMetrics, create_mongo_client, ping
 from phananh_platform.settings import ServiceSettings
 
 logger = logging.getLogger("phananh.runtime")
@@ -262,7 +262,13 @@ def build_service(name: str, settings: ServiceSettings, *, uses_database: bool) 
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=name), guard],
         description=f"phananh {name} service",
     )
-    mongo = create_mongo_client(settings.mongodb, app_name=client_id) if uses_database else None
+    mongo = (
+        create_mongo_client(
+            settings.mongodb, app_name=client_id, listeners=[DatabaseMetrics(registry)]
+        )
+        if uses_database
+        else None
+    )
     service = ServiceApp(
         name=name,
         settings=settings,
