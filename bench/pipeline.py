@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from phananh_contracts import (
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from bench import baselines
@@ -193,6 +195,58 @@ async def trail_stamps(platform: Platform, expected: Sequence[Expected]) -> dict
     return counts
 
 
+DatabaseKey = tuple[str, str, str]  # service, command, collection
+
+
+def database_time(platform: Platform) -> dict[DatabaseKey, tuple[float, float]]:
+    """Every service's ``pakn_db_command_seconds`` (count, sum) as it stands now."""
+    found: dict[DatabaseKey, tuple[float, float]] = {}
+    for service in ("intake", "routing", "notify", "audit"):
+        try:
+            with urllib.request.urlopen(platform.url(service, "/metrics"), timeout=10) as reply:
+                text = reply.read().decode("utf-8")
+        except OSError:
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name != "pakn_db_command_seconds":
+                continue
+            for sample in family.samples:
+                key = (service, sample.labels["command"], sample.labels["collection"])
+                count, total = found.get(key, (0.0, 0.0))
+                if sample.name.endswith("_count"):
+                    count = sample.value
+                elif sample.name.endswith("_sum"):
+                    total = sample.value
+                found[key] = (count, total)
+    return found
+
+
+def database_breakdown(
+    before: dict[DatabaseKey, tuple[float, float]],
+    after: dict[DatabaseKey, tuple[float, float]],
+    reports: int,
+) -> list[dict[str, Any]]:
+    """Database commands during the load, the costliest first, per report."""
+    rows = []
+    for key, (count, total) in after.items():
+        count -= before.get(key, (0.0, 0.0))[0]
+        total -= before.get(key, (0.0, 0.0))[1]
+        if count <= 0:
+            continue
+        service, command, collection = key
+        rows.append(
+            {
+                "service": service,
+                "command": command,
+                "collection": collection,
+                "commands_per_report": round(count / reports, 2),
+                "mean_ms": round(total * 1000 / count, 2),
+                "ms_per_report": round(total * 1000 / reports, 2),
+            }
+        )
+    return sorted(rows, key=lambda row: -row["ms_per_report"])
+
+
 def metered_components(platform: Platform) -> dict[str, ProcessMeter]:
     meters = {}
     for component in (*platform.components(), "kafka", "database"):
@@ -221,6 +275,7 @@ async def pipeline_run(
         await asyncio.sleep(1)  # the watcher holds its partitions
         for meter in meters.values():
             meter.start()
+        database_before = await asyncio.to_thread(database_time, platform)
         started = time.time() * 1000
         sent = await publish_open_loop(bootstrap, CHANNEL_RAW_TOPIC.name, messages, rate)
         published = time.time() * 1000
@@ -236,6 +291,7 @@ async def pipeline_run(
                 lag_progress, last_lag = time.monotonic(), lag
         drained = time.time() * 1000
         usage = {name: meter.stop() for name, meter in meters.items()}
+        database_after = await asyncio.to_thread(database_time, platform)
     finally:
         stop.set()
         await watching
@@ -244,7 +300,11 @@ async def pipeline_run(
     on_trail = await trail_stamps(platform, expected)
     for item in expected:
         item.stamps["sent"] = sent[item.message.key]
-    return summarize(expected, usage, on_trail, started, published, drained, lag)
+    summary = summarize(expected, usage, on_trail, started, published, drained, lag)
+    summary["database_commands"] = database_breakdown(
+        database_before, database_after, len(expected)
+    )
+    return summary
 
 
 def expects(item: Expected, stage: str) -> bool:

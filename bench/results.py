@@ -79,6 +79,23 @@ def markdown(document: dict[str, Any]) -> str:
             + " | ".join(cells)
             + f" | {run['baselines']['pass_through']['cpu_ms_per_record']} ms |"
         )
+    for run in document["runs"]:
+        commands = run["pipeline"].get("database_commands") or []
+        if not commands:
+            continue
+        lines += [
+            "",
+            f"## Database commands during the load, {run['reports']} reports "
+            "(the costliest, as each service's driver timed them)",
+            "",
+            "| service | command | collection | per report | mean ms | ms per report |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        for row in commands[:12]:
+            lines.append(
+                f"| {row['service']} | {row['command']} | {row['collection']} | "
+                f"{row['commands_per_report']} | {row['mean_ms']} | {row['ms_per_report']} |"
+            )
     lines.append("")
     return "\n".join(lines)
 

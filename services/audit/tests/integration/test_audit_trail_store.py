@@ -281,6 +281,60 @@ async def test_two_writers_on_one_chain_never_fork_it(
     assert (await verify(store)).intact
 
 
+async def test_heads_see_what_another_instance_appended(
+    store: TrailStore, database: AsyncDatabase[Any], mongodb_url: str
+) -> None:
+    """The checkpointer's heads follow a chain past another writer's records (by _id),
+    and a chain the other writer started shows once the list of chains is read again."""
+    now = [0.0]
+    mine = TrailStore(database, chain_list_refresh_s=60, clock=lambda: now[0])
+    records = deadline_records(5)
+    writer = TrailWriter(mine, DeadLetters(), clock=ticking())
+    for record in records[:3]:
+        await writer(record)
+    assert [(h.chain_id, h.sequence) for h in await mine.heads()] == [(DEADLINES, 3)]
+
+    other_client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    try:
+        other = TrailWriter(TrailStore(other_client[database.name]), DeadLetters(), clock=ticking())
+        for record in records[3:]:
+            await other(record)
+        await other(consumed(ex.AGENCY_ACCEPTED, partition=1))
+    finally:
+        await other_client.close()
+
+    documents = await stored(database, DEADLINES)
+    assert [d["_id"] for d in documents] == [f"{DEADLINES}#{n:012d}" for n in range(1, 6)]
+    heads = await mine.heads()
+    assert [(h.chain_id, h.sequence, h.record_hash) for h in heads] == [
+        (DEADLINES, 5, documents[-1]["hash"])
+    ]
+    now[0] = 61.0
+    assert [(h.chain_id, h.sequence) for h in await mine.heads()] == [(UPDATES, 1), (DEADLINES, 5)]
+
+
+async def test_a_chain_written_before_ids_named_places_is_continued(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    """Records stored with server ObjectIds (older trails) are still found and linked."""
+    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    records = deadline_records(4)
+    for record in records[:2]:
+        await writer(record)
+    trail = database["audit_trail"]
+    for document in await stored(database, DEADLINES):  # as an older version stored them
+        await trail.delete_one({"_id": document["_id"]})
+        await trail.insert_one({key: value for key, value in document.items() if key != "_id"})
+
+    later = TrailStore(database)  # a restarted instance: knows no head
+    assert [(h.chain_id, h.sequence) for h in await later.heads()] == [(DEADLINES, 2)]
+    resumed = TrailWriter(later, DeadLetters(), clock=ticking())
+    for record in records[2:]:
+        assert await resumed(record) is True
+    assert [d["sequence"] for d in await stored(database, DEADLINES)] == [1, 2, 3, 4]
+    assert (await verify(later)).intact
+
+
 # ----------------------------------------------------------------------- checkpoints
 
 

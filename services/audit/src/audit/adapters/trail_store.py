@@ -3,8 +3,10 @@
 Collections:
 
 * ``audit_trail``: one document per event (see ``audit.domain.chain.to_document``),
-  unique on ``event_id`` (a redelivered event writes nothing twice) and on
-  (``chain_id``, ``sequence``) (two writers can never fork a chain);
+  ``_id`` = its place (``<chain>#<sequence>``, so the hot path finds a chain's end by
+  ``_id``: FerretDB scans a collection for any other filter), unique on ``event_id`` (a
+  redelivered event writes nothing twice) and on (``chain_id``, ``sequence``) (two
+  writers can never fork a chain);
 * ``audit_checkpoints``: one document per signed checkpoint, ``_id`` = checkpoint id
   (also unique on ``checkpoint_id``), holding the exact signed bytes and the signature.
 
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,12 +30,21 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from audit.domain.chain import EventFacts, SourcePosition, head_of, next_record, to_document
+from audit.domain.chain import (
+    EventFacts,
+    SourcePosition,
+    head_of,
+    next_record,
+    record_id,
+    to_document,
+)
 from audit.domain.checkpoints import SignedCheckpoint, UnreadableCheckpoint, read_signed
 
 TRAIL = "audit_trail"
 CHECKPOINTS = "audit_checkpoints"
 _CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
+CHAIN_LIST_REFRESH_S = 300.0
+"""Longest time before a chain started by another audit instance shows in ``heads()``."""
 
 
 class ChainContention(RuntimeError):
@@ -49,16 +61,37 @@ class CorruptChainHead(RuntimeError):
     """
 
 
+def _chain_head(chain_id: str, document: dict[str, Any]) -> ChainHead:
+    try:
+        return ChainHead(
+            chain_id=chain_id, sequence=document["sequence"], record_hash=document["hash"]
+        )
+    except (KeyError, ValueError) as error:
+        raise CorruptChainHead(f"chain {chain_id}: malformed last record ({error})") from None
+
+
 class TrailStore:
     """The audit service's documents; nothing else writes them, and nothing rewrites them."""
 
-    def __init__(self, database: AsyncDatabase[Any], *, max_append_attempts: int = 50) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Any],
+        *,
+        max_append_attempts: int = 50,
+        chain_list_refresh_s: float = CHAIN_LIST_REFRESH_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.trail = database[TRAIL]
         self.checkpoint_documents = database[CHECKPOINTS]
         self._max_append_attempts = max_append_attempts
-        self._known_heads: dict[str, ChainHead] = {}
-        """Heads this instance wrote: one round trip per event instead of two. A stale one
-        (another writer appended since) only costs a refused insert and a fresh read."""
+        self._chain_list_refresh_s = chain_list_refresh_s
+        self._clock = clock
+        self._heads: dict[str, ChainHead] = {}
+        """The newest head this instance knows of each chain (it wrote or read it). From
+        there a chain's newer records are found by ``_id``; a stale one (another writer
+        appended since) costs a refused insert or a few more lookups, never a wrong link."""
+        self._chains: set[str] = set()
+        self._chains_read_at: float | None = None
 
     async def ensure_indexes(self) -> None:
         await self.trail.create_index("event_id", unique=True, name="event_id")
@@ -79,11 +112,11 @@ class TrailStore:
 
         Returns True when this call wrote it, False when the event was recorded before
         (redelivery). When another writer took the next sequence first (two instances
-        during a rebalance), the head is read again and the record rebuilt on it.
+        during a rebalance), the newer head is read and the record rebuilt on it.
         """
         chain_id = position.chain_id
         for attempt in range(1, self._max_append_attempts + 1):
-            head = self._known_heads.pop(chain_id, None) or await self.head(chain_id)
+            head = self._heads.get(chain_id) or await self.head(chain_id)
             record = next_record(head, facts, position, recorded_at=recorded_at)
             try:
                 await self.trail.insert_one(to_document(record))
@@ -91,9 +124,17 @@ class TrailStore:
                 # FerretDB does not say which index refused it: ask.
                 if await self.is_recorded(facts.event_id):
                     return False
+                newer = await self._follow(head) if head is not None else None
+                if newer is None or newer == head:
+                    # Not found by _id (records written before _id named their place):
+                    # the next attempt reads the chain's end by sequence.
+                    self._heads.pop(chain_id, None)
+                else:
+                    self._heads[chain_id] = newer
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                 continue
-            self._known_heads[chain_id] = head_of(record)
+            self._heads[chain_id] = head_of(record)
+            self._chains.add(chain_id)
             return True
         raise ChainContention(
             f"chain {chain_id}: no free sequence after {self._max_append_attempts} attempts"
@@ -123,20 +164,33 @@ class TrailStore:
     # ----------------------------------------------------------------------- reading
 
     async def head(self, chain_id: str) -> ChainHead | None:
-        """The last record of a chain, or None for a chain without records."""
+        """The last record of a chain, or None for a chain without records.
+
+        From the head this instance knows, newer records are looked up by ``_id`` (their
+        place); a chain it never saw is read by sequence once (a scan on FerretDB)."""
+        known = self._heads.get(chain_id) or await self._last_by_sequence(chain_id)
+        if known is None:
+            return None
+        newest = await self._follow(known)
+        self._heads[chain_id] = newest
+        return newest
+
+    async def _follow(self, head: ChainHead) -> ChainHead:
+        """The newest head reachable from ``head`` by looking up each next place."""
+        while document := await self.trail.find_one(
+            {"_id": record_id(head.chain_id, head.sequence + 1)},
+            projection={"sequence": 1, "hash": 1},
+        ):
+            head = _chain_head(head.chain_id, document)
+        return head
+
+    async def _last_by_sequence(self, chain_id: str) -> ChainHead | None:
         document = await self.trail.find_one(
             {"chain_id": chain_id},
             sort=[("sequence", DESCENDING)],
             projection={"sequence": 1, "hash": 1},
         )
-        if document is None:
-            return None
-        try:
-            return ChainHead(
-                chain_id=chain_id, sequence=document["sequence"], record_hash=document["hash"]
-            )
-        except (KeyError, ValueError) as error:
-            raise CorruptChainHead(f"chain {chain_id}: malformed last record ({error})") from None
+        return None if document is None else _chain_head(chain_id, document)
 
     async def chain_ids(self) -> list[str]:
         """Every chain id, in order (one indexed lookup per chain, no aggregation)."""
@@ -152,9 +206,17 @@ class TrailStore:
             found.append(after)
 
     async def heads(self) -> list[ChainHead]:
-        """The head of every chain, sorted by chain id."""
+        """The head of every chain, sorted by chain id.
+
+        The list of chains is read from the trail at most every ``chain_list_refresh_s``
+        (a chain another instance started shows from then on); in between, chains this
+        instance wrote or saw are followed by ``_id`` lookups only."""
+        now = self._clock()
+        if self._chains_read_at is None or now - self._chains_read_at >= self._chain_list_refresh_s:
+            self._chains.update(await self.chain_ids())
+            self._chains_read_at = now
         heads: list[ChainHead] = []
-        for chain_id in await self.chain_ids():
+        for chain_id in sorted(self._chains):
             head = await self.head(chain_id)
             if head is not None:
                 heads.append(head)

@@ -147,9 +147,22 @@ def record_content(record: TrailRecord) -> dict[str, Any]:
     return content
 
 
+def record_id(chain_id: str, sequence: int) -> str:
+    """The ``_id`` of a chain's record at ``sequence``: its place, so a chain's next record
+    is found by ``_id`` (the one lookup every MongoDB-wire server answers from an index)."""
+    return f"{chain_id}#{sequence:012d}"
+
+
 def to_document(record: TrailRecord) -> dict[str, Any]:
-    """The MongoDB document of a record: its content plus ``hash`` (``_id`` is the server's)."""
-    return {**record_content(record), "hash": record.hash}
+    """The MongoDB document of a record: ``_id`` (its place), its content and ``hash``.
+
+    ``_id`` is not hashed: trails written before it named the place (server ``ObjectId``s)
+    verify the same."""
+    return {
+        "_id": record_id(record.chain_id, record.sequence),
+        **record_content(record),
+        "hash": record.hash,
+    }
 
 
 def canonical_json(content: Mapping[str, Any]) -> bytes:
