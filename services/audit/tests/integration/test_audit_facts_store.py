@@ -243,3 +243,22 @@ async def test_concurrent_writers_lose_no_update(store: FactsStore) -> None:
     assert busy == fold(records)["rpt-busy"]
     assert busy is not None and len(busy.agency_steps) == 15
     assert [f.report_id for f in await store.facts_received_between(*MARCH)] == ["rpt-busy"]
+
+
+async def test_instances_that_remember_stale_versions_lose_no_update(
+    store: FactsStore, mongo_settings: MongoSettings, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    """Each instance remembers the versions it wrote; another instance's newer ones, and a
+    restart (nothing remembered, a pointer that lags), still lose nothing."""
+    records = month_of_records()[:120]
+    other = FactsStore(mongo_client[mongo_settings.database])
+    for number, item in enumerate(records[:-3]):
+        writer = store if number % 2 == 0 else other
+        await writer.apply_event(item["event_type"], item["payload"], item["occurred_at"])
+    restarted = FactsStore(mongo_client[mongo_settings.database])
+    await apply_all(restarted, records[-3:])
+    await apply_all(store, records)  # a redelivery of everything writes nothing new
+
+    for key, facts in fold(records).items():
+        assert await restarted.get(key) == facts
+        assert await store.get(key) == facts

@@ -22,7 +22,8 @@ process's last known version, else ``audit_report_versions``, a pointer moved fo
 with ``$max``) probe ``n+1``, ``n+2`` … until one is missing. FerretDB answers ``_id``
 lookups without reading the collection, while any other filter scans it; measured
 before this design, folding slowed to ~7 events/s at 2 000 reports. MongoDB and
-FerretDB need no capability check for any of this.
+FerretDB need no capability check for any of this. An instance keeps the latest version
+of the reports it folded recently, so the usual event costs one insert and no read.
 
 A document also carries the derived values (``derived``) for people reading the
 database. They are never read back.
@@ -30,6 +31,7 @@ database. They are never read back.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -55,6 +57,10 @@ from audit.domain.records import TrailRecord
 COLLECTION = "audit_report_facts"
 POINTERS = "audit_report_versions"
 MAX_ATTEMPTS = 20
+POINTER_EVERY = 4
+"""The version pointer moves every this many versions (a report has a handful)."""
+RECENT_REPORTS = 20_000
+"""Reports whose latest version an instance keeps in memory (a few MB)."""
 """Rounds of one update while other writers keep changing the same report."""
 REBUILD_BATCH = 500
 
@@ -81,9 +87,13 @@ class FactsStore:
         )
         # Where each report's latest version is, so the hot path reads by ``_id`` only
         # (FerretDB scans a collection for any other filter). A hint, never the truth:
-        # versions newer than it are found by probing their ``_id``.
+        # versions newer than it are found by probing their ``_id``. It is moved forward
+        # every POINTER_EVERY versions only: a restart probes at most that many more.
         self.pointers = database[POINTERS]
-        self._known: dict[str, int] = {}
+        self._recent: OrderedDict[str, tuple[int, dict[str, Any] | None]] = OrderedDict()
+        """The latest version this instance wrote or read of recent reports (and its
+        document when known), at most RECENT_REPORTS of them. Another writer's newer
+        version makes the next insert collide; the report is then read again."""
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index(
@@ -105,34 +115,51 @@ class FactsStore:
         if key is None:
             return
         for _ in range(MAX_ATTEMPTS):
-            latest = await self._latest_of(key)
+            known, document = self._recent.get(key, (0, None))
+            latest = document if document is not None else await self._latest_of(key, known)
             before = facts_of(latest) if latest else None
             after = apply(before, event_type, data, occurred_at)
             if after is None or after == before:
                 return  # the latest version holds the event
             version = latest["version"] + 1 if latest else 1
-            if await insert_once(self.collection, document_of(after, version=version)):
-                self._known[key] = version
-                await self.pointers.update_one(
-                    {"_id": key}, {"$max": {"version": version}}, upsert=True
-                )
+            written = document_of(after, version=version)
+            if await insert_once(self.collection, written):
+                self._remember(key, version, written)
+                if version % POINTER_EVERY == 0:
+                    await self.pointers.update_one(
+                        {"_id": key}, {"$max": {"version": version}}, upsert=True
+                    )
                 return
+            self._remember(key, version, None)  # another writer made it: read it
         raise FactsContention(f"the facts of {key} changed {MAX_ATTEMPTS} times under an update")
 
-    async def _latest_of(self, report_id: str) -> dict[str, Any] | None:
-        """The latest version of a report's facts, found by ``_id`` lookups."""
-        version = self._known.get(report_id)
-        if version is None:
+    def _remember(self, key: str, version: int, document: dict[str, Any] | None) -> None:
+        self._recent[key] = (version, document)
+        self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_REPORTS:
+            self._recent.popitem(last=False)
+
+    async def _latest_of(self, report_id: str, known: int = 0) -> dict[str, Any] | None:
+        """The latest version of a report's facts, found by ``_id`` lookups from a hint."""
+        version = known
+        if version == 0:
+            # Versions start at 1 and are contiguous: without a first, there is none.
+            latest = await self.collection.find_one({"_id": version_id(report_id, 1)})
+            if latest is None:
+                return None
             pointer = await self.pointers.find_one({"_id": report_id})
-            version = pointer["version"] if pointer else 0
-        latest = await self.collection.find_one({"_id": version_id(report_id, version)})
+            version = max(1, pointer["version"] if pointer else 1)
+            if version > 1:
+                latest = await self.collection.find_one({"_id": version_id(report_id, version)})
+        else:
+            latest = await self.collection.find_one({"_id": version_id(report_id, version)})
         while newer := await self.collection.find_one({"_id": version_id(report_id, version + 1)}):
             latest, version = newer, version + 1  # another writer moved on
-        if latest is None and version > 0:
+        if latest is None:
             # The hint outlived a rebuild (which starts every report at version 1).
             latest = await self._latest({"report_id": report_id})
         if latest is not None:
-            self._known[report_id] = latest["version"]
+            self._remember(report_id, latest["version"], latest)
         return latest
 
     async def get(self, ref: str) -> ReportFacts | None:
@@ -178,7 +205,7 @@ class FactsStore:
             fold_record(folded, record)
         await self.collection.drop()
         await self.pointers.drop()
-        self._known.clear()
+        self._recent.clear()
         await self.ensure_indexes()
         documents = [document_of(facts, version=1) for facts in folded.values()]
         for offset in range(0, len(documents), REBUILD_BATCH):
