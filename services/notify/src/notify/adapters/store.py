@@ -23,6 +23,7 @@ from typing import Any
 
 from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.mongo import insert_once
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -78,6 +79,21 @@ async def _upsert(collection: AsyncCollection[Any], key: str, update: dict[str, 
         await collection.update_one({"_id": key}, update, upsert=True)
 
 
+async def _upsert_and_read(
+    collection: AsyncCollection[Any], key: str, update: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`_upsert` that answers the document as it is after the update (one round trip)."""
+    try:
+        document = await collection.find_one_and_update(
+            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+        )
+    except DuplicateKeyError:
+        document = await collection.find_one_and_update(
+            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+        )
+    return document or {}  # an upsert always answers a document
+
+
 class ReportBook:
     """``notify_reports``: the citizens linked to each report, and its pending events."""
 
@@ -91,8 +107,7 @@ class ReportBook:
         update: dict[str, Any] = {"$set": {"received": True, "tracking_code": tracking_code}}
         if recipient is not None:
             update["$addToSet"] = {"recipients": _recipient_doc(recipient)}
-        await _upsert(self.reports, report_id, update)
-        return await self.file(report_id)
+        return _file(report_id, await _upsert_and_read(self.reports, report_id, update))
 
     async def link(self, root_report_id: str, recipient: Recipient) -> None:
         """A duplicate's reporter will hear about ``root_report_id`` from now on."""
@@ -114,24 +129,25 @@ class ReportBook:
             add["agencies"] = {
                 "$each": [{"id": agency, "name": name} for agency, name in agencies.items()]
             }
-        await _upsert(
-            self.reports, report_id, {"$addToSet": add, "$setOnInsert": {"received": False}}
-        )
-        return await self.file(report_id)
+        update = {"$addToSet": add, "$setOnInsert": {"received": False}}
+        return _file(report_id, await _upsert_and_read(self.reports, report_id, update))
 
     async def file(self, report_id: str) -> ReportFile:
-        doc = await self.reports.find_one({"_id": report_id}) or {}
-        agencies: dict[str, str] = {}
-        for agency in doc.get("agencies", []):
-            agencies[agency["id"]] = agency["name"]
-        return ReportFile(
-            report_id=report_id,
-            received=bool(doc.get("received", False)),
-            tracking_code=doc.get("tracking_code"),
-            recipients=tuple(_recipient(item) for item in doc.get("recipients", [])),
-            agencies=agencies,
-            triggers=tuple(doc.get("triggers", [])),
-        )
+        return _file(report_id, await self.reports.find_one({"_id": report_id}) or {})
+
+
+def _file(report_id: str, doc: dict[str, Any]) -> ReportFile:
+    agencies: dict[str, str] = {}
+    for agency in doc.get("agencies", []):
+        agencies[agency["id"]] = agency["name"]
+    return ReportFile(
+        report_id=report_id,
+        received=bool(doc.get("received", False)),
+        tracking_code=doc.get("tracking_code"),
+        recipients=tuple(_recipient(item) for item in doc.get("recipients", [])),
+        agencies=agencies,
+        triggers=tuple(doc.get("triggers", [])),
+    )
 
 
 @dataclass(frozen=True)
