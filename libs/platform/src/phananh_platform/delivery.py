@@ -31,7 +31,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol
@@ -229,6 +229,37 @@ class DeliveryGuard:
         )
         await self.sleep(pause)
         raise NackMessage()
+
+    async def each(
+        self, records: Sequence[Any], handle: Callable[[Any], Awaitable[object]]
+    ) -> None:
+        """Handle the records of one batch in order, under the same rules as one record.
+
+        A record that fails for good is dead-lettered and the batch goes on. A transient
+        or unexpected failure pauses, then raises ``NackMessage``: the batch is fetched
+        again from its first record (the records handled before it are handled again,
+        which idempotent handlers make harmless) and nothing is committed meanwhile.
+        """
+        for record in records:
+            ref = RecordRef(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                headers=tuple(record.headers or ()),
+            )
+            with message_context(ref.log_context):
+                try:
+                    await handle(record)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    try:
+                        await self.handle_failure(ref, error)
+                    except AckMessage:
+                        continue  # dead-lettered: the batch goes on
+            self.forget(ref)
 
     def forget(self, ref: RecordRef) -> None:
         self._attempts.pop((ref.topic, ref.partition, ref.offset), None)

@@ -72,6 +72,35 @@ def durable_subscriber_options(group_id: str) -> dict[str, Any]:
     }
 
 
+BATCH_MAX_RECORDS = 200
+"""Records handled between two commits at most (fewer when fewer are waiting)."""
+BATCH_WAIT_MS = 100
+"""How long an idle consumer waits for records before asking again."""
+
+
+def batch_subscriber_options(
+    group_id: str, *, max_records: int = BATCH_MAX_RECORDS
+) -> dict[str, Any]:
+    """:func:`durable_subscriber_options` for a consumer that takes records in batches.
+
+    ``getmany`` hands over whatever has been fetched (up to ``max_records``) without
+    waiting for more, so a batch adds no latency; the batch is committed once, after the
+    handler returned, instead of once per record. The handler gets the records
+    (``message.raw_message``, a tuple) and handles each under the delivery rules
+    (:meth:`phananh_platform.delivery.DeliveryGuard.each`).
+    """
+    return {
+        "group_id": group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "batch": True,
+        "max_records": max_records,
+        "batch_timeout_ms": BATCH_WAIT_MS,
+        "parser": tolerant_headers,
+        "decoder": record_bytes,
+    }
+
+
 async def tolerant_headers(
     record: Any, parse: Callable[[Any], Awaitable[StreamMessage[Any]]]
 ) -> StreamMessage[Any]:
@@ -86,12 +115,17 @@ async def tolerant_headers(
     try:
         return await parse(record)
     except UnicodeDecodeError:
-        readable = [
-            (name, value.decode(errors="replace").encode()) for name, value in record.headers
-        ]
-        message = await parse(dataclasses.replace(record, headers=readable))
+        if isinstance(record, tuple):  # a batch
+            message = await parse(tuple(_readable(item) for item in record))
+        else:
+            message = await parse(_readable(record))
         message.raw_message = record
         return message
+
+
+def _readable(record: Any) -> Any:
+    readable = [(name, value.decode(errors="replace").encode()) for name, value in record.headers]
+    return dataclasses.replace(record, headers=readable)
 
 
 async def record_bytes(message: StreamMessage[Any]) -> bytes:

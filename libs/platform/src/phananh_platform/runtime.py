@@ -34,8 +34,9 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from aiokafka import ConsumerRecord
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from phananh_contracts import dead_letter_topic
@@ -53,7 +54,12 @@ from phananh_platform.delivery import (
     DeliveryMetrics,
     backoff_seconds,
 )
-from phananh_platform.kafka import RecordProducer, create_broker, wait_for_kafka
+from phananh_platform.kafka import (
+    RecordProducer,
+    batch_subscriber_options,
+    create_broker,
+    wait_for_kafka,
+)
 from phananh_platform.logs import configure_logging
 from phananh_platform.metrics import KafkaPositions, Periodic, RefreshFailures, consumer_groups
 from phananh_platform.mongo import DatabaseMetrics, create_mongo_client, ping
@@ -82,7 +88,33 @@ class ServiceApp:
     """Topics the service publishes to (for its AsyncAPI document; see
     :mod:`phananh_platform.asyncapi`); the dead-letter topic is there from the start."""
     started: bool = False
+    guard: DeliveryGuard | None = None
     _refresh_failures: RefreshFailures | None = field(default=None, init=False, repr=False)
+
+    def consume(
+        self,
+        *topics: str,
+        group_id: str,
+        handle: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[object]],
+        name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Hand every record of ``topics`` to ``handle``, in order per partition.
+
+        Records come in batches (whatever was fetched, up to ``BATCH_MAX_RECORDS``); each
+        is handled under the delivery rules, and the batch is committed once, after the
+        last record's effects are durable: one commit per batch instead of per record.
+        ``name`` and ``description`` are what the AsyncAPI document says of the consumer.
+        """
+        guard = self.guard
+        assert guard is not None, "consume() on a service built by build_service()"
+
+        async def consume_batch(body: list[bytes], message: KafkaMessage) -> None:
+            await guard.each(message.raw_message, handle)
+
+        consume_batch.__doc__ = description
+        consume_batch.__name__ = name or f"consume_{group_id.replace('-', '_')}"
+        self.broker.subscriber(*topics, **batch_subscriber_options(group_id))(consume_batch)
 
     def monitor(
         self,
@@ -277,6 +309,7 @@ def build_service(name: str, settings: ServiceSettings, *, uses_database: bool) 
         dead_letters=dead_letters,
         mongo=mongo,
         publishes=[dead_letter_topic(name)],
+        guard=guard,
     )
     positions = KafkaPositions(
         settings.kafka,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from faststream.kafka import KafkaMessage
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
@@ -30,7 +30,6 @@ from phananh_contracts import (
     REPORTS_TOPIC,
     RULES_TOPIC,
 )
-from phananh_platform.kafka import durable_subscriber_options
 from phananh_platform.runtime import ServiceApp, build_service
 
 from audit.adapters.facts_store import FactsStore
@@ -103,10 +102,16 @@ def create_app(settings: Settings) -> ServiceApp:
     service.monitor("audit_chains", measured.measure_chains, interval_s=interval)
     writer = TrailWriter(measured, service.dead_letters, on_event=facts.apply_event)
 
-    @service.broker.subscriber(*AUDITED_TOPICS, **durable_subscriber_options(SERVICE))
-    async def record(body: bytes, message: KafkaMessage) -> None:
-        """Append every domain event to the trail, then fold it into the read model."""
-        await writer(ConsumedRecord.from_kafka(message.raw_message))
+    async def record(record: ConsumerRecord[bytes, bytes]) -> None:
+        await writer(ConsumedRecord.from_kafka(record))
+
+    service.consume(
+        *AUDITED_TOPICS,
+        group_id=SERVICE,
+        handle=record,
+        name="record",
+        description="Append every domain event to the trail, then fold it into the read model.",
+    )
 
     service.publishes.append(AUDIT_CHECKPOINTS_TOPIC.name)
     service.on_startup += [trail.ensure_indexes, facts.ensure_indexes]
