@@ -192,3 +192,55 @@ async def test_a_deeply_nested_record_is_dead_lettered_once_and_never_loops() ->
         await guard.handle_failure(ref, poison_error())
 
     assert len(sink.records) == 1 and pauses == []
+
+
+class Record:
+    """What a batch holds (the fields of aiokafka's ConsumerRecord the guard reads)."""
+
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.topic, self.partition, self.offset = "pakn.reports.v1", 0, offset
+        self.key, self.value, self.headers = b"k", value, ()
+
+
+async def test_a_batch_goes_on_past_a_dead_lettered_record() -> None:
+    sink = MemorySink()
+    guard, pauses, _ = make_guard(sink)
+    batch = [Record(10, b"first"), Record(11, b"poison"), Record(12, b"third")]
+    handled: list[bytes] = []
+
+    async def handle(record: Record) -> None:
+        if record.value == b"poison":
+            raise poison_error()
+        handled.append(record.value)
+
+    await guard.each(batch, handle)
+
+    assert handled == [b"first", b"third"]
+    assert [dead["value"] for dead in sink.records] == [b"poison"]
+    assert pauses == []
+
+
+async def test_a_transient_failure_sends_the_whole_batch_back_and_commits_nothing() -> None:
+    sink = MemorySink()
+    guard, pauses, registry = make_guard(sink)
+    batch = [Record(20, b"first"), Record(21, b"second"), Record(22, b"third")]
+    handled: list[bytes] = []
+    database_away = [True]
+
+    async def handle(record: Record) -> None:
+        if record.value == b"second" and database_away[0]:
+            raise ServerSelectionTimeoutError("no database")
+        handled.append(record.value)
+
+    with pytest.raises(NackMessage):
+        await guard.each(batch, handle)
+    assert handled == [b"first"] and pauses == [0.1] and sink.records == []
+
+    database_away[0] = False  # the batch comes again from its first record
+    await guard.each(batch, handle)
+    assert handled == [b"first", b"first", b"second", b"third"]
+    retried = {"service": "intake", "topic": "pakn.reports.v1", "classification": "transient"}
+    assert (
+        registry.get_sample_value("pakn_consumer_errors_total", {**retried, "outcome": "retried"})
+        == 1
+    )

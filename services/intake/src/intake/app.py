@@ -6,6 +6,7 @@ each with its own settings.
 
 from __future__ import annotations
 
+from aiokafka import ConsumerRecord
 from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CHANNEL_RAW_TOPIC,
@@ -14,7 +15,7 @@ from phananh_contracts import (
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
 )
-from phananh_platform.kafka import RecordProducer, durable_subscriber_options
+from phananh_platform.kafka import RecordProducer
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
@@ -61,22 +62,30 @@ def create_app(settings: Settings) -> ServiceApp:
     raw_handler = RawHandler(config, keys, store, producer, IntakeMetrics(service.registry))
     read_model = ReadModelHandler(store)
 
-    @service.broker.subscriber(CHANNEL_RAW_TOPIC.name, **durable_subscriber_options("intake"))
-    async def normalize(body: bytes) -> None:
-        """Raw channel messages -> canonical reports, replies and rejections."""
-        await raw_handler(body)
+    async def normalize(record: ConsumerRecord[bytes, bytes]) -> None:
+        await raw_handler(record.value or b"")
 
-    read_model_group = durable_subscriber_options("intake-read-model")
+    async def keep_current(record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.topic == ASSIGNMENTS_TOPIC.name:
+            await read_model.assignment(record.value or b"")
+        else:
+            await read_model.status(record.value or b"")
 
-    @service.broker.subscriber(ASSIGNMENTS_TOPIC.name, **read_model_group)
-    async def assigned(body: bytes) -> None:
-        """Keep the Open311 view's agency and expected date current."""
-        await read_model.assignment(body)
-
-    @service.broker.subscriber(REPORT_STATUS_TOPIC.name, **read_model_group)
-    async def status_changed(body: bytes) -> None:
-        """Keep the Open311 view's status current."""
-        await read_model.status(body)
+    service.consume(
+        CHANNEL_RAW_TOPIC.name,
+        group_id="intake",
+        handle=normalize,
+        name="normalize",
+        description="Raw channel messages -> canonical reports, replies and rejections.",
+    )
+    service.consume(
+        ASSIGNMENTS_TOPIC.name,
+        REPORT_STATUS_TOPIC.name,
+        group_id="intake-read-model",
+        handle=keep_current,
+        name="keep_current",
+        description="Keep the Open311 view's agency, expected date and status current.",
+    )
 
     published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
     service.publishes += [topic.name for topic in published]

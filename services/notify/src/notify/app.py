@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import httpx
+from aiokafka import ConsumerRecord
 from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
@@ -22,7 +23,7 @@ from phananh_contracts import (
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
 )
-from phananh_platform.kafka import RecordProducer, durable_subscriber_options
+from phananh_platform.kafka import RecordProducer
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
@@ -71,9 +72,10 @@ def create_app(settings: Settings) -> ServiceApp:
     handlers = NotifyHandlers(config, reports, opt_outs, dispatcher, metrics)
 
     def consumer(topic: str, group: str, handle: Callable[[bytes], Awaitable[None]]) -> None:
-        @service.broker.subscriber(topic, **durable_subscriber_options(f"{SERVICE}-{group}"))
-        async def consume(body: bytes) -> None:
-            await handle(body)
+        async def consume(record: ConsumerRecord[bytes, bytes]) -> None:
+            await handle(record.value or b"")
+
+        service.consume(topic, group_id=f"{SERVICE}-{group}", handle=consume, name="consume")
 
     def about_report(topic: str) -> Callable[[bytes], Awaitable[None]]:
         async def handle(body: bytes) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
-from faststream.kafka import KafkaMessage
+from aiokafka import ConsumerRecord
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     ASSIGNMENTS_TOPIC,
@@ -25,7 +25,7 @@ from phananh_contracts import (
     REPORT_STATUS_TOPIC,
     agency_inbox_topic,
 )
-from phananh_platform.kafka import RecordProducer, durable_subscriber_options, ensure_topics
+from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
 
 from routing.adapters import CaseStore, DeadlineStore
@@ -89,12 +89,16 @@ def create_app(settings: Settings) -> ServiceApp:
         on_switch=create_inboxes,
     )
 
-    @service.broker.subscriber(*(t.name for t in TOPICS), **durable_subscriber_options(SERVICE))
-    async def decide(body: bytes, message: KafkaMessage) -> None:
-        """Reports, agencies' updates and citizens' replies -> the case and its facts."""
-        record = message.raw_message
-        assert not isinstance(record, tuple), "one record at a time, not a batch"
-        await handler(record.topic, body)
+    async def decide(record: ConsumerRecord[bytes, bytes]) -> None:
+        await handler(record.topic, record.value or b"")
+
+    service.consume(
+        *(t.name for t in TOPICS),
+        group_id=SERVICE,
+        handle=decide,
+        name="decide",
+        description="Reports, agencies' updates and citizens' replies -> the case and its facts.",
+    )
 
     async def before_consuming() -> None:
         await feed.start()
