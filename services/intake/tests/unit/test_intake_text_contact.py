@@ -122,3 +122,24 @@ def test_a_similar_report_of_the_same_ward_and_category_is_linked_to_the_first()
     assert original([first], window=4) is None, "outside the window"
     unrelated = EarlierReport("r4", "03679", "urban_order", fold("Xe máy đỗ trên vỉa hè"), now)
     assert original([unrelated]) is None
+
+
+def test_intake_loads_only_underthesea_s_normalizer() -> None:
+    """underthesea's taggers and models would cost intake ~60 MB it never uses."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, intake.app\n"
+        "from intake.domain.text import normalize_text\n"
+        "print(normalize_text('Nước thải hoà vào suối, thuỷ lợi'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('underthesea.pipeline.')"
+        " and not m.startswith(('underthesea.pipeline.text_normalize',"
+        " 'underthesea.pipeline.word_tokenize'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    normalized, others = done.stdout.splitlines()
+    assert normalized == "Nước thải hòa vào suối, thủy lợi"
+    assert others == "[]"

@@ -11,11 +11,36 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
+import sys
+import types
 import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
-from underthesea import text_normalize
+
+def _underthesea_text_normalize() -> Any:
+    """underthesea's ``text_normalize``, without loading the rest of underthesea.
+
+    ``import underthesea`` loads its taggers, parsers and optional models as well: ~60 MB
+    of intake's memory for one function that needs none of them. When underthesea is not
+    loaded yet, its package is registered without running its ``__init__``, so only the
+    normalizer's own modules load (the same code, from the same installed package).
+    """
+    if "underthesea" not in sys.modules:
+        spec = importlib.util.find_spec("underthesea")
+        if spec is not None and spec.submodule_search_locations is not None:
+            package = types.ModuleType("underthesea")
+            package.__path__ = list(spec.submodule_search_locations)
+            package.__spec__ = spec
+            sys.modules["underthesea"] = package
+    from underthesea.pipeline.text_normalize import text_normalize
+
+    return text_normalize
+
+
+text_normalize = _underthesea_text_normalize()
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", re.IGNORECASE)
