@@ -248,8 +248,7 @@ class CaseHandler:
         return warning_time(calendar, case.term_start, case.deadline)
 
     async def _publish(self, records: list[KafkaRecord]) -> None:
-        for record in records:
-            await self.producer.publish(record)
+        await self.producer.publish_all(records)
 
 
 @dataclass
