@@ -116,6 +116,18 @@ async def test_the_local_database_answers_id_lookups_from_an_index(
     assert "USING INDEX" in " ".join(explained["queryPlanner"]["Plan"])
     assert await cases.find_one({"_id": "report-1", "status": "resolved"}) is None
 
+    # A few known documents at once ({_id: {$in: [...]}}, intake's day buckets) too.
+    await cases.insert_many([{"_id": f"report-{n}", "status": "open"} for n in range(2, 6)])
+    wanted = {"_id": {"$in": ["report-2", "report-4", "report-9"]}}
+    explained = await mongo_client[mongo_settings.database].command(
+        "explain", {"find": "cases", "filter": wanted}
+    )
+    assert explained["filterPushdown"] is True
+    assert "USING INDEX" in " ".join(explained["queryPlanner"]["Plan"])
+    assert sorted([d["_id"] async for d in cases.find(wanted)]) == ["report-2", "report-4"]
+    found = [d["_id"] async for d in cases.find({**wanted, "status": "open"})]
+    assert sorted(found) == ["report-2", "report-4"]
+
 
 async def test_database_time_is_measured_by_command_and_collection(
     mongo_settings: MongoSettings,

@@ -117,3 +117,19 @@ def test_a_pid_file_naming_a_reused_pid_is_not_taken_for_our_process(project: Pa
     assert quiet(project).pid("kafka") is None
     project.pid_file("kafka").write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
     assert quiet(project).pid("kafka") == os.getpid()
+
+
+def test_only_database_files_without_any_table_count_as_empty(tmp_path: Path) -> None:
+    """FerretDB will not start next to an empty file it left behind; real data is kept."""
+    import sqlite3
+
+    from phananh_cli.stack import _empty_sqlite_files
+
+    with sqlite3.connect(tmp_path / "pakn.sqlite") as db:
+        db.execute("CREATE TABLE _ferretdb_collections (name TEXT)")
+    with sqlite3.connect(tmp_path / "test_left_behind.sqlite") as db:
+        db.execute("PRAGMA user_version = 0")
+    (tmp_path / "not-a-database.sqlite").write_bytes(b"this is no SQLite file at all")
+
+    assert [path.name for path in _empty_sqlite_files(tmp_path)] == ["test_left_behind.sqlite"]
+    assert _empty_sqlite_files(tmp_path / "absent") == []

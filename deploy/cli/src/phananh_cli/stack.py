@@ -173,6 +173,22 @@ def port_answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _empty_sqlite_files(directory: Path) -> list[Path]:
+    """SQLite files in ``directory`` holding no table at all."""
+    import sqlite3
+
+    empty = []
+    for path in sorted(directory.glob("*.sqlite")) if directory.is_dir() else []:
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                (tables,) = db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            continue  # not ours to judge: FerretDB will say what is wrong with it
+        if tables == 0:
+            empty.append(path)
+    return empty
+
+
 def _digest(*files: Path) -> str:
     digest = hashlib.sha256()
     for file in files:
@@ -560,6 +576,14 @@ class LocalStack:
             label = "mongod"
         else:
             data = self.paths.data / "ferretdb"
+            for empty in _empty_sqlite_files(data):
+                # FerretDB leaves a database file without tables when it is stopped while
+                # creating one, then refuses to start ("no such table:
+                # _ferretdb_collections"). Such a file holds nothing.
+                self.say(f"  database: removing {empty.name}, an empty database file")
+                for path in (empty, empty.with_name(empty.name + "-wal"),
+                             empty.with_name(empty.name + "-shm")):  # fmt: skip
+                    path.unlink(missing_ok=True)
             argv = [
                 str(self.ferretdb_binary()),
                 f"--listen-addr=127.0.0.1:{self.ports.database}",
