@@ -3,9 +3,13 @@
 * Kafka's own ceiling: ``ProducerPerformance`` and ``ConsumerPerformance`` from the
   kafka-tools jar the local stack already fetched, with the raw messages' average size.
 * A no-logic aiokafka pass-through over as many hops as the pipeline: one OS process per
-  hop (as the services are), each consuming one record at a time from its topic,
-  publishing it to the next with the services' producer settings (idempotent, acks=all),
-  and committing after the publish — the services' delivery rules without their work.
+  hop (as the services are), each taking the records fetched from its topic (up to the
+  services' batch size), publishing them one at a time to the next with the services'
+  producer settings (idempotent, acks=all), and committing after the batch — the
+  services' delivery rules without their work.
+* The database's own cost per command: one client, one command at a time (as the
+  services send them), inserting, finding and updating documents by ``_id`` the size of
+  a report's, with the database process's CPU time per command.
 
 ``python -m bench.baselines forward SOURCE TARGET GROUP`` is one hop of the pass-through.
 """
@@ -28,6 +32,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from phananh_platform.kafka import BATCH_MAX_RECORDS, BATCH_WAIT_MS
+from pymongo import AsyncMongoClient
 
 from bench.load import ProcessMeter, publish_open_loop
 from bench.traffic import RawMessage
@@ -136,9 +142,55 @@ async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
         await admin.close()
 
 
+# ------------------------------------------------------------------------ database
+async def database_performance(
+    url: str, database_pid: int | None, *, count: int, document_bytes: int
+) -> dict[str, dict[str, float]]:
+    """Commands per second and CPU per command (database and client) of ``_id`` inserts,
+    finds and updates, one at a time, on a collection of ``count`` documents."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    name = f"bench_baseline_{uuid.uuid4().hex[:6]}"
+    collection = client[name]["documents"]
+    text = "Đường giao thông tổ 3 phường Chiềng Lề bị sụt lún, nước tràn vào nhà dân. "
+    body = (text * (document_bytes // len(text.encode()) + 1))[: document_bytes // 2]
+    keys = [f"report-{number:08d}" for number in range(count)]
+    operations = {
+        "insert": lambda key: collection.insert_one({"_id": key, "text": body, "version": 1}),
+        "find": lambda key: collection.find_one({"_id": key}),
+        "update": lambda key: collection.update_one(
+            {"_id": key, "version": 1}, {"$set": {"status": "assigned"}, "$inc": {"version": 1}}
+        ),
+    }
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for kind, operation in operations.items():
+            meter = ProcessMeter(database_pid) if database_pid else None
+            if meter:
+                meter.start()
+            client_cpu = time.process_time()
+            started = time.monotonic()
+            for key in keys:
+                await operation(key)
+            elapsed = time.monotonic() - started
+            client_cpu = time.process_time() - client_cpu
+            results[kind] = {
+                "commands_per_s": round(count / elapsed, 1),
+                "database_cpu_ms_per_command": (
+                    round(meter.stop()["cpu_s"] * 1000 / count, 3) if meter else 0.0
+                ),
+                "client_cpu_ms_per_command": round(client_cpu * 1000 / count, 3),
+            }
+    finally:
+        await client.drop_database(name)
+        await client.close()
+    return results
+
+
 # ------------------------------------------------------------------- pass-through
 async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
-    """One hop: consume one record at a time, publish it with acks=all, then commit."""
+    """One hop under the services' delivery rules: take what was fetched (up to
+    ``BATCH_MAX_RECORDS``), publish each record with acks=all, one at a time, then commit
+    the batch."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -156,11 +208,14 @@ async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
             await consumer.getmany(timeout_ms=100)
         print("ready", flush=True)
         while not stop.is_set():
-            try:
-                record = await asyncio.wait_for(consumer.getone(), timeout=0.5)
-            except TimeoutError:
+            batches = await consumer.getmany(
+                timeout_ms=BATCH_WAIT_MS, max_records=BATCH_MAX_RECORDS
+            )
+            if not batches:
                 continue
-            await producer.send_and_wait(target, record.value, key=record.key)
+            for records in batches.values():
+                for record in records:
+                    await producer.send_and_wait(target, record.value, key=record.key)
             await consumer.commit()
     finally:
         await consumer.stop()
@@ -177,7 +232,12 @@ class ChainResult:
 
 
 async def pass_through_chain(
-    bootstrap: str, messages: Sequence[RawMessage], *, hops: int, rate: float | None
+    bootstrap: str,
+    messages: Sequence[RawMessage],
+    *,
+    hops: int,
+    rate: float | None,
+    kafka_pid: int | None = None,
 ) -> ChainResult:
     """The no-logic chain: ``hops`` forwarder processes, messages sent open-loop at ``rate``."""
     run = uuid.uuid4().hex[:6]
@@ -199,6 +259,8 @@ async def pass_through_chain(
         for hop in range(hops)
     ]
     meters = {f"hop-{n}": ProcessMeter(process.pid) for n, process in enumerate(processes)}
+    if kafka_pid is not None:
+        meters["kafka"] = ProcessMeter(kafka_pid)
     watcher = AIOKafkaConsumer(
         topics[-1], bootstrap_servers=bootstrap, auto_offset_reset="earliest"
     )

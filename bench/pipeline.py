@@ -390,7 +390,9 @@ def chain_summary(result: baselines.ChainResult, count: int) -> dict[str, Any]:
     ]
     first = min(result.sent_ms.values())
     last = max(result.arrived_ms.values(), default=first)
-    cpu_s = sum(value["cpu_s"] for value in result.meters.values())
+    hops = {name: value for name, value in result.meters.items() if name != "kafka"}
+    cpu_s = sum(value["cpu_s"] for value in hops.values())
+    kafka = result.meters.get("kafka")
     return {
         "hops": HOPS,
         "records": count,
@@ -398,7 +400,31 @@ def chain_summary(result: baselines.ChainResult, count: int) -> dict[str, Any]:
         "throughput_per_s": round(len(latencies) / max(0.001, (last - first) / 1000), 1),
         "latency_ms": histogram(latencies),
         "cpu_ms_per_record": round(cpu_s * 1000 / count, 2),
-        "peak_rss_mb": max((value["peak_rss_mb"] for value in result.meters.values()), default=0),
+        "kafka_cpu_ms_per_record": round(kafka["cpu_s"] * 1000 / count, 2) if kafka else None,
+        "peak_rss_mb": max((value["peak_rss_mb"] for value in hops.values()), default=0),
+    }
+
+
+def limits(
+    pipeline: dict[str, Any], chain: dict[str, Any], database: dict[str, dict[str, float]]
+) -> dict[str, Any]:
+    """Where a report's CPU goes, and what each part alone would allow on this machine.
+
+    The database's share is also predicted from its own baseline: the commands the
+    services sent per report times what one command costs the database on its own."""
+    cpu = pipeline["cpu_ms_per_report"]
+    commands = sum(row["commands_per_report"] for row in pipeline.get("database_commands", []))
+    per_command = statistics.fmean(row["database_cpu_ms_per_command"] for row in database.values())
+    total = sum(cpu.values())
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_ms_per_report": round(total, 1),
+        "share": {name: round(value / total, 3) for name, value in cpu.items()} if total else {},
+        "ceiling_per_s": round(cores * 1000 / total, 1) if total else None,
+        "database_commands_per_report": round(commands, 1),
+        "database_cpu_ms_per_command": round(per_command, 3),
+        "database_cpu_ms_per_report_predicted": round(commands * per_command, 1),
+        "kafka_cpu_ms_per_record_pass_through": chain.get("kafka_cpu_ms_per_record"),
     }
 
 
@@ -420,7 +446,9 @@ async def run_size(
     scratch = directory / f"size-{count}"
     scratch.mkdir(parents=True)
     say(f"{count} reports: starting the platform")
-    async with running_platform(scratch, name=f"bench-{count}") as platform:
+    # The services' timers as deployed (deadline checks every 30 s, checkpoints every
+    # 5 minutes), not quickened as the end-to-end tests have them.
+    async with running_platform(scratch, name=f"bench-{count}", pace={}) as platform:
         say("platform up; Kafka's ProducerPerformance and ConsumerPerformance")
         bootstrap = platform.kafka_bootstrap
         classpath = platform.stack.kafka_classpath()
@@ -432,9 +460,19 @@ async def run_size(
         consumer = await asyncio.to_thread(
             baselines.consumer_performance, classpath, bootstrap, kafka_topic, perf_records
         )
+        say("the database's own cost per command")
+        database = await baselines.database_performance(
+            platform.stack.database_url,
+            platform.stack.pid("database"),
+            count=min(max(count, 1000), 5000),
+            document_bytes=size,
+        )
         say("no-logic pass-through, 4 hops")
         chain = chain_summary(
-            await baselines.pass_through_chain(bootstrap, messages, hops=HOPS, rate=rate), count
+            await baselines.pass_through_chain(
+                bootstrap, messages, hops=HOPS, rate=rate, kafka_pid=platform.stack.pid("kafka")
+            ),
+            count,
         )
         say("the pipeline")
         pipeline = await pipeline_run(platform, messages, rate, stall_s=stall_s)
@@ -448,7 +486,9 @@ async def run_size(
             "kafka_producer_performance": producer,
             "kafka_consumer_performance": consumer,
             "pass_through": chain,
+            "database_commands": database,
         },
+        "limits": limits(pipeline, chain, database),
         "pipeline": pipeline,
         "ratios": {
             "pipeline_vs_pass_through": ratio(through, chain["throughput_per_s"]),

@@ -79,6 +79,28 @@ def markdown(document: dict[str, Any]) -> str:
             + " | ".join(cells)
             + f" | {run['baselines']['pass_through']['cpu_ms_per_record']} ms |"
         )
+    lines += [
+        "",
+        "## Where a report's CPU goes (ms per report, share) and the ceiling it sets",
+        "",
+        "| reports | total | services | Kafka | database | ceiling (cores ÷ total) | "
+        "database commands per report | database CPU per command (own baseline) | "
+        "database CPU predicted / measured |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in document["runs"]:
+        limit = run.get("limits")
+        if not limit:
+            continue
+        cpu = run["pipeline"]["cpu_ms_per_report"]
+        services = sum(v for k, v in cpu.items() if k not in ("kafka", "database"))
+        lines.append(
+            f"| {run['reports']} | {limit['cpu_ms_per_report']} | {services:.1f} | "
+            f"{cpu.get('kafka', 0):.1f} | {cpu.get('database', 0):.1f} | "
+            f"{limit['ceiling_per_s']}/s | {limit['database_commands_per_report']} | "
+            f"{limit['database_cpu_ms_per_command']} ms | "
+            f"{limit['database_cpu_ms_per_report_predicted']} / {cpu.get('database', 0):.1f} ms |"
+        )
     for run in document["runs"]:
         commands = run["pipeline"].get("database_commands") or []
         if not commands:

@@ -184,11 +184,22 @@ class Platform:
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 
+TEST_PACE = {
+    "PHANANH_DEADLINE_CHECK_INTERVAL_S": "1",
+    "PHANANH_AUDIT_CHECKPOINT_INTERVAL_S": "5",
+}
+"""Timers quickened so that tests see a breach or a checkpoint within seconds."""
+
+
 @asynccontextmanager
-async def running_platform(directory: Path, *, name: str = "platform") -> AsyncIterator[Platform]:
+async def running_platform(
+    directory: Path, *, name: str = "platform", pace: dict[str, str] | None = None
+) -> AsyncIterator[Platform]:
     """The platform started in ``directory``; stopped (everything) on the way out.
 
-    The processes' logs are kept in ``test-artifacts/e2e/<name>/`` for after the run.
+    ``pace`` sets the services' timers (default :data:`TEST_PACE`; ``{}`` keeps the
+    services' own defaults, as deployed). The processes' logs are kept in
+    ``test-artifacts/e2e/<name>/`` for after the run.
     """
     ports = Ports(
         kafka=free_port(),
@@ -204,8 +215,7 @@ async def running_platform(directory: Path, *, name: str = "platform") -> AsyncI
             os.environ["PHANANH_NOTIFY_PROVIDER_SECRETS"] = json.dumps(
                 {name: f"local-token-{name}" for name in PROVIDER_PATHS}
             )
-            os.environ["PHANANH_DEADLINE_CHECK_INTERVAL_S"] = "1"
-            os.environ["PHANANH_AUDIT_CHECKPOINT_INTERVAL_S"] = "5"
+            os.environ.update(TEST_PACE if pace is None else pace)
             platform = Platform(stack, http, mail)
             try:
                 await asyncio.to_thread(stack.up)

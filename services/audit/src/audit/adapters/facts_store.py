@@ -114,11 +114,22 @@ class FactsStore:
         key = report_key(event_type, data)
         if key is None:
             return
+        # A report this instance has not seen is most likely new (its first event): its
+        # first version is written without reading; if one exists, the insert says so.
+        unseen = key not in self._recent
         for _ in range(MAX_ATTEMPTS):
             known, document = self._recent.get(key, (0, None))
-            latest = document if document is not None else await self._latest_of(key, known)
+            if document is not None:
+                latest = document
+            elif unseen:
+                latest = None
+            else:
+                latest = await self._latest_of(key, known)
             before = facts_of(latest) if latest else None
             after = apply(before, event_type, data, occurred_at)
+            if after is None and unseen:
+                unseen = False  # nothing to start a report with: read what is stored
+                continue
             if after is None or after == before:
                 return  # the latest version holds the event
             version = latest["version"] + 1 if latest else 1
@@ -130,6 +141,9 @@ class FactsStore:
                         {"_id": key}, {"$max": {"version": version}}, upsert=True
                     )
                 return
+            if unseen:
+                unseen = False  # not new after all: read it (from the pointer)
+                continue
             self._remember(key, version, None)  # another writer made it: read it
         raise FactsContention(f"the facts of {key} changed {MAX_ATTEMPTS} times under an update")
 
