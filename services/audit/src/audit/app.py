@@ -105,10 +105,14 @@ def create_app(settings: Settings) -> ServiceApp:
     async def record(record: ConsumerRecord[bytes, bytes]) -> None:
         await writer(ConsumedRecord.from_kafka(record))
 
+    async def records(batch: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
+        await writer.write_batch([ConsumedRecord.from_kafka(item) for item in batch])
+
     service.consume(
         *AUDITED_TOPICS,
         group_id=SERVICE,
         handle=record,
+        handle_batch=records,
         name="record",
         description="Append every domain event to the trail, then fold it into the read model.",
     )

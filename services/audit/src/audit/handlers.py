@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -65,6 +65,10 @@ class Trail(Protocol):
     ) -> bool: ...
 
     async def is_recorded(self, event_id: str) -> bool: ...
+
+    async def append_many(
+        self, items: Sequence[tuple[EventFacts, SourcePosition]], *, recorded_at: datetime
+    ) -> list[bool]: ...
 
 
 async def ignore_event(event_type: str, data: dict[str, Any], occurred_at: datetime) -> None:
@@ -133,6 +137,44 @@ class TrailWriter:
         facts = event_facts(event)
         written = await self.trail.append(facts, record.position, recorded_at=self.clock())
         await self.on_event(facts.event_type, facts.payload, facts.occurred_at)
+        return written
+
+    async def write_batch(self, records: Sequence[ConsumedRecord]) -> list[bool]:
+        """Record a batch of consumed records, in order; per record, whether it was written.
+
+        The valid events between two invalid records are appended together
+        (:meth:`TrailStore.append_many`: one insert per chain instead of one per event);
+        an invalid record is recorded and dead-lettered at its place, as one at a time
+        would. Then every valid event is folded into the read model, in order."""
+        written: list[bool] = []
+        run: list[tuple[EventFacts, SourcePosition]] = []
+        folded: list[EventFacts] = []
+
+        async def flush() -> None:
+            if run:
+                written.extend(await self.trail.append_many(run, recorded_at=self.clock()))
+                run.clear()
+
+        for record in records:
+            try:
+                if record.value is None:
+                    raise ContractViolation("the record has no value", topic=record.topic)
+                event = decode_event(record.topic, record.value)
+            except (ContractViolation, LookupError) as error:
+                await flush()
+                reason = (
+                    error.reason
+                    if isinstance(error, ContractViolation)
+                    else str(error.args[0] if error.args else error)
+                )
+                written.append(await self._invalid(record, error, reason))
+                continue
+            facts = event_facts(event)
+            run.append((facts, record.position))
+            folded.append(facts)
+        await flush()
+        for facts in folded:
+            await self.on_event(facts.event_type, facts.payload, facts.occurred_at)
         return written
 
     async def _invalid(self, record: ConsumedRecord, error: Exception, reason: str) -> bool:

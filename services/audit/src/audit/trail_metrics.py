@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -37,6 +38,10 @@ class AppendingTrail(Protocol):
     ) -> bool: ...
 
     async def is_recorded(self, event_id: str) -> bool: ...
+
+    async def append_many(
+        self, items: Sequence[tuple[EventFacts, SourcePosition]], *, recorded_at: datetime
+    ) -> list[bool]: ...
 
     async def heads(self) -> list[ChainHead]: ...
 
@@ -71,13 +76,28 @@ class MeasuredTrail:
     ) -> bool:
         written = await self.trail.append(facts, position, recorded_at=recorded_at)
         if written:
-            lag = (recorded_at - facts.occurred_at).total_seconds()
-            self.write_lag.observe(max(0.0, lag))
+            self._observe(facts, position, recorded_at)
             if self._lengths is not None:
-                chain = position.chain_id
-                self._lengths[chain] = self._lengths.get(chain, 0) + 1
                 self._publish()
         return written
+
+    async def append_many(
+        self, items: Sequence[tuple[EventFacts, SourcePosition]], *, recorded_at: datetime
+    ) -> list[bool]:
+        written = await self.trail.append_many(items, recorded_at=recorded_at)
+        for (facts, position), wrote in zip(items, written, strict=True):
+            if wrote:
+                self._observe(facts, position, recorded_at)
+        if any(written) and self._lengths is not None:
+            self._publish()
+        return written
+
+    def _observe(self, facts: EventFacts, position: SourcePosition, recorded_at: datetime) -> None:
+        lag = (recorded_at - facts.occurred_at).total_seconds()
+        self.write_lag.observe(max(0.0, lag))
+        if self._lengths is not None:
+            chain = position.chain_id
+            self._lengths[chain] = self._lengths.get(chain, 0) + 1
 
     async def is_recorded(self, event_id: str) -> bool:
         return await self.trail.is_recorded(event_id)

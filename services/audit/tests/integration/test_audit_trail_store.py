@@ -252,6 +252,38 @@ async def test_every_kind_of_event_hashes_the_same_after_the_round_trip(
     assert (await verify(store)).intact
 
 
+async def test_a_batch_is_recorded_in_order_with_its_invalid_records_at_their_place(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    seen, dead_letters = Seen(), DeadLetters()
+    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
+    records = deadline_records(7)
+    records[3] = replace(records[3], value=b"not an event")  # an adapter's garbage
+    records.append(consumed(ex.AGENCY_ACCEPTED, partition=1))  # another chain
+
+    assert await writer.write_batch(records) == [True] * 8
+    documents = await stored(database, DEADLINES)
+    assert [(d["sequence"], d["source_offset"], d["valid"]) for d in documents] == [
+        (n + 1, n, n != 3) for n in range(7)
+    ]
+    assert [d["_id"] for d in documents] == [f"{DEADLINES}#{n:012d}" for n in range(1, 8)]
+    assert len(await stored(database, UPDATES)) == 1
+    assert [sent[2] for sent in dead_letters.sent] == [b"not an event"]
+    assert len(seen.events) == 7  # every valid event reached the read model, in order
+    assert [e[0] for e in seen.events][:3] == [
+        ex.DEADLINE_WARNING.type,
+        ex.DEADLINE_BREACHED.type,
+        ex.REPORT_ESCALATED.type,
+    ]
+
+    # Redelivered whole (a crash before the commit), with one more record at the end.
+    more = [*records, *deadline_records(1, first_offset=7)]
+    assert await writer.write_batch(more) == [False] * 8 + [True]
+    assert [d["sequence"] for d in await stored(database, DEADLINES)] == list(range(1, 9))
+    assert len(dead_letters.sent) == 1
+    assert (await verify(store)).intact
+
+
 # ------------------------------------------------------------------ two writers
 
 

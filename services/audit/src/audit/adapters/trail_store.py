@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from phananh_contracts import AuditCheckpoint, ChainHead
 from phananh_platform.mongo import insert_once
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit.domain.chain import (
     EventFacts,
@@ -43,6 +43,7 @@ from audit.domain.checkpoints import SignedCheckpoint, UnreadableCheckpoint, rea
 TRAIL = "audit_trail"
 CHECKPOINTS = "audit_checkpoints"
 _CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
+DUPLICATE_KEY = 11000
 CHAIN_LIST_REFRESH_S = 300.0
 """Longest time before a chain started by another audit instance shows in ``heads()``."""
 
@@ -139,6 +140,50 @@ class TrailStore:
         raise ChainContention(
             f"chain {chain_id}: no free sequence after {self._max_append_attempts} attempts"
         )
+
+    async def append_many(
+        self,
+        items: Sequence[tuple[EventFacts, SourcePosition]],
+        *,
+        recorded_at: datetime,
+    ) -> list[bool]:
+        """:meth:`append` for several events, in order: the records of each chain are
+        built on one another and inserted with one ``insert_many``.
+
+        When the database refuses one (a redelivered event, or another writer took the
+        sequence), those before it are in; it and the rest of its chain go through
+        :meth:`append` one by one, which sorts out either case. Returns, per event,
+        whether this call wrote it.
+        """
+        written = [False] * len(items)
+        chains: dict[str, list[int]] = {}
+        for index, (_, position) in enumerate(items):
+            chains.setdefault(position.chain_id, []).append(index)
+        for chain_id, indexes in chains.items():
+            head = self._heads.get(chain_id) or await self.head(chain_id)
+            records = []
+            for index in indexes:
+                facts, position = items[index]
+                records.append(next_record(head, facts, position, recorded_at=recorded_at))
+                head = head_of(records[-1])
+            try:
+                await self.trail.insert_many([to_document(r) for r in records], ordered=True)
+                inserted = len(records)
+            except BulkWriteError as error:
+                refused = error.details.get("writeErrors") or []
+                if any(item.get("code") != DUPLICATE_KEY for item in refused):
+                    raise
+                inserted = int(error.details.get("nInserted", 0))
+            if inserted:
+                self._heads[chain_id] = head_of(records[inserted - 1])
+                self._chains.add(chain_id)
+            for number, index in enumerate(indexes):
+                if number < inserted:
+                    written[index] = True
+                else:
+                    facts, position = items[index]
+                    written[index] = await self.append(facts, position, recorded_at=recorded_at)
+        return written
 
     async def is_recorded(self, event_id: str) -> bool:
         return await self.trail.find_one({"event_id": event_id}, projection={"_id": 1}) is not None
