@@ -11,6 +11,7 @@ case and teencode already removed), with single words for very short texts.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ class EarlierReport:
     duplicate_of: str | None = None
 
 
+@functools.lru_cache(maxsize=8192)
 def shingles(folded_text: str) -> frozenset[str]:
+    """The word bigrams of a folded text (its words when it has fewer than three).
+
+    Cached: each earlier report of a busy ward and category is compared with every new
+    one of the window; its bigrams are computed once, not once per comparison."""
     words = folded_text.split()
     if len(words) < 3:
         return frozenset(words)
@@ -38,7 +44,10 @@ def shingles(folded_text: str) -> frozenset[str]:
 
 def similarity(first: str, second: str) -> float:
     """Jaccard index of the bigram sets of two folded texts, 0..1."""
-    a, b = shingles(first), shingles(second)
+    return _jaccard(shingles(first), shingles(second))
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
@@ -62,8 +71,9 @@ def find_original(
     """
     if ward_code is None:
         return None
+    mine = shingles(folded_text)
     scored = [
-        (similarity(folded_text, candidate.folded_text), candidate)
+        (_jaccard(mine, shingles(candidate.folded_text)), candidate)
         for candidate in earlier
         if candidate.ward_code == ward_code
         and candidate.category == category
