@@ -106,9 +106,13 @@ class DeadlineStore:
     async def ensure_indexes(self) -> None:
         await self.deadlines.create_index([("closed", 1), ("warn_at", 1)], name="open_by_warning")
 
-    async def follow(self, case: Case, warn_at: datetime | None) -> None:
-        """Make the watched deadline what ``case`` says (idempotent)."""
-        current = await self.deadlines.find_one({"_id": case.report_id}, {"term": 1})
+    async def follow(self, case: Case, warn_at: datetime | None, *, opened: bool = False) -> None:
+        """Make the watched deadline what ``case`` says (idempotent).
+
+        ``opened``: the case was just created, so no deadline of it is stored yet."""
+        current = (
+            None if opened else await self.deadlines.find_one({"_id": case.report_id}, {"term": 1})
+        )
         place = case.report.place
         fields: dict[str, Any] = {
             "agency_id": case.lead.agency_id,

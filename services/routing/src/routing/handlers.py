@@ -29,6 +29,7 @@ from phananh_contracts import (
     ReportStatus,
     decode_event,
 )
+from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.kafka import RecordProducer
 from prometheus_client import CollectorRegistry, Counter
 
@@ -161,7 +162,7 @@ class CaseHandler:
                 return Decision(case, changed=False)  # opened before: nothing new
             return open_case(ruleset, self.calendar, report, now=self.clock())
 
-        decision = await self._decide(report.report_id, decide)
+        decision = await self._decide(report.report_id, decide, most_likely_new=True)
         if decision is None:
             self.metrics.duplicates.inc()
         elif decision.changed and decision.case is not None:
@@ -218,8 +219,31 @@ class CaseHandler:
         await self._decide(event.data.report_id, decide)
 
     async def _decide(
-        self, report_id: str, decide: Callable[[Case | None], Decision | None]
+        self,
+        report_id: str,
+        decide: Callable[[Case | None], Decision | None],
+        *,
+        most_likely_new: bool = False,
     ) -> Decision | None:
+        if most_likely_new:
+            # A report is almost always new: decide on no case and insert it, without
+            # reading first; if the case exists (a redelivery), the insert says so and
+            # the decision is taken again on what is stored.
+            decision = decide(None)
+            if decision is None or decision.case is None or not decision.changed:
+                return decision
+            records = [record_of(fact) for fact in decision.facts]
+            try:
+                version = await self.cases.save(decision.case, records, expected_version=None)
+            except ConcurrentChange:
+                pass
+            else:
+                await self._publish(records)
+                await self.cases.clear_outbox(report_id, version)
+                await self.deadlines.follow(
+                    decision.case, self._warn_at(decision.case), opened=True
+                )
+                return decision
         stored = await self.cases.get(report_id)
         if stored is not None and stored.outbox:  # a decision whose publishing was cut short
             await self._publish(list(stored.outbox))

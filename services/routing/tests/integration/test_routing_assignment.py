@@ -132,3 +132,60 @@ async def test_an_overdue_report_breaches_and_escalates_once_across_a_restart(
     assert escalated.level.value == "city"
     assert escalated.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
     assert len([e for e in seen if mine(e)]) == 2, "a breach or escalation was said twice"
+
+
+class CutShort(RecordProducer):
+    """A producer that fails its first publication, as if the process died right then."""
+
+    failed = False
+
+    async def publish_all(self, records: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("the process died before publishing")
+        await super().publish_all(records)
+
+
+async def test_a_decision_whose_publishing_was_cut_short_is_published_on_redelivery(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, kafka_bootstrap: str
+) -> None:
+    from phananh_platform.mongo import create_mongo_client
+    from prometheus_client import CollectorRegistry
+    from routing.adapters import CaseStore, DeadlineStore
+    from routing.app import checked_ruleset
+    from routing.domain.calendar import WorkingCalendar
+    from routing.handlers import CaseHandler, RoutingMetrics, RulesInForce
+
+    await ensure_topics(kafka_settings, ALL_TOPICS)
+    client = create_mongo_client(mongo_settings, app_name="it-routing")
+    database = client[mongo_settings.database]
+    producer = CutShort(kafka_settings, client_id="it-routing-cut-short")
+    await producer.start()
+    handler = CaseHandler(
+        RulesInForce(checked_ruleset(settings_for(kafka_settings, mongo_settings))),
+        WorkingCalendar(),
+        producer,
+        RoutingMetrics(CollectorRegistry()),
+        CaseStore(database),
+        DeadlineStore(database),
+    )
+    report = golden_report()
+    record = report.to_kafka()
+    try:
+        async with TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments:
+            with pytest.raises(ConnectionError):
+                await handler(record.topic, record.value)
+            stored = await database["routing_cases"].find_one({"_id": report.data.report_id})
+            assert stored is not None and len(stored["outbox"]) >= 2, "kept to publish later"
+
+            await handler(record.topic, record.value)  # the redelivery
+            (assigned,) = await assignments.wait_for(
+                lambda e: e.data.report_id == report.data.report_id
+            )
+            seen = await assignments.settle(1.5)
+        assert [e.id for e in seen if e.data.report_id == report.data.report_id] == [assigned.id]
+        stored = await database["routing_cases"].find_one({"_id": report.data.report_id})
+        assert stored is not None and stored["outbox"] == [] and stored["version"] == 1
+    finally:
+        await producer.stop()
+        await client.close()
