@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -192,20 +193,74 @@ def _body(channel: Channel, number: int, message_id: str, text: str) -> tuple[st
     return "application/json", json.dumps(document, ensure_ascii=False), "utf-8"
 
 
-def citizen_text(number: int) -> str:
-    """A citizen's report: an issue in its ward, told in a way of its own (house, lane, when).
+WHO = [
+    "Tôi là người dân ở gần đó",
+    "Gia đình tôi ở ngay cạnh",
+    "Tôi là tổ trưởng tổ dân phố",
+    "Tôi đi làm ngày nào cũng qua đây",
+    "Tôi là giáo viên trường tiểu học gần đấy",
+    "Nhà tôi bán hàng tạp hóa đối diện",
+    "Tôi là người chạy xe ôm ở khu này",
+    "Mẹ tôi năm nay đã ngoài bảy mươi",
+    "Tôi thay mặt mấy hộ trong ngõ",
+    "Tôi là sinh viên thuê trọ ở đây",
+]
+DETAIL = [
+    "chiều qua còn có người bị ngã",
+    "hôm trước có đoàn kiểm tra nhưng rồi đâu lại vào đấy",
+    "tôi đã chụp ảnh gửi kèm",
+    "nhiều người đã gọi đường dây nóng",
+    "chỗ này gần cổng trường mầm non",
+    "tối thứ bảy là đông nhất",
+    "trời nắng thì đỡ, mưa xuống là nặng hơn",
+    "có cả xe của khách từ Mộc Châu lên",
+    "tổ dân phố đã họp bàn một lần",
+    "người ta bảo để cuối tháng mới làm",
+    "bên kia đường cũng bắt đầu bị như thế",
+    "ai đi qua cũng phải bịt mũi",
+]
+SPOT = [
+    "đoạn gần cây xăng",
+    "chỗ ngã ba rẽ vào bản",
+    "phía sau nhà văn hóa tổ 2",
+    "ngay đầu dốc",
+    "cạnh trạm biến áp",
+    "đối diện cửa hàng điện máy",
+    "sát bờ suối Nậm La",
+    "trước cổng chùa",
+    "chỗ bãi gửi xe",
+    "gần trạm y tế phường",
+    "cuối con hẻm nhỏ",
+    "bên cạnh sân bóng",
+    "ngay chỗ cột điện số 14",
+    "trước quán phở đầu ngõ",
+    "gần điểm chờ xe buýt",
+    "sau dãy ki-ốt",
+]
+RE_REPORT_EVERY = 10
+"""Every tenth message reports again what an earlier citizen reported (same words, another
+channel and person): the near duplicates real traffic has, at the same share at any size."""
 
-    Varied enough that intake's near-duplicate detection (word bigrams, same ward and
-    category) links only a few reports, as it does with real traffic.
+
+def citizen_text(number: int) -> str:
+    """A citizen's report: an issue in its ward, told in a way of its own.
+
+    The parts of the telling are drawn independently per message, so texts about one
+    issue differ in several parts (intake's near-duplicate detection links them only
+    when they share almost all their word pairs); every tenth message repeats an
+    earlier one, a deliberate near duplicate. The share of near duplicates so stays
+    close to 10 % whatever the number of messages.
     """
+    if number % RE_REPORT_EVERY == RE_REPORT_EVERY - 1 and number >= 2 * len(ISSUES):
+        return citizen_text(number - len(ISSUES))  # the same issue, told before
+    draw = random.Random(number)
     issue = ISSUES[number % len(ISSUES)]
-    when = WHEN[(number // 8) % len(WHEN)]
-    effect = EFFECT[(number // 56) % len(EFFECT)]
-    plea = PLEA[(number // 3) % len(PLEA)]
-    house, lane = number % 983 + 1, (number * 7) % 97 + 1
+    effects = draw.sample(EFFECT, 2)
+    house, lane = draw.randint(1, 999), draw.randint(1, 99)
     return (
-        f"{when}, {issue[0].lower()}{issue[1:]}, ngay trước nhà số {house} ngõ {lane}; "
-        f"{effect}. {plea}"
+        f"{draw.choice(WHO)}. {draw.choice(WHEN)}, {issue[0].lower()}{issue[1:]}, "
+        f"{draw.choice(SPOT)}, trước nhà số {house} ngõ {lane}; {effects[0]}, {effects[1]}, "
+        f"{draw.choice(DETAIL)}. {draw.choice(PLEA)}"
     )
 
 
