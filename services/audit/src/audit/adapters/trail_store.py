@@ -7,11 +7,14 @@ Collections:
   ``_id``: FerretDB scans a collection for any other filter), unique on ``event_id`` (a
   redelivered event writes nothing twice) and on (``chain_id``, ``sequence``) (two
   writers can never fork a chain);
+* ``audit_chains``: one document per chain (``_id`` = chain id), inserted by the first
+  writer of the chain, so the checkpointer lists the chains without reading the trail;
 * ``audit_checkpoints``: one document per signed checkpoint, ``_id`` = checkpoint id
   (also unique on ``checkpoint_id``), holding the exact signed bytes and the signature.
 
-Only ``insert_one``, ``find``, ``find_one`` and ``create_index`` are used: this code never
-updates or deletes, and runs on FerretDB (no transactions, no ``$lookup``) as on MongoDB.
+Only ``insert_one``, ``insert_many``, ``find``, ``find_one`` and ``create_index`` are
+used: this code never updates or deletes, and runs on FerretDB (no transactions, no
+``$lookup``) as on MongoDB.
 In production the service's database role grants ``insert`` and ``find`` only.
 """
 
@@ -19,8 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,9 +45,11 @@ from audit.domain.checkpoints import SignedCheckpoint, UnreadableCheckpoint, rea
 TRAIL = "audit_trail"
 CHECKPOINTS = "audit_checkpoints"
 _CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
+CHAINS = "audit_chains"
 DUPLICATE_KEY = 11000
-CHAIN_LIST_REFRESH_S = 300.0
-"""Longest time before a chain started by another audit instance shows in ``heads()``."""
+_LISTED = "#listed"
+"""The ``audit_chains`` document saying every chain of the trail is listed there (chain
+ids are ``<topic>:<partition>``; a Kafka topic name cannot hold ``#``)."""
 
 
 class ChainContention(RuntimeError):
@@ -74,25 +78,17 @@ def _chain_head(chain_id: str, document: dict[str, Any]) -> ChainHead:
 class TrailStore:
     """The audit service's documents; nothing else writes them, and nothing rewrites them."""
 
-    def __init__(
-        self,
-        database: AsyncDatabase[Any],
-        *,
-        max_append_attempts: int = 50,
-        chain_list_refresh_s: float = CHAIN_LIST_REFRESH_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, max_append_attempts: int = 50) -> None:
         self.trail = database[TRAIL]
         self.checkpoint_documents = database[CHECKPOINTS]
+        self.chain_documents = database[CHAINS]
         self._max_append_attempts = max_append_attempts
-        self._chain_list_refresh_s = chain_list_refresh_s
-        self._clock = clock
         self._heads: dict[str, ChainHead] = {}
         """The newest head this instance knows of each chain (it wrote or read it). From
         there a chain's newer records are found by ``_id``; a stale one (another writer
         appended since) costs a refused insert or a few more lookups, never a wrong link."""
-        self._chains: set[str] = set()
-        self._chains_read_at: float | None = None
+        self._listed: set[str] = set()
+        """Chains this instance made sure are in ``audit_chains``."""
 
     async def ensure_indexes(self) -> None:
         await self.trail.create_index("event_id", unique=True, name="event_id")
@@ -135,7 +131,7 @@ class TrailStore:
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                 continue
             self._heads[chain_id] = head_of(record)
-            self._chains.add(chain_id)
+            await self._list(chain_id)
             return True
         raise ChainContention(
             f"chain {chain_id}: no free sequence after {self._max_append_attempts} attempts"
@@ -176,7 +172,7 @@ class TrailStore:
                 inserted = int(error.details.get("nInserted", 0))
             if inserted:
                 self._heads[chain_id] = head_of(records[inserted - 1])
-                self._chains.add(chain_id)
+                await self._list(chain_id)
             for number, index in enumerate(indexes):
                 if number < inserted:
                     written[index] = True
@@ -250,18 +246,28 @@ class TrailStore:
             after = document["chain_id"]
             found.append(after)
 
+    async def _list(self, chain_id: str) -> None:
+        """Make sure ``audit_chains`` names the chain (once per chain and process)."""
+        if chain_id not in self._listed:
+            await insert_once(self.chain_documents, {"_id": chain_id})
+            self._listed.add(chain_id)
+
     async def heads(self) -> list[ChainHead]:
         """The head of every chain, sorted by chain id.
 
-        The list of chains is read from the trail at most every ``chain_list_refresh_s``
-        (a chain another instance started shows from then on); in between, chains this
-        instance wrote or saw are followed by ``_id`` lookups only."""
-        now = self._clock()
-        if self._chains_read_at is None or now - self._chains_read_at >= self._chain_list_refresh_s:
-            self._chains.update(await self.chain_ids())
-            self._chains_read_at = now
+        The chains are those ``audit_chains`` names (every writer lists a chain as it
+        writes to it: one small read, however long the trail). A trail
+        written before that collection existed is listed once, from the trail itself
+        (a scan per chain on FerretDB)."""
+        listed = {document["_id"] async for document in self.chain_documents.find({})}
+        if _LISTED not in listed:
+            for chain_id in await self.chain_ids():
+                await self._list(chain_id)
+            await insert_once(self.chain_documents, {"_id": _LISTED})
+            listed = {document["_id"] async for document in self.chain_documents.find({})}
+        listed.discard(_LISTED)
         heads: list[ChainHead] = []
-        for chain_id in sorted(self._chains):
+        for chain_id in sorted(listed):
             head = await self.head(chain_id)
             if head is not None:
                 heads.append(head)
