@@ -89,6 +89,8 @@ class TrailStore:
         appended since) costs a refused insert or a few more lookups, never a wrong link."""
         self._listed: set[str] = set()
         """Chains this instance made sure are in ``audit_chains``."""
+        self._unnamed: set[str] = set()
+        """Chains whose last record, when read, had a server ``_id`` (an older version's)."""
 
     async def ensure_indexes(self) -> None:
         await self.trail.create_index("event_id", unique=True, name="event_id")
@@ -118,8 +120,7 @@ class TrailStore:
             try:
                 await self.trail.insert_one(to_document(record))
             except DuplicateKeyError:
-                # FerretDB does not say which index refused it: ask.
-                if await self.is_recorded(facts.event_id):
+                if await self._refused_as_recorded(record.chain_id, record.sequence, facts):
                     return False
                 newer = await self._follow(head) if head is not None else None
                 if newer is None or newer == head:
@@ -181,6 +182,24 @@ class TrailStore:
                     written[index] = await self.append(facts, position, recorded_at=recorded_at)
         return written
 
+    async def _refused_as_recorded(self, chain_id: str, sequence: int, facts: EventFacts) -> bool:
+        """Whether a refused insert means the event is on the trail already.
+
+        FerretDB does not say which unique index refused it. The record's place tells by
+        ``_id``: empty, the refusal was for the event id (recorded before: a redelivery
+        or the same event published again); holding this event, it is ours; holding
+        another, another writer took the sequence. Where records older than named places
+        were seen, the place cannot tell, and the event id is looked up (a scan on
+        FerretDB)."""
+        taken = await self.trail.find_one(
+            {"_id": record_id(chain_id, sequence)}, projection={"event_id": 1}
+        )
+        if taken is not None:
+            return bool(taken.get("event_id") == facts.event_id)
+        if chain_id in self._unnamed:
+            return await self.is_recorded(facts.event_id)
+        return True
+
     async def is_recorded(self, event_id: str) -> bool:
         return await self.trail.find_one({"event_id": event_id}, projection={"_id": 1}) is not None
 
@@ -231,7 +250,12 @@ class TrailStore:
             sort=[("sequence", DESCENDING)],
             projection={"sequence": 1, "hash": 1},
         )
-        return None if document is None else _chain_head(chain_id, document)
+        if document is None:
+            return None
+        head = _chain_head(chain_id, document)
+        if document["_id"] != record_id(chain_id, head.sequence):
+            self._unnamed.add(chain_id)  # written before records were named by place
+        return head
 
     async def chain_ids(self) -> list[str]:
         """Every chain id, in order (one indexed lookup per chain, no aggregation)."""
