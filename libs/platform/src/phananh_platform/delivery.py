@@ -129,6 +129,18 @@ class RecordRef:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
+    @classmethod
+    def of(cls, record: Any) -> RecordRef:
+        """From aiokafka's ``ConsumerRecord`` (or anything with its fields)."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple(record.headers or ()),
+        )
+
     @functools.cached_property
     def _identity(self) -> tuple[str | None, str | None]:
         """The CloudEvents ``id`` and ``subject`` (the report id), when readable."""
@@ -241,14 +253,7 @@ class DeliveryGuard:
         which idempotent handlers make harmless) and nothing is committed meanwhile.
         """
         for record in records:
-            ref = RecordRef(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                headers=tuple(record.headers or ()),
-            )
+            ref = RecordRef.of(record)
             with message_context(ref.log_context):
                 try:
                     await handle(record)
@@ -296,14 +301,7 @@ class _GuardScope(BaseMiddleware):
         record = msg.raw_message
         if isinstance(record, tuple):  # batch subscribers handle their own failures
             return await call_next(msg)
-        ref = RecordRef(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers=tuple(record.headers or ()),
-        )
+        ref = RecordRef.of(record)
         with message_context(ref.log_context):  # every line logged meanwhile names it
             try:
                 result = await call_next(msg)
