@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from faststream.exceptions import AckMessage, NackMessage
 from faststream.kafka import TestKafkaBroker
 from phananh_contracts import REPORTS_TOPIC, ContractViolation, ReportReceivedEvent, decode_event
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_platform.delivery import (
-    DeliveryGuard,
-    DeliveryMetrics,
     PoisonMessage,
     RecordRef,
     backoff_seconds,
@@ -21,38 +17,9 @@ from phananh_platform.settings import KafkaSettings
 from prometheus_client import CollectorRegistry
 from pymongo.errors import ServerSelectionTimeoutError
 
+from tests.support.delivery import MemorySink, make_guard
+
 pytestmark = pytest.mark.unit
-
-
-class MemorySink:
-    def __init__(self, fail: bool = False) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.fail = fail
-
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[Any]
-    ) -> None:
-        if self.fail:
-            raise ConnectionError("broker unreachable")
-        self.records.append({"topic": topic, "key": key, "value": value, "headers": headers})
-
-
-def make_guard(sink: MemorySink) -> tuple[DeliveryGuard, list[float], CollectorRegistry]:
-    pauses: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-
-    registry = CollectorRegistry()
-    guard = DeliveryGuard(
-        service="intake",
-        sink=sink,
-        metrics=DeliveryMetrics(registry),
-        max_unexpected_attempts=3,
-        backoff_cap_s=1.0,
-        sleep=sleep,
-    )
-    return guard, pauses, registry
 
 
 REF = RecordRef(

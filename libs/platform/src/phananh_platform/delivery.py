@@ -34,7 +34,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
@@ -47,6 +47,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTime
 from phananh_platform.logs import message_context
 
 logger = logging.getLogger("phananh.delivery")
+T = TypeVar("T")
 
 
 class ConcurrentChange(Exception):
@@ -243,7 +244,11 @@ class DeliveryGuard:
         raise NackMessage()
 
     async def each(
-        self, records: Sequence[Any], handle: Callable[[Any], Awaitable[object]]
+        self,
+        records: Sequence[T],
+        handle: Callable[[T], Awaitable[object]],
+        *,
+        ref_of: Callable[[T], RecordRef] = RecordRef.of,
     ) -> None:
         """Handle the records of one batch in order, under the same rules as one record.
 
@@ -251,9 +256,10 @@ class DeliveryGuard:
         or unexpected failure pauses, then raises ``NackMessage``: the batch is fetched
         again from its first record (the records handled before it are handled again,
         which idempotent handlers make harmless) and nothing is committed meanwhile.
+        ``records`` may be consumer records or anything ``ref_of`` tells the origin of.
         """
         for record in records:
-            ref = RecordRef.of(record)
+            ref = ref_of(record)
             with message_context(ref.log_context):
                 try:
                     await handle(record)
@@ -265,6 +271,13 @@ class DeliveryGuard:
                     except AckMessage:
                         continue  # dead-lettered: the batch goes on
             self.forget(ref)
+
+    async def reject(self, ref: RecordRef, error: BaseException) -> None:
+        """Dead-letter a record that can never be handled (it does not decode) and go on."""
+        try:
+            await self._dead_letter(ref, error, "poison", reason=_reason(error))
+        except AckMessage:
+            return
 
     def forget(self, ref: RecordRef) -> None:
         self._attempts.pop((ref.topic, ref.partition, ref.offset), None)

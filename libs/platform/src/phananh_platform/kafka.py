@@ -49,6 +49,7 @@ def create_broker(
         acks="all",
         allow_auto_create_topics=False,
         max_request_size=MAX_REQUEST_BYTES,
+        max_batch_size=PRODUCE_BATCH_BYTES,
         middlewares=tuple(middlewares),
         description=description,
         logger=logging.getLogger(f"phananh.{client_id}.broker"),
@@ -72,8 +73,11 @@ def durable_subscriber_options(group_id: str) -> dict[str, Any]:
     }
 
 
-BATCH_MAX_RECORDS = 200
+BATCH_MAX_RECORDS = 500
 """Records handled between two commits at most (fewer when fewer are waiting)."""
+PRODUCE_BATCH_BYTES = 256 * 1024
+"""Bytes of one partition's records the producer puts in one request (aiokafka's default,
+16 KiB, holds a dozen reports: a batch's publishes would need many requests)."""
 BATCH_WAIT_MS = 100
 """How long an idle consumer waits for records before asking again."""
 
@@ -159,6 +163,7 @@ class RecordProducer:
             acks="all",
             request_timeout_ms=self._settings.request_timeout_ms,
             max_request_size=MAX_REQUEST_BYTES,
+            max_batch_size=PRODUCE_BATCH_BYTES,
         )
         try:
             await self._producer.start()

@@ -39,7 +39,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
-from phananh_contracts import dead_letter_topic
+from phananh_contracts import Topic, dead_letter_topic
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -55,6 +55,7 @@ from phananh_platform.delivery import (
     backoff_seconds,
 )
 from phananh_platform.kafka import (
+    BATCH_MAX_RECORDS,
     RecordProducer,
     batch_subscriber_options,
     create_broker,
@@ -64,6 +65,7 @@ from phananh_platform.logs import configure_logging
 from phananh_platform.metrics import KafkaPositions, Periodic, RefreshFailures, consumer_groups
 from phananh_platform.mongo import DatabaseMetrics, create_mongo_client, ping
 from phananh_platform.settings import ServiceSettings
+from phananh_platform.subscribers import BatchDelivery, BatchHandler
 
 logger = logging.getLogger("phananh.runtime")
 
@@ -130,6 +132,36 @@ class ServiceApp:
         consume_batch.__doc__ = description
         consume_batch.__name__ = name or f"consume_{group_id.replace('-', '_')}"
         self.broker.subscriber(*topics, **batch_subscriber_options(group_id))(consume_batch)
+
+    def subscribe(
+        self,
+        *topics: Topic,
+        group_id: str,
+        handle: BatchHandler,
+        max_records: int = BATCH_MAX_RECORDS,
+        description: str | None = None,
+    ) -> None:
+        """Hand the decoded events of ``topics`` to ``handle``, a fetched batch at a time.
+
+        The one subscriber idiom of the platform (see :mod:`phananh_platform.subscribers`):
+        records are decoded against their topic's contract (poison is dead-lettered), the
+        handler gets the whole batch, and the batch is committed once, after the handler
+        returned. ``description`` is what the AsyncAPI document says of the consumer
+        (default: the handler's docstring).
+        """
+        guard = self.guard
+        assert guard is not None, "subscribe() on a service built by build_service()"
+        delivery = BatchDelivery(guard, handle)
+
+        async def consume_batch(body: list[bytes], message: KafkaMessage) -> None:
+            await delivery(message.raw_message)
+
+        consume_batch.__doc__ = description or handle.__doc__
+        consume_batch.__name__ = getattr(handle, "__name__", f"consume_{group_id}")
+        self.broker.subscriber(
+            *(topic.name for topic in topics),
+            **batch_subscriber_options(group_id, max_records=max_records),
+        )(consume_batch)
 
     def monitor(
         self,
