@@ -119,14 +119,19 @@ class BatchDelivery:
 
     async def _decode(self, records: Sequence[Any]) -> list[Delivery[Any]]:
         deliveries: list[Delivery[Any]] = []
+        poison: list[tuple[RecordRef, BaseException]] = []
         for record in records:
             try:
                 deliveries.append(decode_record(record))
             except POISON_ERRORS as error:
-                ref = RecordRef.of(record)
-                with message_context(ref.log_context):
-                    await self.guard.reject(ref, error)
+                poison.append((RecordRef.of(record), error))
+        if poison:  # dead-lettered together: one produce request, not one round trip each
+            await asyncio.gather(*(self._reject(ref, error) for ref, error in poison))
         return deliveries
+
+    async def _reject(self, ref: RecordRef, error: BaseException) -> None:
+        with message_context(ref.log_context):
+            await self.guard.reject(ref, error)
 
 
 def _ref_of_delivery(delivery: Delivery[Any]) -> RecordRef:
