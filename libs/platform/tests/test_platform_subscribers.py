@@ -9,7 +9,7 @@ from faststream.exceptions import NackMessage
 from phananh_contracts import REPORTS_TOPIC, DeadLetterHeader, ReportReceivedEvent
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_platform.delivery import PoisonMessage, RecordRef
-from phananh_platform.subscribers import BatchDelivery, Delivery
+from phananh_platform.subscribers import BatchDelivery, Delivery, Undecodable
 from pymongo.errors import ServerSelectionTimeoutError
 
 from tests.support.delivery import MemorySink, make_guard
@@ -112,3 +112,23 @@ def test_a_delivery_keeps_the_exact_bytes() -> None:
     value = report(7)
     delivery = Delivery(REPORT_RECEIVED, RecordRef.of(Record(7, value)))
     assert delivery.body == value and delivery.topic == REPORTS_TOPIC.name
+
+
+async def test_a_subscriber_that_keeps_undecodable_records_gets_them_in_place() -> None:
+    sink = MemorySink()
+    guard, _, _ = make_guard(sink)
+    seen: list[str] = []
+
+    async def handle(batch: Any) -> None:
+        # what audit does: every record in its place, the undecodable ones with their reason
+        seen.extend(
+            f"invalid@{item.ref.offset}" if isinstance(item, Undecodable) else item.event.id
+            for item in batch
+        )
+        assert not sink.records  # dead-lettered only after the handler's effect
+
+    batch = [Record(1, report(1)), Record(2, b"\xff not json"), Record(3, report(3))]
+    await BatchDelivery(guard, handle, keep_undecodable=True)(batch)
+
+    assert seen == ["evt-1", "invalid@2", "evt-3"]
+    assert [dead["value"] for dead in sink.records] == [b"\xff not json"]

@@ -139,6 +139,7 @@ class ServiceApp:
         group_id: str,
         handle: BatchHandler,
         max_records: int = BATCH_MAX_RECORDS,
+        keep_undecodable: bool = False,
         description: str | None = None,
     ) -> None:
         """Hand the decoded events of ``topics`` to ``handle``, a fetched batch at a time.
@@ -146,12 +147,14 @@ class ServiceApp:
         The one subscriber idiom of the platform (see :mod:`phananh_platform.subscribers`):
         records are decoded against their topic's contract (poison is dead-lettered), the
         handler gets the whole batch, and the batch is committed once, after the handler
-        returned. ``description`` is what the AsyncAPI document says of the consumer
-        (default: the handler's docstring).
+        returned. With ``keep_undecodable`` the handler also gets the records that do not
+        decode, at their place (:class:`~phananh_platform.subscribers.Undecodable`), and
+        they are dead-lettered once it returned. ``description`` is what the AsyncAPI
+        document says of the consumer (default: the handler's docstring).
         """
         guard = self.guard
         assert guard is not None, "subscribe() on a service built by build_service()"
-        delivery = BatchDelivery(guard, handle)
+        delivery = BatchDelivery(guard, handle, keep_undecodable=keep_undecodable)
 
         async def consume_batch(body: list[bytes], message: KafkaMessage) -> None:
             await delivery(message.raw_message)

@@ -70,10 +70,32 @@ class Delivery(Generic[E]):
         return self.ref.value or b""
 
 
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A record that does not decode against its topic's contract, and why.
+
+    Handed to handlers that subscribed with ``keep_undecodable=True`` (audit records them in
+    the trail at their place); the platform dead-letters it after the handler returned.
+    """
+
+    ref: RecordRef
+    error: BaseException
+
+    @property
+    def topic(self) -> str:
+        return self.ref.topic
+
+    @property
+    def body(self) -> bytes:
+        return self.ref.value or b""
+
+
 Batch: TypeAlias = Sequence[Delivery[E]]
 """The decoded records of one fetch, in order per partition."""
 
-BatchHandler = Callable[[Sequence[Delivery[Any]]], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+"""``async def handle(batch)``: a batch of :class:`Delivery` (and, for subscribers that
+keep them, :class:`Undecodable`), in order per partition."""
 
 
 def decode_record(record: Any) -> Delivery[Event[Any]]:
@@ -88,11 +110,21 @@ class BatchDelivery:
 
     guard: DeliveryGuard
     handle: BatchHandler
+    keep_undecodable: bool = False
+    """Hand undecodable records to the handler, in their place, as :class:`Undecodable`
+    (dead-lettered once the handler returned) instead of leaving them out."""
 
     async def __call__(self, records: Sequence[Any]) -> None:
         deliveries = await self._decode(records)
         if not deliveries:
             return
+        if self.keep_undecodable:
+            await self._handle(deliveries)
+            await self._dead_letter([d for d in deliveries if isinstance(d, Undecodable)])
+            return
+        await self._handle(deliveries)
+
+    async def _handle(self, deliveries: list[Any]) -> None:
         try:
             with message_context(deliveries[0].ref.log_context):
                 await self.handle(deliveries)
@@ -114,25 +146,29 @@ class BatchDelivery:
         for delivery in deliveries:
             self.guard.forget(delivery.ref)
 
-    async def _one(self, delivery: Delivery[Any]) -> None:
+    async def _one(self, delivery: Delivery[Any] | Undecodable) -> None:
         await self.handle((delivery,))
 
-    async def _decode(self, records: Sequence[Any]) -> list[Delivery[Any]]:
-        deliveries: list[Delivery[Any]] = []
-        poison: list[tuple[RecordRef, BaseException]] = []
+    async def _decode(self, records: Sequence[Any]) -> list[Any]:
+        deliveries: list[Any] = []
+        poison: list[Undecodable] = []
         for record in records:
             try:
                 deliveries.append(decode_record(record))
             except POISON_ERRORS as error:
-                poison.append((RecordRef.of(record), error))
-        if poison:  # dead-lettered together: one produce request, not one round trip each
-            await asyncio.gather(*(self._reject(ref, error) for ref, error in poison))
+                undecodable = Undecodable(RecordRef.of(record), error)
+                (deliveries if self.keep_undecodable else poison).append(undecodable)
+        await self._dead_letter(poison)
         return deliveries
+
+    async def _dead_letter(self, poison: Sequence[Undecodable]) -> None:
+        if poison:  # dead-lettered together: one produce request, not one round trip each
+            await asyncio.gather(*(self._reject(item.ref, item.error) for item in poison))
 
     async def _reject(self, ref: RecordRef, error: BaseException) -> None:
         with message_context(ref.log_context):
             await self.guard.reject(ref, error)
 
 
-def _ref_of_delivery(delivery: Delivery[Any]) -> RecordRef:
+def _ref_of_delivery(delivery: Delivery[Any] | Undecodable) -> RecordRef:
     return delivery.ref
