@@ -1,22 +1,27 @@
 """Hostile bytes on Kafka: poison never blocks a partition, and nothing is dropped silently.
 
-Intake and routing run in this process, as ``create_app`` builds them, on the real broker
-and database. A few hundred malformed records go to their input topics: random bytes,
-invalid JSON, JSON without the CloudEvents attributes or with another topic's event type,
-oversized records, text that is not UTF-8, valid envelopes around invalid data, and raw
-messages whose body no channel parser accepts. Then one valid record follows on each
-topic, in the same partition, behind the poison.
+All four services run in this process, as ``create_app`` builds them, on the real broker
+and database. Thousands of malformed records go to every topic a service consumes: random
+bytes, truncated and invalid JSON, text that is not UTF-8, JSON without the CloudEvents
+attributes or with wrong ones, another topic's event type, oversized records, valid
+envelopes around invalid data, and raw messages whose body no channel parser accepts.
+Then one valid record follows on the input topics, in the same partition, behind the
+poison.
 
-Every malformed record must be either refused with a reason (a raw message intake can
-read but whose payload its parser refuses: a ``ReportRejected`` on
-``pakn.reports.rejected.v1``, as docs/intake.md §4.9 says) or in the service's dead-letter
-topic with its original value bytes and ``x-dlq-reason``; every valid record must be
-processed; both services must still answer ``/healthz``.
+Every malformed record must be refused with a reason (a raw message intake can read but
+whose payload its parser refuses: a ``ReportRejected`` on ``pakn.reports.rejected.v1``,
+as docs/intake.md §4.9 says) or be in the dead-letter topic of *every* service that
+consumes its topic, with its original value bytes and headers and ``x-dlq-reason``; every
+valid record must be processed; every service must still answer ``/healthz``.
+``PHANANH_HOSTILE_KAFKA_RECORDS`` sets how many malformed records are sent (default
+10,000); the outcomes are counted and printed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
 import time
 import uuid
@@ -29,15 +34,23 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from audit.app import create_app as create_audit
+from audit.domain.checkpoints import generate_signing_key, load_signing_key, public_key_text
+from audit.settings import Settings as AuditSettings
 from intake.app import create_app as create_intake
 from intake.domain.tracking import report_id as intake_report_id
 from intake.settings import Settings as IntakeSettings
+from notify.app import create_app as create_notify
+from notify.settings import Settings as NotifySettings
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
     ALL_TOPICS,
     ASSIGNMENTS_TOPIC,
     CHANNEL_RAW_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
+    DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
     REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
@@ -49,8 +62,19 @@ from phananh_contracts import (
     ReportReceivedEvent,
     dead_letter_topic,
 )
-from phananh_contracts.examples import AGENCY_ACCEPTED, RAW_MESSAGE_RECEIVED, REPORT_RECEIVED
+from phananh_contracts.examples import (
+    ACKNOWLEDGEMENT_SENT,
+    AGENCY_ACCEPTED,
+    CITIZEN_REPLIED,
+    DEADLINE_WARNING,
+    RAW_MESSAGE_RECEIVED,
+    REPORT_ASSIGNED,
+    REPORT_RECEIVED,
+    REPORT_REJECTED,
+    STATUS_ASSIGNED,
+)
 from phananh_platform.kafka import ensure_topics
+from phananh_platform.metrics import consumer_groups
 from phananh_platform.privacy import new_contact_key
 from phananh_platform.runtime import ServiceApp
 from phananh_platform.settings import KafkaSettings, MongoSettings
@@ -59,13 +83,17 @@ from routing.app import create_app as create_routing
 from routing.settings import Settings as RoutingSettings
 
 from tests.support.kafka import TopicWatcher
+from tests.support.platform import notify_config
+from tests.support.providers import MailServer, ProviderServer
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITION = 0
 """Every record of a topic goes to one partition: the valid one is truly behind the poison."""
-WAIT_S = 60.0
+WAIT_S = 180.0
+RECORDS = int(os.environ.get("PHANANH_HOSTILE_KAFKA_RECORDS", "10000"))
+"""How many malformed records a run sends, over every consumed topic."""
 OUTCOMES: Counter[str] = Counter()
 
 
@@ -245,29 +273,78 @@ def updates_poison(rng: random.Random) -> list[Poison]:
     return found
 
 
+def fuzzed(rng: random.Random, valid: Event[Any], count: int) -> list[Poison]:
+    """``count`` records made from a valid event by changes that always break it."""
+    envelope = _event(valid)
+    text = _bytes(envelope)
+    required = ("specversion", "id", "source", "type", "time", "data")
+    fields = [
+        name
+        for name, value in envelope["data"].items()
+        if isinstance(value, str | int | float | bool | list)
+    ]
+    found = []
+    for number in range(count):
+        match number % 6:
+            case 0:
+                found.append(Poison("fuzz: random bytes", rng.randbytes(rng.randint(1, 2000))))
+            case 1:
+                cut = rng.randint(1, len(text) - 1)
+                found.append(Poison("fuzz: truncated", text[:cut]))
+            case 2:
+                at = rng.randint(0, len(text))
+                bad = rng.choice((b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xfe"))
+                found.append(Poison("fuzz: not UTF-8", text[:at] + bad + text[at:]))
+            case 3:
+                gone = rng.choice(required)
+                document = {name: value for name, value in envelope.items() if name != gone}
+                found.append(Poison("fuzz: attribute missing", _bytes(document)))
+            case 4:
+                broken = rng.choice(required)
+                bad_value = rng.choice(([1, 2], {"$gt": ""}, True, 12.5))
+                found.append(Poison("fuzz: wrong type", _bytes({**envelope, broken: bad_value})))
+            case _:
+                junk = rng.randbytes(rng.randint(1, 30)).hex()
+                field = rng.choice(fields)  # a field the event has, given an operator object
+                data = {**envelope["data"], field: {"$where": junk}}
+                found.append(Poison("fuzz: invalid data", _bytes({**envelope, "data": data})))
+    return found
+
+
 # --- the services ----------------------------------------------------------------------
 
 
 @dataclass
 class Platform:
-    intake: ServiceApp
-    routing: ServiceApp
+    services: dict[str, ServiceApp]
+
+    def consumers_of(self, topic: str) -> list[str]:
+        """The services whose consumer groups read ``topic``."""
+        return [
+            name
+            for name, service in self.services.items()
+            if any(topic in group.topics for group in consumer_groups(service.broker.subscribers))
+        ]
 
 
 @pytest.fixture
-async def platform(kafka_settings: KafkaSettings, mongodb_url: str) -> AsyncIterator[Platform]:
+async def platform(
+    kafka_settings: KafkaSettings, mongodb_url: str, tmp_path: Path
+) -> AsyncIterator[Platform]:
     await ensure_topics(kafka_settings, ALL_TOPICS)
 
     def mongo() -> MongoSettings:
         return MongoSettings(url=SecretStr(mongodb_url), database=f"test_{uuid.uuid4().hex[:12]}")
 
+    contact_key = SecretStr(new_contact_key())
+    signing_key = generate_signing_key()
     intake = create_intake(
         IntakeSettings(
             kafka=kafka_settings,
             mongodb=mongo(),
             city_config=ROOT / "config" / "son-la" / "city.yaml",
             tracking_secret=SecretStr("tracking-secret-for-tests-0123456789"),
-            contact_keys=[SecretStr(new_contact_key())],
+            contact_keys=[contact_key],
             pseudonym_key=SecretStr("pseudonym-key-for-tests-0123456789"),
             api_keys={},
             retry_backoff_max_s=1.0,
@@ -283,11 +360,38 @@ async def platform(kafka_settings: KafkaSettings, mongodb_url: str) -> AsyncIter
             retry_backoff_max_s=1.0,
         )
     )
-    async with intake.running(), routing.running():
-        yield Platform(intake, routing)
-    print(f"\nhostile Kafka records: {sum(OUTCOMES.values())}")
+    audit = create_audit(
+        AuditSettings(
+            kafka=kafka_settings,
+            mongodb=mongo(),
+            audit_signing_key=SecretStr(signing_key),
+            audit_public_keys=[public_key_text(load_signing_key(signing_key).public_key())],
+            audit_checkpoint_interval_s=3600,
+            retry_backoff_max_s=1.0,
+        )
+    )
+    async with ProviderServer() as http:
+        with MailServer() as mail:
+            notify = create_notify(
+                NotifySettings(
+                    kafka=kafka_settings,
+                    mongodb=mongo(),
+                    notify_config=notify_config(tmp_path, http, mail.port),
+                    contact_keys=[contact_key],
+                    notify_provider_secrets={
+                        name: SecretStr(f"token-of-{name}")
+                        for name in ("app-push", "zalo-oa", "zalo-zns", "sms", "facebook")
+                    },
+                    retry_backoff_max_s=1.0,
+                )
+            )
+            async with intake.running(), routing.running(), notify.running(), audit.running():
+                yield Platform(
+                    {"intake": intake, "routing": routing, "notify": notify, "audit": audit}
+                )
+    print(f"\nhostile Kafka records: {sum(OUTCOMES.values())} outcomes")
     for outcome, count in sorted(OUTCOMES.items()):
-        print(f"  {count:5d}  {outcome}")
+        print(f"  {count:6d}  {outcome}")
 
 
 async def healthz(service: ServiceApp) -> int:
@@ -308,21 +412,21 @@ async def send_all(bootstrap: str, batches: dict[str, list[Poison]]) -> list[Sen
         bootstrap_servers=bootstrap, acks="all", max_request_size=5 * 1024 * 1024
     )
     await producer.start()
-    sent = []
+    pending: list[tuple[Poison, str, asyncio.Future[Any]]] = []
     try:
         for topic, poison in batches.items():
             for record in poison:
-                where = await producer.send_and_wait(
+                delivery = await producer.send(
                     topic,
                     record.value,
                     key=record.key,
                     partition=PARTITION,
                     headers=list(record.headers),
                 )
-                sent.append(Sent(record, topic, where.offset))
+                pending.append((record, topic, delivery))
+        return [Sent(record, topic, (await where).offset) for record, topic, where in pending]
     finally:
         await producer.stop()
-    return sent
 
 
 async def send_event(bootstrap: str, event: Event[Any]) -> None:
@@ -347,7 +451,8 @@ class DeadLetters:
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self.topics = topics
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self.found: dict[tuple[str, int], tuple[bytes | None, list[tuple[str, bytes]]]] = {}
+        self.found: dict[tuple[str, str, int], tuple[bytes | None, list[tuple[str, bytes]]]] = {}
+        """(service, source topic, source offset) -> (value, headers)."""
 
     async def __aenter__(self) -> DeadLetters:
         await self.consumer.start()
@@ -371,10 +476,11 @@ class DeadLetters:
         for records in batch.values():
             for record in records:
                 headers = {name: value for name, value in record.headers}
+                service = headers.get(DeadLetterHeader.SERVICE, b"").decode()
                 source = headers.get(DeadLetterHeader.SOURCE_TOPIC, b"").decode()
                 offset = int(headers.get(DeadLetterHeader.SOURCE_OFFSET, b"-1"))
                 if headers.get(DeadLetterHeader.SOURCE_PARTITION) == str(PARTITION).encode():
-                    self.found[(source, offset)] = (record.value, list(record.headers))
+                    self.found[(service, source, offset)] = (record.value, list(record.headers))
 
 
 async def wait_until(check: Callable[[], Any], what: Callable[[], str], *polls: Any) -> None:
@@ -388,14 +494,36 @@ async def wait_until(check: Callable[[], Any], what: Callable[[], str], *polls: 
 # --- the test --------------------------------------------------------------------------
 
 
-async def test_poison_on_every_input_topic_is_parked_or_refused_and_valid_records_still_flow(
+async def test_poison_on_every_consumed_topic_is_parked_or_refused_and_valid_records_flow(
     platform: Platform, kafka_bootstrap: str
 ) -> None:
     rng = random.Random(7)
-    batches = {
+    named = {
         CHANNEL_RAW_TOPIC.name: raw_poison(rng),
         REPORTS_TOPIC.name: reports_poison(rng),
         AGENCY_UPDATES_TOPIC.name: updates_poison(rng),
+    }
+    valid_of = {
+        CHANNEL_RAW_TOPIC.name: RAW_MESSAGE_RECEIVED,
+        REPORTS_TOPIC.name: REPORT_RECEIVED,
+        AGENCY_UPDATES_TOPIC.name: AGENCY_ACCEPTED,
+        ASSIGNMENTS_TOPIC.name: REPORT_ASSIGNED,
+        REPORT_STATUS_TOPIC.name: STATUS_ASSIGNED,
+        DEADLINES_TOPIC.name: DEADLINE_WARNING,
+        NOTIFICATIONS_TOPIC.name: ACKNOWLEDGEMENT_SENT,
+        CITIZEN_REPLIES_TOPIC.name: CITIZEN_REPLIED,
+        REPORTS_REJECTED_TOPIC.name: REPORT_REJECTED,
+    }
+    for topic, valid in valid_of.items():
+        assert platform.consumers_of(topic), f"nobody consumes {topic}?"
+        if topic not in named:
+            named[topic] = common_poison(
+                rng, valid, REPORT_RECEIVED if valid is not REPORT_RECEIVED else AGENCY_ACCEPTED
+            )
+    named_count = sum(len(poison) for poison in named.values())
+    per_topic = max(0, RECORDS - named_count) // len(valid_of) + 1
+    batches = {
+        topic: named[topic] + fuzzed(rng, valid, per_topic) for topic, valid in valid_of.items()
     }
     report_id = str(uuid.uuid4())
     message_id = f"valid-{uuid.uuid4().hex[:12]}"
@@ -404,7 +532,12 @@ async def test_poison_on_every_input_topic_is_parked_or_refused_and_valid_record
             update={
                 "channel_message_id": message_id,
                 "body": json.dumps(
-                    {"text": REPORT_RECEIVED.data.text, "anonymous": True, "consent": False},
+                    {
+                        "text": REPORT_RECEIVED.data.text,
+                        "anonymous": False,
+                        "consent": True,
+                        "contact": {"phone": "0912 345 678"},
+                    },
                     ensure_ascii=False,
                 ),
             }
@@ -418,15 +551,18 @@ async def test_poison_on_every_input_topic_is_parked_or_refused_and_valid_record
         AGENCY_ACCEPTED.data.model_copy(update={"report_id": report_id}),
         source=AGENCY_ACCEPTED.source,
     )
-    dead_letter_topics = [dead_letter_topic("intake"), dead_letter_topic("routing")]
+    dead_letter_topics = [dead_letter_topic(name) for name in platform.services]
     async with (
         DeadLetters(kafka_bootstrap, dead_letter_topics) as dead_letters,
         TopicWatcher(kafka_bootstrap, REPORTS_REJECTED_TOPIC.name) as rejections,
         TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
         TopicWatcher(kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
         TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_REFUSED_TOPIC.name) as refusals,
+        TopicWatcher(kafka_bootstrap, NOTIFICATIONS_TOPIC.name) as notifications,
     ):
         sent = await send_all(kafka_bootstrap, batches)
+        OUTCOMES["malformed records sent"] = len(sent)
+        assert len(sent) >= RECORDS
         for event in (valid_raw, valid_report):
             await send_event(kafka_bootstrap, event)
         # The update comes once its report is assigned: it is then applied, not refused.
@@ -434,50 +570,60 @@ async def test_poison_on_every_input_topic_is_parked_or_refused_and_valid_record
         await send_event(kafka_bootstrap, valid_update)
 
         # Valid records behind the poison are processed: intake's report of the raw
-        # message is published (and routing assigns it; the reports topic itself holds
-        # poison, so it is watched through the assignments).
+        # message is published, routing assigns it, notify tells the citizen, audit records
+        # it (the reports topic itself holds poison, so it is watched through its effects).
         normalized = intake_report_id(Channel.APP.value, message_id)
         await assignments.wait_for(lambda e: e.data.report_id == normalized, timeout_s=WAIT_S)
         OUTCOMES[f"{CHANNEL_RAW_TOPIC.name} valid: report published"] += 1
         OUTCOMES[f"{REPORTS_TOPIC.name} valid: assigned"] += 1
+        await notifications.wait_for(
+            lambda e: e.data.report_id == normalized and e.type.endswith("sent"), timeout_s=WAIT_S
+        )
+        OUTCOMES[f"{REPORTS_TOPIC.name} valid: citizen told"] += 1
         await statuses.wait_for(
             lambda e: e.data.report_id == report_id and e.data.status.value != "assigned",
             timeout_s=WAIT_S,
         )
         OUTCOMES[f"{AGENCY_UPDATES_TOPIC.name} valid: applied"] += 1
 
-        # Every malformed record is refused with a reason, or parked with its bytes.
+        # Every malformed record is refused with a reason, or parked with its bytes by
+        # every service that reads its topic.
         refused = {item.poison.rejected_as for item in sent if item.poison.rejected_as}
-        parked = [item for item in sent if not item.poison.rejected_as]
+        expected = [
+            (service, item)
+            for item in sent
+            for service in platform.consumers_of(item.topic)
+            if not (item.poison.rejected_as and service == "intake")
+        ]
         await wait_until(
             lambda: refused <= {e.data.channel_message_id for _, e in rejections.seen},
             lambda: f"rejections of {sorted(refused)}",
             lambda: rejections.settle(0),
         )
+
+        def missing() -> list[str]:
+            return [
+                f"{service}: {item.topic}@{item.offset} {item.poison.kind}"
+                for service, item in expected
+                if (service, item.topic, item.offset) not in dead_letters.found
+            ]
+
         await wait_until(
-            lambda: all((item.topic, item.offset) in dead_letters.found for item in parked),
-            lambda: (
-                "not in a dead-letter topic: "
-                + ", ".join(
-                    f"{item.topic}@{item.offset} {item.poison.kind}"
-                    for item in parked
-                    if (item.topic, item.offset) not in dead_letters.found
-                )
-            ),
+            lambda: not missing(),
+            lambda: f"{len(missing())} not dead-lettered, e.g. {missing()[:10]}",
             dead_letters.poll,
         )
         await refusals.settle(0)
 
-    for item in parked:
-        value, header_list = dead_letters.found[(item.topic, item.offset)]
+    for service, item in expected:
+        value, header_list = dead_letters.found[(service, item.topic, item.offset)]
         headers = dict(header_list)  # the dead letter's own headers come last
-        what = f"{item.topic}@{item.offset} ({item.poison.kind})"
+        what = f"{service}: {item.topic}@{item.offset} ({item.poison.kind})"
         assert value == item.poison.value, f"{what}: the dead letter is not the original bytes"
         assert headers[DeadLetterHeader.REASON].strip(), f"{what}: no reason"
-        service = "intake" if item.topic == CHANNEL_RAW_TOPIC.name else "routing"
         assert headers[DeadLetterHeader.SERVICE] == service.encode()
         assert header_list[: len(item.poison.headers)] == list(item.poison.headers), what
-        OUTCOMES[f"{item.topic} {item.poison.kind}: dead-lettered"] += 1
+        OUTCOMES[f"{item.topic} → {service}: dead-lettered"] += 1
     for _, event in rejections.seen:
         if event.data.channel_message_id in refused:
             assert event.data.reason.value in ("invalid_payload", "other", "too_long"), event.data
@@ -486,6 +632,10 @@ async def test_poison_on_every_input_topic_is_parked_or_refused_and_valid_record
                 f"{CHANNEL_RAW_TOPIC.name} refused payload: rejected {event.data.reason.value}"
             ] += 1
     assert not [e for _, e in refusals.seen if e.data.report_id == report_id], "update refused"
-    assert await healthz(platform.intake) == 200
-    assert await healthz(platform.routing) == 200
-    assert platform.intake.started and platform.routing.started
+    audit = platform.services["audit"]
+    assert audit.mongo is not None
+    trail = audit.mongo[audit.settings.mongodb.database]["audit_trail"]
+    assert await trail.count_documents({"report_id": normalized}) >= 1, "valid report not audited"
+    for name, service in platform.services.items():
+        assert await healthz(service) == 200, name
+        assert service.started, name
