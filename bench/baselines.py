@@ -4,25 +4,32 @@
   kafka-tools jar the local stack already fetched, with the raw messages' average size.
 * A no-logic aiokafka pass-through over as many hops as the pipeline: one OS process per
   hop (as the services are), each taking the records fetched from its topic (up to the
-  services' batch size), publishing them one at a time to the next with the services'
-  producer settings (idempotent, acks=all), and committing after the batch — the
-  services' delivery rules without their work.
+  services' batch size), publishing them to the next with the services' producer
+  settings (idempotent, acks=all), and committing after the batch's acks — the services'
+  delivery rules without their work. Two forms: the batch published at once (every send
+  handed to the producer, the acks awaited together: the ceiling), and one publish
+  awaited at a time (the earlier baseline).
 * The database's own cost per command: one client, one command at a time (as the
   services send them), inserting, finding and updating documents by ``_id`` the size of
   a report's, with the database process's CPU time per command.
 
-``python -m bench.baselines forward SOURCE TARGET GROUP`` is one hop of the pass-through.
+``python -m bench.baselines forward BOOTSTRAP SOURCE TARGET GROUP [batch|one_at_a_time]`` is
+one hop of the pass-through; ``python -m bench.baselines chain --records 3000`` measures the
+pass-through in both forms on a broker of its own, without the platform.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,13 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from phananh_platform.kafka import BATCH_MAX_RECORDS, BATCH_WAIT_MS
+from phananh_platform.kafka import (
+    BATCH_MAX_RECORDS,
+    BATCH_WAIT_MS,
+    MAX_REQUEST_BYTES,
+    PRODUCE_BATCH_BYTES,
+)
 from pymongo import AsyncMongoClient
 
-from bench.load import ProcessMeter, publish_open_loop
-from bench.traffic import RawMessage
+from bench.load import Keyed, ProcessMeter, histogram, publish_open_loop
 
 PARTITIONS = 6
 """As many partitions as the pipeline's topics (pakn.channel.raw.v1 and the rest)."""
@@ -187,10 +198,48 @@ async def database_performance(
 
 
 # ------------------------------------------------------------------- pass-through
-async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
+BATCH = "batch"
+"""Each hop publishes its whole fetched batch at once (every ``send`` handed to the
+producer, then all the deliveries awaited together) and commits once: the honest ceiling
+of four Python hops under the services' delivery rules."""
+ONE_AT_A_TIME = "one_at_a_time"
+"""Each hop awaits every publish before the next (``send_and_wait``), then commits the
+batch: the earlier baseline, kept as a second row."""
+PUBLISH_MODES = (BATCH, ONE_AT_A_TIME)
+
+
+def hop_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer with the services' settings (``phananh_platform.kafka``)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        max_request_size=MAX_REQUEST_BYTES,
+        max_batch_size=PRODUCE_BATCH_BYTES,
+    )
+
+
+async def publish_batch(
+    producer: AIOKafkaProducer, target: str, records: Sequence[ConsumerRecord[Any, Any]]
+) -> None:
+    """Hand every record to the producer, then wait for all their acknowledgements: the
+    producer puts a partition's records in one request instead of one round trip each."""
+    deliveries = [await producer.send(target, record.value, key=record.key) for record in records]
+    await asyncio.gather(*deliveries)
+
+
+async def publish_one_at_a_time(
+    producer: AIOKafkaProducer, target: str, records: Sequence[ConsumerRecord[Any, Any]]
+) -> None:
+    for record in records:
+        await producer.send_and_wait(target, record.value, key=record.key)
+
+
+async def forward(bootstrap: str, source: str, target: str, group: str, publish: str) -> None:
     """One hop under the services' delivery rules: take what was fetched (up to
-    ``BATCH_MAX_RECORDS``), publish each record with acks=all, one at a time, then commit
-    the batch."""
+    ``BATCH_MAX_RECORDS``), publish it to ``target`` with acks=all (``publish``: the whole
+    batch at once, or one record at a time), and commit the batch after its acks."""
+    send = {BATCH: publish_batch, ONE_AT_A_TIME: publish_one_at_a_time}[publish]
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -198,7 +247,7 @@ async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = hop_producer(bootstrap)
     await consumer.start()
     await producer.start()
     stop = asyncio.Event()
@@ -211,12 +260,10 @@ async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
             batches = await consumer.getmany(
                 timeout_ms=BATCH_WAIT_MS, max_records=BATCH_MAX_RECORDS
             )
-            if not batches:
-                continue
-            for records in batches.values():
-                for record in records:
-                    await producer.send_and_wait(target, record.value, key=record.key)
-            await consumer.commit()
+            records = [record for fetched in batches.values() for record in fetched]
+            if records:
+                await send(producer, target, records)
+                await consumer.commit()
     finally:
         await consumer.stop()
         await producer.stop()
@@ -224,22 +271,61 @@ async def forward(bootstrap: str, source: str, target: str, group: str) -> None:
 
 @dataclass
 class ChainResult:
+    publish: str
+    hops: int
     sent_ms: dict[bytes, float]
     """Key -> intended send time (epoch ms)."""
     arrived_ms: dict[bytes, float]
     """Key -> timestamp of the record on the last topic (epoch ms, set by the last hop)."""
     meters: dict[str, dict[str, float]]
 
+    def summary(self) -> dict[str, Any]:
+        """Throughput over the hops, latency from the intended send time, and the
+        forwarders' (and Kafka's) CPU per record."""
+        count = len(self.sent_ms)
+        latencies = [
+            self.arrived_ms[key] - sent
+            for key, sent in self.sent_ms.items()
+            if key in self.arrived_ms
+        ]
+        first = min(self.sent_ms.values(), default=0.0)
+        last = max(self.arrived_ms.values(), default=first)
+        hops = {name: value for name, value in self.meters.items() if name.startswith("hop-")}
+        cpu_s = sum(value["cpu_s"] for value in hops.values())
+        kafka = self.meters.get("kafka")
+        return {
+            "publish": self.publish,
+            "hops": self.hops,
+            "records": count,
+            "arrived": len(latencies),
+            "throughput_per_s": round(len(latencies) / max(0.001, (last - first) / 1000), 1),
+            "latency_ms": histogram(latencies),
+            "cpu_ms_per_record": round(cpu_s * 1000 / max(1, count), 3),
+            "cpu_ms_per_record_per_hop": round(cpu_s * 1000 / max(1, count) / self.hops, 3),
+            "kafka_cpu_ms_per_record": (
+                round(kafka["cpu_s"] * 1000 / max(1, count), 3) if kafka else None
+            ),
+            "peak_rss_mb": max((value["peak_rss_mb"] for value in hops.values()), default=0),
+        }
+
 
 async def pass_through_chain(
     bootstrap: str,
-    messages: Sequence[RawMessage],
+    messages: Sequence[Keyed],
     *,
     hops: int,
     rate: float | None,
+    publish: str = BATCH,
     kafka_pid: int | None = None,
+    stall_s: float = 60.0,
 ) -> ChainResult:
-    """The no-logic chain: ``hops`` forwarder processes, messages sent open-loop at ``rate``."""
+    """The no-logic chain: ``hops`` forwarder processes, messages sent open-loop at ``rate``.
+
+    Done when every message is on the last topic, or when nothing arrived for ``stall_s``
+    after the last was sent (what is missing then counts as not arrived). The chain's
+    topics are deleted afterwards, so a large run leaves the broker as it found it."""
+    if publish not in PUBLISH_MODES:
+        raise ValueError(f"publish is one of {PUBLISH_MODES}, not {publish!r}")
     run = uuid.uuid4().hex[:6]
     topics = [f"bench.chain.{run}.{hop}" for hop in range(hops + 1)]
     await create_topics(bootstrap, topics)
@@ -253,6 +339,7 @@ async def pass_through_chain(
             topics[hop],
             topics[hop + 1],
             f"bench-chain-{run}-{hop}",
+            publish,
             stdout=subprocess.PIPE,
             env={**os.environ},
         )
@@ -262,8 +349,26 @@ async def pass_through_chain(
     if kafka_pid is not None:
         meters["kafka"] = ProcessMeter(kafka_pid)
     watcher = AIOKafkaConsumer(
-        topics[-1], bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+        topics[-1],
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
     )
+    wanted = {message.key for message in messages}
+    arrived: dict[bytes, float] = {}
+    sending = True
+    progress_at = time.monotonic()
+
+    async def watch() -> None:
+        nonlocal progress_at
+        while len(arrived) < len(wanted) and (sending or time.monotonic() - progress_at < stall_s):
+            fetched = await watcher.getmany(timeout_ms=200, max_records=5000)
+            for records in fetched.values():
+                for record in records:
+                    if record.key in wanted and record.key not in arrived:
+                        arrived[record.key] = float(record.timestamp)
+                        progress_at = time.monotonic()
+
     try:
         for process in processes:
             assert process.stdout is not None
@@ -273,20 +378,15 @@ async def pass_through_chain(
         await watcher.start()
         for meter in meters.values():
             meter.start()
-        arrived: dict[bytes, float] = {}
-        wanted = {message.key for message in messages}
-
-        async def watch() -> None:
-            deadline = time.monotonic() + 600
-            while wanted - arrived.keys() and time.monotonic() < deadline:
-                for records in (await watcher.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        arrived.setdefault(record.key, float(record.timestamp))
-
         watching = asyncio.create_task(watch())
-        sent = await publish_open_loop(bootstrap, topics[0], messages, rate)
+        try:
+            sent = await publish_open_loop(bootstrap, topics[0], messages, rate)
+        finally:
+            sending, progress_at = False, time.monotonic()
         await watching
         return ChainResult(
+            publish=publish,
+            hops=hops,
             sent_ms=sent,
             arrived_ms=arrived,
             meters={name: meter.stop() for name, meter in meters.items()},
@@ -302,13 +402,88 @@ async def pass_through_chain(
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        await delete_topics(bootstrap, topics)
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
+    """Delete a baseline's topics (best effort: a leftover topic only takes disk)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        await admin.delete_topics(list(names))
+    except Exception as error:  # the measurement is done: say so and go on
+        print(f"could not delete topics {list(names)}: {error!r}", file=sys.stderr)
+    finally:
+        await admin.close()
+
+
+# ------------------------------------------------------------------ on its own
+async def chains_alone(args: argparse.Namespace) -> dict[str, Any]:
+    """The pass-through in each publish mode, on a broker of its own (started here on free
+    ports in a scratch directory, unless ``--bootstrap`` names one)."""
+    from bench.traffic import raw_message  # the traffic generator imports the contracts
+
+    rate = None if args.rate == "max" else float(args.rate)
+    modes = [mode.strip() for mode in args.publish.split(",") if mode.strip()]
+    run = uuid.uuid4().hex[:6]
+    messages = [raw_message(number, run) for number in range(args.records)]
+    results: dict[str, Any] = {"records": args.records, "rate": args.rate, "hops": args.hops}
+
+    async def measure(bootstrap: str, kafka_pid: int | None) -> None:
+        for mode in modes:
+            print(f"[baselines] pass-through, {mode}, {args.records} records", file=sys.stderr)
+            chain = await pass_through_chain(
+                bootstrap, messages, hops=args.hops, rate=rate, publish=mode, kafka_pid=kafka_pid
+            )
+            results[mode] = chain.summary()
+
+    if args.bootstrap:
+        await measure(args.bootstrap, args.kafka_pid)
+    else:
+        from phananh_cli.stack import LocalStack, Paths, Ports
+
+        from tests.support.platform import ROOT, free_port
+
+        with tempfile.TemporaryDirectory(prefix="phananh-baselines-") as scratch:
+            ports = Ports(kafka=free_port(), kafka_controller=free_port(), database=free_port())
+            stack = LocalStack(Paths(root=ROOT, data=Path(scratch) / "data"), ports, say=print)
+            try:
+                await asyncio.to_thread(stack.start_kafka)
+                await measure(stack.kafka_bootstrap, stack.pid("kafka"))
+            finally:
+                await asyncio.to_thread(stack.stop, "kafka")
+    if BATCH in results and ONE_AT_A_TIME in results:
+        batch, one = results[BATCH], results[ONE_AT_A_TIME]
+        results["batch_vs_one_at_a_time"] = {
+            "throughput": round(batch["throughput_per_s"] / max(0.1, one["throughput_per_s"]), 2),
+            "cpu_per_record": round(
+                batch["cpu_ms_per_record"] / max(0.001, one["cpu_ms_per_record"]), 3
+            ),
+        }
+    return results
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) == 5 and argv[0] == "forward":
-        asyncio.run(forward(*argv[1:]))
+    parser = argparse.ArgumentParser(prog="python -m bench.baselines")
+    commands = parser.add_subparsers(dest="command", required=True)
+    hop = commands.add_parser("forward", help="one hop of the pass-through (run by the chain)")
+    for name in ("bootstrap", "source", "target", "group"):
+        hop.add_argument(name)
+    hop.add_argument("publish", nargs="?", default=BATCH, choices=PUBLISH_MODES)
+    chain = commands.add_parser("chain", help="the pass-through alone, on its own broker")
+    chain.add_argument("--records", type=int, default=3000)
+    chain.add_argument("--rate", default="max", help="intended records per second, or 'max'")
+    chain.add_argument("--hops", type=int, default=4)
+    chain.add_argument(
+        "--publish", default=",".join(PUBLISH_MODES), help="comma-separated publish modes"
+    )
+    chain.add_argument("--bootstrap", help="use this broker instead of starting one")
+    chain.add_argument("--kafka-pid", type=int, help="the broker's pid, to meter its CPU")
+    args = parser.parse_args(argv)
+    if args.command == "forward":
+        asyncio.run(forward(args.bootstrap, args.source, args.target, args.group, args.publish))
         return
-    raise SystemExit("usage: python -m bench.baselines forward BOOTSTRAP SOURCE TARGET GROUP")
+    print(json.dumps(asyncio.run(chains_alone(args)), indent=2))
 
 
 if __name__ == "__main__":
