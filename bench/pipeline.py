@@ -2,6 +2,7 @@
 
     uv run python -m bench.pipeline --sizes 2000,10000 --rate 200
     uv run python -m bench.pipeline --sizes 2000 --rate max
+    uv run python -m bench.pipeline --sizes 10000,50000 --duration 60   # sustained, 60 s each
     uv run python -m bench.pipeline --smoke            # CI: 50 reports, asserts nothing
 
 For each size the platform is started afresh as OS processes (its own Kafka and database
@@ -10,7 +11,9 @@ on free ports, the four services, notify pointed at local provider servers: see
 
 1. the baselines: Kafka's ``ProducerPerformance`` and ``ConsumerPerformance`` with the raw
    messages' average size, and a no-logic aiokafka pass-through over the same four hops
-   (``bench/baselines.py``), driven by the same open-loop generator;
+   (``bench/baselines.py``), driven by the same open-loop generator, in two forms: each
+   hop publishing its fetched batch at once (the ceiling the pipeline is compared with)
+   and one publish at a time (the earlier baseline, on at most ``--one-at-a-time-records``);
 2. the pipeline: raw messages of every channel published open-loop on
    ``pakn.channel.raw.v1`` at the intended rate (or at full speed); for each one the time
    from its intended send time to its canonical report (or rejection), its assignment, the
@@ -30,6 +33,7 @@ import asyncio
 import json
 import os
 import platform as host
+import resource
 import statistics
 import sys
 import tempfile
@@ -75,9 +79,15 @@ AUDITED_TYPES = {
 STALL_S = 180.0
 """Give up on a run when no stage made progress for this long (what is missing is lost)."""
 SMOKE_STALL_S = 45.0
+TRAIL_BATCH = 10_000
+"""Trail documents per round trip when the trail is read at the end (projected: ~100 bytes
+each), so 200,000 reports' ~1.5 million facts take ~150 round trips, not 15,000."""
+ONE_AT_A_TIME_RECORDS = 10_000
+"""The one-at-a-time pass-through moves ~500 records/s here: it runs on at most this many
+records, so a large run does not spend many minutes on the second baseline row."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Expected:
     """What one raw message should become, keyed the way each topic keys it."""
 
@@ -173,6 +183,7 @@ async def trail_stamps(platform: Platform, expected: Sequence[Expected]) -> dict
         cursor = client["pakn"]["audit_trail"].find(
             {"event_type": {"$in": list(AUDITED_TYPES)}},
             projection={"_id": 0, "report_id": 1, "event_type": 1, "recorded_at": 1},
+            batch_size=TRAIL_BATCH,
         )
         async for document in cursor:
             item = by_report.get(document.get("report_id") or "")
@@ -271,9 +282,10 @@ async def pipeline_run(
     stop = asyncio.Event()
     watching = asyncio.create_task(watcher.run(stop))
     meters = metered_components(platform)
+    driver = ProcessMeter(os.getpid())
     try:
         await asyncio.sleep(1)  # the watcher holds its partitions
-        for meter in meters.values():
+        for meter in (*meters.values(), driver):
             meter.start()
         database_before = await asyncio.to_thread(database_time, platform)
         started = time.time() * 1000
@@ -291,6 +303,7 @@ async def pipeline_run(
                 lag_progress, last_lag = time.monotonic(), lag
         drained = time.time() * 1000
         usage = {name: meter.stop() for name, meter in meters.items()}
+        driver_usage = driver.stop()
         database_after = await asyncio.to_thread(database_time, platform)
     finally:
         stop.set()
@@ -304,7 +317,36 @@ async def pipeline_run(
     summary["database_commands"] = database_breakdown(
         database_before, database_after, len(expected)
     )
+    summary["sustained"] = sustained(expected, rate, started, published)
+    summary["driver"] = {  # the benchmark itself, on the same cores (not in the totals)
+        "cpu_ms_per_report": round(driver_usage["cpu_s"] * 1000 / len(expected), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
     return summary
+
+
+def sustained(
+    expected: Sequence[Expected], rate: float | None, started: float, published: float
+) -> dict[str, Any]:
+    """Whether the pipeline kept up while the load was being sent: what reached each stage
+    during the send, per second, and what was still owed when the last message was sent
+    (a pipeline that keeps up owes about rate × its latency; one that does not, a backlog
+    that grows with the run)."""
+    send_s = max(0.001, (published - started) / 1000)
+    owed = {stage: [item for item in expected if expects(item, stage)] for stage in STAGES}
+    during = {
+        stage: sum(item.stamps.get(stage, published + 1) <= published for item in items)
+        for stage, items in owed.items()
+    }
+    return {
+        "intended_rate_per_s": rate,
+        "send_s": round(send_s, 2),
+        "send_rate_per_s": round(len(expected) / send_s, 1),
+        "reached_during_send_per_s": {
+            stage: round(count / send_s, 1) for stage, count in during.items()
+        },
+        "owed_at_end_of_send": {stage: len(owed[stage]) - during[stage] for stage in STAGES},
+    }
 
 
 def expects(item: Expected, stage: str) -> bool:
@@ -382,29 +424,6 @@ def summarize(
     }
 
 
-def chain_summary(result: baselines.ChainResult, count: int) -> dict[str, Any]:
-    latencies = [
-        result.arrived_ms[key] - sent
-        for key, sent in result.sent_ms.items()
-        if key in result.arrived_ms
-    ]
-    first = min(result.sent_ms.values())
-    last = max(result.arrived_ms.values(), default=first)
-    hops = {name: value for name, value in result.meters.items() if name != "kafka"}
-    cpu_s = sum(value["cpu_s"] for value in hops.values())
-    kafka = result.meters.get("kafka")
-    return {
-        "hops": HOPS,
-        "records": count,
-        "arrived": len(latencies),
-        "throughput_per_s": round(len(latencies) / max(0.001, (last - first) / 1000), 1),
-        "latency_ms": histogram(latencies),
-        "cpu_ms_per_record": round(cpu_s * 1000 / count, 2),
-        "kafka_cpu_ms_per_record": round(kafka["cpu_s"] * 1000 / count, 2) if kafka else None,
-        "peak_rss_mb": max((value["peak_rss_mb"] for value in hops.values()), default=0),
-    }
-
-
 def limits(
     pipeline: dict[str, Any], chain: dict[str, Any], database: dict[str, dict[str, float]]
 ) -> dict[str, Any]:
@@ -438,7 +457,13 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 async def run_size(
-    count: int, rate: float | None, directory: Path, *, perf_records: int, stall_s: float
+    count: int,
+    rate: float | None,
+    directory: Path,
+    *,
+    perf_records: int,
+    stall_s: float,
+    one_at_a_time_records: int = ONE_AT_A_TIME_RECORDS,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6]
     messages = [raw_message(number, run) for number in range(count)]
@@ -467,17 +492,28 @@ async def run_size(
             count=min(max(count, 1000), 5000),
             document_bytes=size,
         )
-        say("no-logic pass-through, 4 hops")
-        chain = chain_summary(
-            await baselines.pass_through_chain(
-                bootstrap, messages, hops=HOPS, rate=rate, kafka_pid=platform.stack.pid("kafka")
-            ),
-            count,
-        )
+        await baselines.delete_topics(bootstrap, [kafka_topic])
+        chains = {}
+        for publish, records in (
+            (baselines.BATCH, count),
+            (baselines.ONE_AT_A_TIME, min(count, one_at_a_time_records)),
+        ):
+            if records <= 0:
+                continue
+            say(f"no-logic pass-through, {HOPS} hops, {publish}, {records} records")
+            measured = await baselines.pass_through_chain(
+                bootstrap,
+                messages[:records],
+                hops=HOPS,
+                rate=rate,
+                publish=publish,
+                kafka_pid=platform.stack.pid("kafka"),
+            )
+            chains[publish] = measured.summary()
+        chain, one = chains[baselines.BATCH], chains.get(baselines.ONE_AT_A_TIME, {})
         say("the pipeline")
         pipeline = await pipeline_run(platform, messages, rate, stall_s=stall_s)
         say(f"pipeline done: {pipeline['throughput_per_s']} lost={pipeline['lost']}")
-    through = pipeline["throughput_per_s"]["audited"]
     return {
         "reports": count,
         "rate": rate or "max",
@@ -486,26 +522,56 @@ async def run_size(
             "kafka_producer_performance": producer,
             "kafka_consumer_performance": consumer,
             "pass_through": chain,
+            "pass_through_one_at_a_time": one,
             "database_commands": database,
         },
         "limits": limits(pipeline, chain, database),
         "pipeline": pipeline,
-        "ratios": {
-            "pipeline_vs_pass_through": ratio(through, chain["throughput_per_s"]),
-            "pipeline_vs_kafka_producer": ratio(through, producer["records_per_s"]),
-            "pipeline_vs_kafka_consumer": ratio(through, consumer["records_per_s"]),
-            "pass_through_vs_kafka_producer": ratio(
-                chain["throughput_per_s"], producer["records_per_s"]
-            ),
-            "cpu_per_report_vs_pass_through": ratio(
-                pipeline["services_cpu_ms_per_report"], chain["cpu_ms_per_record"]
-            ),
-            "p99_audited_vs_pass_through": ratio(
-                pipeline["latency_ms"]["audited"].get("p99", 0),
-                chain["latency_ms"].get("p99", 0),
-            ),
-        },
+        "ratios": ratios(pipeline, chain, one, producer, consumer),
     }
+
+
+def ratios(
+    pipeline: dict[str, Any],
+    chain: dict[str, Any],
+    one: dict[str, Any],
+    producer: dict[str, Any],
+    consumer: dict[str, Any],
+) -> dict[str, float | None]:
+    """The pipeline against each baseline. ``*_pass_through`` is the batch-published
+    pass-through (the ceiling); ``*_pass_through_one_at_a_time`` the earlier baseline,
+    absent when it was not run."""
+    through = pipeline["throughput_per_s"]["audited"]
+    p99 = pipeline["latency_ms"]["audited"].get("p99", 0)
+    found: dict[str, float | None] = {
+        "pipeline_vs_pass_through": ratio(through, chain["throughput_per_s"]),
+        "pipeline_vs_kafka_producer": ratio(through, producer["records_per_s"]),
+        "pipeline_vs_kafka_consumer": ratio(through, consumer["records_per_s"]),
+        "pass_through_vs_kafka_producer": ratio(
+            chain["throughput_per_s"], producer["records_per_s"]
+        ),
+        "cpu_per_report_vs_pass_through": ratio(
+            pipeline["services_cpu_ms_per_report"], chain["cpu_ms_per_record"]
+        ),
+        "p99_audited_vs_pass_through": ratio(p99, chain["latency_ms"].get("p99", 0)),
+    }
+    if one:
+        found |= {
+            "pipeline_vs_pass_through_one_at_a_time": ratio(through, one["throughput_per_s"]),
+            "cpu_per_report_vs_pass_through_one_at_a_time": ratio(
+                pipeline["services_cpu_ms_per_report"], one["cpu_ms_per_record"]
+            ),
+            "p99_audited_vs_pass_through_one_at_a_time": ratio(
+                p99, one["latency_ms"].get("p99", 0)
+            ),
+            "pass_through_batch_vs_one_at_a_time": ratio(
+                chain["throughput_per_s"], one["throughput_per_s"]
+            ),
+            "pass_through_cpu_batch_vs_one_at_a_time": ratio(
+                chain["cpu_ms_per_record"], one["cpu_ms_per_record"]
+            ),
+        }
+    return found
 
 
 def machine() -> dict[str, Any]:
@@ -533,6 +599,19 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="2000", help="comma-separated report counts")
     parser.add_argument("--rate", default="200", help="intended reports per second, or 'max'")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="send each size over this many seconds (its rate is size ÷ duration; "
+        "overrides --rate): e.g. --sizes 10000,50000 --duration 60",
+    )
+    parser.add_argument(
+        "--one-at-a-time-records",
+        type=int,
+        default=ONE_AT_A_TIME_RECORDS,
+        help="records for the one-publish-at-a-time pass-through (at most the size; 0: skip)",
+    )
     parser.add_argument("--smoke", action="store_true", help="50 reports, tiny baselines (CI)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--name", default=None, help="file name stem (default pipeline-<date>)")
@@ -540,9 +619,18 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def rate_of(args: argparse.Namespace, count: int) -> float | None:
+    """The intended rate of a size: ``--duration`` spreads the size over that many seconds;
+    else ``--rate`` (None: full speed)."""
+    if args.duration:
+        return round(count / args.duration, 3)
+    return None if args.rate == "max" else float(args.rate)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [50] if args.smoke else [int(size) for size in args.sizes.split(",")]
-    rate = None if args.rate == "max" else float(args.rate)
+    if args.duration is not None and args.duration <= 0:
+        raise SystemExit("--duration must be positive")
     started = datetime.now(UTC)
     results = []
     with tempfile.TemporaryDirectory(prefix="phananh-bench-") as scratch:
@@ -550,13 +638,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             perf = args.perf_records or (1000 if args.smoke else max(count, 20_000))
             stall = SMOKE_STALL_S if args.smoke else STALL_S
             results.append(
-                await run_size(count, rate, Path(scratch), perf_records=perf, stall_s=stall)
+                await run_size(
+                    count,
+                    rate_of(args, count),
+                    Path(scratch),
+                    perf_records=perf,
+                    stall_s=stall,
+                    one_at_a_time_records=args.one_at_a_time_records,
+                )
             )
     return {
         "benchmark": "pipeline",
         "started_at": started.isoformat(timespec="seconds"),
         "smoke": args.smoke,
-        "rate": args.rate,
+        "rate": f"size ÷ {args.duration:g} s" if args.duration else args.rate,
+        "duration_s": args.duration,
         "machine": machine(),
         "runs": results,
     }
