@@ -38,5 +38,9 @@ def test_a_smoke_run_measures_every_stage_and_every_baseline(tmp_path: Path) -> 
     baselines = run["baselines"]
     assert baselines["kafka_producer_performance"]["records_per_s"] > 0
     assert baselines["kafka_consumer_performance"]["records"] > 0
+    assert baselines["pass_through"]["publish"] == "batch"
     assert baselines["pass_through"]["arrived"] == 50
+    assert baselines["pass_through_one_at_a_time"]["arrived"] == 50
+    assert pipeline["sustained"]["owed_at_end_of_send"]["audited"] >= 0
+    assert pipeline["driver"]["peak_rss_mb"] > 0
     assert all(value is not None for value in run["ratios"].values()), run["ratios"]
