@@ -431,7 +431,7 @@ async def chains_alone(args: argparse.Namespace) -> dict[str, Any]:
 
     async def measure(bootstrap: str, kafka_pid: int | None) -> None:
         for mode in modes:
-            print(f"[baselines] pass-through, {mode}, {args.records} records", file=sys.stderr)
+            _say(f"[baselines] pass-through, {mode}, {args.records} records")
             chain = await pass_through_chain(
                 bootstrap, messages, hops=args.hops, rate=rate, publish=mode, kafka_pid=kafka_pid
             )
@@ -446,7 +446,7 @@ async def chains_alone(args: argparse.Namespace) -> dict[str, Any]:
 
         with tempfile.TemporaryDirectory(prefix="phananh-baselines-") as scratch:
             ports = Ports(kafka=free_port(), kafka_controller=free_port(), database=free_port())
-            stack = LocalStack(Paths(root=ROOT, data=Path(scratch) / "data"), ports, say=print)
+            stack = LocalStack(Paths(root=ROOT, data=Path(scratch) / "data"), ports, say=_say)
             try:
                 await asyncio.to_thread(stack.start_kafka)
                 await measure(stack.kafka_bootstrap, stack.pid("kafka"))
@@ -461,6 +461,11 @@ async def chains_alone(args: argparse.Namespace) -> dict[str, Any]:
             ),
         }
     return results
+
+
+def _say(message: str) -> None:
+    """Progress on stderr (stdout is the result)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str]) -> None:
