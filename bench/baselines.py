@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,7 @@ async def database_performance(
     text = "Đường giao thông tổ 3 phường Chiềng Lề bị sụt lún, nước tràn vào nhà dân. "
     body = (text * (document_bytes // len(text.encode()) + 1))[: document_bytes // 2]
     keys = [f"report-{number:08d}" for number in range(count)]
-    operations = {
+    operations: dict[str, Callable[[str], Awaitable[Any]]] = {
         "insert": lambda key: collection.insert_one({"_id": key, "text": body, "version": 1}),
         "find": lambda key: collection.find_one({"_id": key}),
         "update": lambda key: collection.update_one(

@@ -622,8 +622,9 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def rate_of(args: argparse.Namespace, count: int) -> float | None:
     """The intended rate of a size: ``--duration`` spreads the size over that many seconds;
     else ``--rate`` (None: full speed)."""
-    if args.duration:
-        return round(count / args.duration, 3)
+    duration: float | None = args.duration
+    if duration:
+        return round(count / duration, 3)
     return None if args.rate == "max" else float(args.rate)
 
 
