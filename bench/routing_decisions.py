@@ -31,10 +31,10 @@ from phananh_contracts import (
 )
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import AgencyUpdateKind, Place
+from routing.adapters.rules_file import load_ruleset
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.case import apply_update, open_case
 from routing.handlers import record_of
-from routing.rules import load_ruleset
 
 ROOT = Path(__file__).resolve().parents[1]
 WARDS = [

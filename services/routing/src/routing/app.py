@@ -14,10 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import yaml
-from aiokafka import ConsumerRecord
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     ASSIGNMENTS_TOPIC,
@@ -28,34 +25,17 @@ from phananh_contracts import (
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
 
-from routing.adapters import CaseStore, DeadlineStore
+from routing.adapters.rules_feed import RulesFeed
+from routing.adapters.rules_file import checked_ruleset, city_check
+from routing.adapters.store import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
-from routing.handlers import TOPICS, CaseHandler, DeadlineWatch, RoutingMetrics, RulesInForce
-from routing.open_cases import OpenCases
-from routing.rules import RuleSet, RuleSetError, load_ruleset, validate_ruleset
-from routing.rules_feed import RulesFeed
+from routing.domain.rules import RuleSet, RulesInForce
+from routing.handlers import CaseHandler, DeadlineWatch, subscribe
+from routing.metrics import OpenCases, RoutingMetrics
 from routing.settings import Settings
 
 SERVICE = "routing"
 logger = logging.getLogger("routing.app")
-
-
-def city_check(settings: Settings) -> Callable[[RuleSet], list[str]]:
-    """The problems of a rule set against the city's ward and category codes."""
-    city: dict[str, Any] = yaml.safe_load(settings.city_config.read_text(encoding="utf-8"))
-    wards = {str(ward["code"]) for ward in city["places"]["wards"]}
-    categories = {str(category["code"]) for category in city["categories"]}
-    return lambda ruleset: [str(p) for p in validate_ruleset(ruleset, categories, wards)]
-
-
-def checked_ruleset(settings: Settings) -> RuleSet:
-    """The rule set, validated against the city's codes; RuleSetError naming each problem."""
-    ruleset = load_ruleset(settings.routing_config)
-    problems = city_check(settings)(ruleset)
-    if problems:
-        listed = "\n".join(f"  {problem}" for problem in problems)
-        raise RuleSetError(f"{settings.routing_config}: the rules cannot be used:\n{listed}")
-    return ruleset
 
 
 def create_app(settings: Settings) -> ServiceApp:
@@ -89,16 +69,7 @@ def create_app(settings: Settings) -> ServiceApp:
         on_switch=create_inboxes,
     )
 
-    async def decide(record: ConsumerRecord[bytes, bytes]) -> None:
-        await handler(record.topic, record.value or b"")
-
-    service.consume(
-        *(t.name for t in TOPICS),
-        group_id=SERVICE,
-        handle=decide,
-        name="decide",
-        description="Reports, agencies' updates and citizens' replies -> the case and its facts.",
-    )
+    subscribe(service, handler)
 
     async def before_consuming() -> None:
         await feed.start()

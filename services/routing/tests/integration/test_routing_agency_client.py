@@ -38,7 +38,7 @@ from phananh_contracts import (
 from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.settings import KafkaSettings
-from routing.agency_client import AgencyClient, main
+from routing.cli.agency_client import AgencyClient, main
 
 from tests.support.kafka import TopicWatcher
 
@@ -297,7 +297,7 @@ async def test_the_command_runs_as_a_program_with_the_broker_from_the_environmen
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "routing.agency_client",
+            "routing.cli.agency_client",
             "--agency",
             agency,
             *argv,

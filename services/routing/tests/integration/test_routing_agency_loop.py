@@ -36,10 +36,11 @@ from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import AgencyUpdateKind
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.settings import KafkaSettings, MongoSettings
-from routing.agency_client import AgencyClient, Inbox
-from routing.app import city_check, create_app
-from routing.rules import parse_ruleset
-from routing.rules_feed import publication, publish_rules
+from routing.adapters.rules_feed import publication, publish_rules
+from routing.adapters.rules_file import city_check
+from routing.app import create_app
+from routing.cli.agency_client import AgencyClient, Inbox
+from routing.domain.rules import parse_ruleset
 from routing.settings import Settings
 
 from tests.support.kafka import TopicWatcher

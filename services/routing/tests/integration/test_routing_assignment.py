@@ -23,6 +23,7 @@ from routing.app import create_app
 from routing.settings import Settings
 
 from tests.support.kafka import TopicWatcher
+from tests.support.routing import delivered
 
 pytestmark = pytest.mark.integration
 
@@ -151,10 +152,12 @@ async def test_a_decision_whose_publishing_was_cut_short_is_published_on_redeliv
 ) -> None:
     from phananh_platform.mongo import create_mongo_client
     from prometheus_client import CollectorRegistry
-    from routing.adapters import CaseStore, DeadlineStore
-    from routing.app import checked_ruleset
+    from routing.adapters.rules_file import checked_ruleset
+    from routing.adapters.store import CaseStore, DeadlineStore
     from routing.domain.calendar import WorkingCalendar
-    from routing.handlers import CaseHandler, RoutingMetrics, RulesInForce
+    from routing.domain.rules import RulesInForce
+    from routing.handlers import CaseHandler
+    from routing.metrics import RoutingMetrics
 
     await ensure_topics(kafka_settings, ALL_TOPICS)
     client = create_mongo_client(mongo_settings, app_name="it-routing")
@@ -170,15 +173,15 @@ async def test_a_decision_whose_publishing_was_cut_short_is_published_on_redeliv
         DeadlineStore(database),
     )
     report = golden_report()
-    record = report.to_kafka()
+    batch = delivered(report)
     try:
         async with TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments:
             with pytest.raises(ConnectionError):
-                await handler(record.topic, record.value)
+                await handler.decide(batch)
             stored = await database["routing_cases"].find_one({"_id": report.data.report_id})
             assert stored is not None and len(stored["outbox"]) >= 2, "kept to publish later"
 
-            await handler(record.topic, record.value)  # the redelivery
+            await handler.decide(batch)  # the redelivery
             (assigned,) = await assignments.wait_for(
                 lambda e: e.data.report_id == report.data.report_id
             )

@@ -13,7 +13,7 @@ from phananh_contracts import ALL_TOPICS, ReportReceivedEvent
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.settings import KafkaSettings
-from routing.dry_run import run
+from routing.cli.dry_run import run
 from routing.settings import Settings
 
 pytestmark = pytest.mark.integration

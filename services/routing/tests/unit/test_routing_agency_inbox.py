@@ -25,8 +25,8 @@ from phananh_contracts import (
 )
 from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
 from phananh_platform.settings import KafkaSettings
-from routing import agency_client
-from routing.agency_client import (
+from routing.cli import agency_client
+from routing.cli.agency_client import (
     AgencyClient,
     ClosedTask,
     NotInInbox,

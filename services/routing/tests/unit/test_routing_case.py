@@ -22,9 +22,9 @@ from phananh_contracts import (
 )
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import AgencyUpdateKind, ReportStatus, UpdateRefusalReason
+from routing.adapters.rules_file import load_ruleset
 from routing.domain.calendar import WorkingCalendar, add_working_days
 from routing.domain.case import Case, Decision, apply_reply, apply_update, open_case
-from routing.rules import load_ruleset
 
 pytestmark = pytest.mark.unit
 

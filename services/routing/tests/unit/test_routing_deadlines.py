@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from routing.adapters.rules_file import load_ruleset
 from routing.domain.deadlines import TrackedDeadline, due
-from routing.rules import load_ruleset
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 import yaml
 from phananh_contracts.values import Channel, Priority
-from routing.rules import (
+from routing.adapters.rules_file import load_ruleset
+from routing.domain.rules import (
     ProblemKind,
     RoutingInput,
     RuleProblem,
@@ -14,7 +15,6 @@ from routing.rules import (
     RuleSetError,
     Sla,
     fold,
-    load_ruleset,
     route,
     validate_ruleset,
 )

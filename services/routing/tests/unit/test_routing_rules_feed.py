@@ -6,8 +6,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from routing.rules import RuleSet, RuleSetError, load_ruleset
-from routing.rules_feed import publication, ruleset_of
+from routing.adapters.rules_feed import publication, ruleset_of
+from routing.adapters.rules_file import load_ruleset
+from routing.domain.rules import RuleSet, RuleSetError
 
 pytestmark = pytest.mark.unit
 

@@ -78,7 +78,7 @@ from routing.domain.calendar import (
     deadline_with_pauses,
     due_at,
 )
-from routing.rules import Routing, RoutingInput, RuleSet, candidates
+from routing.domain.rules import Routing, RoutingInput, RuleSet, candidates
 
 SOURCE = "/services/routing"
 TRIAGE_RULE = "intake-triage"

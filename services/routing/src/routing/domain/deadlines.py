@@ -15,7 +15,7 @@ from datetime import datetime
 from phananh_contracts import DeadlineBreached, DeadlineWarning, ReportEscalated
 from phananh_contracts.values import EscalationLevel
 
-from routing.rules import RuleSet
+from routing.domain.rules import RuleSet
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from phananh_contracts import REPORTS_TOPIC, ContractViolation, ReportReceived, 
 from phananh_platform.kafka import read_topic
 from phananh_platform.settings import load_settings
 
-from routing.app import checked_ruleset
+from routing.adapters.rules_file import checked_ruleset
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.case import routing_of
-from routing.rules import Routing, RuleSet, RuleSetError
+from routing.domain.rules import Routing, RuleSet, RuleSetError
 from routing.settings import Settings
 
 

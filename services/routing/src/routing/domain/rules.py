@@ -1,4 +1,4 @@
-"""Routing rules: which agencies handle a report, and how fast (pure, no I/O but the loader).
+"""Routing rules: which agencies handle a report, and how fast (pure: no I/O).
 
 A city's routing configuration is one YAML file (``config/son-la/routing.yaml`` is the
 reference) holding a :class:`RuleSet`: its version, the agencies (:class:`Agency`) and an
@@ -6,8 +6,9 @@ ordered list of rules (:class:`Rule`). The first rule whose conditions all hold 
 report decides its lead agency (chủ trì), its supporting agencies (phối hợp) and its SLA;
 the last rule is a catch-all that sends everything else to the triage desk.
 
-* :func:`load_ruleset` reads and checks the shape of the file (types, codes, SLA units);
-  :class:`RuleSetError` names the file and the field.
+* :func:`parse_ruleset` checks the shape of a configuration (types, codes, SLA units);
+  :class:`RuleSetError` names the origin and the field (the file is read by
+  :func:`routing.adapters.rules_file.load_ruleset`).
 * :func:`validate_ruleset` checks the meaning against the city's categories and wards:
   unknown agencies or codes, a missing catch-all, unreachable and shadowed rules,
   escalation cycles … It returns every :class:`RuleProblem` at once; a rule set with
@@ -28,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,6 @@ from phananh_contracts.values import (
     Place,
     Priority,
 )
-from phananh_platform.config import read_yaml_mapping
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -375,17 +374,6 @@ class RuleSetError(ValueError):
     """The routing configuration cannot be read or has the wrong shape (message says where)."""
 
 
-def load_ruleset(path: Path) -> RuleSet:
-    """Read a routing configuration and check its shape.
-
-    :class:`RuleSetError` names the file and each field in error, e.g.
-    ``rules[2] (id 'mat-dien').sla.normal: give exactly one of working_days or
-    working_hours``. Use :func:`validate_ruleset` next to check its meaning.
-    """
-    document = read_yaml_mapping(path, "routing configuration", RuleSetError)
-    return _ruleset_of(document, str(path))
-
-
 def parse_ruleset(text: str, origin: str) -> RuleSet:
     """A routing configuration from YAML text (e.g. published on the rules topic)."""
     try:
@@ -394,10 +382,11 @@ def parse_ruleset(text: str, origin: str) -> RuleSet:
         raise RuleSetError(f"{origin}: not valid YAML: {problem}") from None
     if not isinstance(document, dict):
         raise RuleSetError(f"{origin}: the routing configuration must be a YAML mapping")
-    return _ruleset_of(document, origin)
+    return ruleset_of(document, origin)
 
 
-def _ruleset_of(document: dict[str, Any], origin: str) -> RuleSet:
+def ruleset_of(document: dict[str, Any], origin: str) -> RuleSet:
+    """A rule set from a parsed configuration; RuleSetError naming each field in error."""
     try:
         return RuleSet.model_validate(document)
     except ValidationError as error:
@@ -421,6 +410,13 @@ def _location(document: Any, loc: tuple[int | str, ...]) -> str:
             parts.append(f".{part}")
             node = node.get(part) if isinstance(node, dict) else None
     return "".join(parts).lstrip(".") or "(top level)"
+
+
+class RulesInForce:
+    """The rule set every decision uses now; replaced whole when a new one is published."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
 
 
 # --- Validation -----------------------------------------------------------------------

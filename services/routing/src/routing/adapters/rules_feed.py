@@ -35,10 +35,10 @@ from phananh_platform.kafka import RecordProducer
 from phananh_platform.settings import KafkaSettings
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from routing.handlers import RulesInForce
-from routing.rules import RuleSet, RuleSetError, parse_ruleset
+from routing.adapters.rules_file import load_ruleset
+from routing.domain.rules import RuleSet, RuleSetError, RulesInForce, parse_ruleset
 
-logger = logging.getLogger("routing.rules_feed")
+logger = logging.getLogger("routing.adapters.rules_feed")
 
 Check = Callable[[RuleSet], list[str]]
 """Problems of a rule set against the city's codes (empty: usable)."""
@@ -79,8 +79,6 @@ async def publish_rules(
     kafka: KafkaSettings, path: Path, check: Check, *, scope: str, by: str
 ) -> RuleSetPublishedEvent:
     """Validate the rule set in ``path`` and publish it; RuleSetError if it cannot be used."""
-    from routing.rules import load_ruleset
-
     ruleset = load_ruleset(path)
     problems = check(ruleset)
     if problems:

@@ -1,0 +1,42 @@
+"""The routing configuration file and the city's codes it is checked against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from phananh_platform.config import read_yaml_mapping
+
+from routing.domain.rules import RuleSet, RuleSetError, ruleset_of, validate_ruleset
+from routing.settings import Settings
+
+
+def load_ruleset(path: Path) -> RuleSet:
+    """Read a routing configuration and check its shape.
+
+    :class:`RuleSetError` names the file and each field in error, e.g.
+    ``rules[2] (id 'mat-dien').sla.normal: give exactly one of working_days or
+    working_hours``. Use :func:`validate_ruleset` next to check its meaning.
+    """
+    document = read_yaml_mapping(path, "routing configuration", RuleSetError)
+    return ruleset_of(document, str(path))
+
+
+def city_check(settings: Settings) -> Callable[[RuleSet], list[str]]:
+    """The problems of a rule set against the city's ward and category codes."""
+    city: dict[str, Any] = yaml.safe_load(settings.city_config.read_text(encoding="utf-8"))
+    wards = {str(ward["code"]) for ward in city["places"]["wards"]}
+    categories = {str(category["code"]) for category in city["categories"]}
+    return lambda ruleset: [str(p) for p in validate_ruleset(ruleset, categories, wards)]
+
+
+def checked_ruleset(settings: Settings) -> RuleSet:
+    """The rule set, validated against the city's codes; RuleSetError naming each problem."""
+    ruleset = load_ruleset(settings.routing_config)
+    problems = city_check(settings)(ruleset)
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise RuleSetError(f"{settings.routing_config}: the rules cannot be used:\n{listed}")
+    return ruleset

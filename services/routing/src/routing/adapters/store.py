@@ -1,0 +1,308 @@
+"""Routing's MongoDB store: cases (``routing_cases``) and watched deadlines
+(``routing_deadlines``).
+
+**Cases.** One document per report (``_id`` = report id): the case (as JSON text: it is
+only ever read whole, and FerretDB stores no nested arrays), a ``version`` for
+optimistic concurrency, and an ``outbox`` of the records its last decision must publish.
+A batch's decisions are saved with their outboxes first (new cases in one
+``insert_many``, the others in one bulk write), then published, then the outboxes are
+cleared (one bulk write): a crash in between leaves the outbox, and whoever next touches
+the case publishes it again (the records' event ids are fixed, so consumers absorb the
+repeat). A save that finds another version raises ``ConcurrentChange``: the batch is
+decided again on fresh state. Every read and write is by ``_id``.
+
+**Deadlines.** One document per open report, derived from its case after every decision
+(one bulk write per batch, without reading): the lead agency, the ward code (for the
+open-cases figures), the deadline and the warning time of the current term; ``paused``
+while waiting for the citizen, ``closed`` once resolved. ``warned`` and ``breached`` are
+set by the deadline watch after it published the facts, and start again with each new
+term (a reopened report). They survive restarts: a breach due while routing was down is
+emitted at the next check, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from phananh_contracts import KafkaRecord
+from phananh_platform.delivery import ConcurrentChange
+from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from routing.domain.case import Case
+from routing.domain.deadlines import TrackedDeadline
+
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    case: Case
+    version: int
+    outbox: tuple[KafkaRecord, ...]
+
+
+def _record_document(record: KafkaRecord) -> dict[str, Any]:
+    return {
+        "topic": record.topic,
+        "key": record.key.decode("utf-8"),
+        "value": record.value.decode("utf-8"),
+        "headers": [{"name": name, "value": value.decode()} for name, value in record.headers],
+    }
+
+
+def _record(document: dict[str, Any]) -> KafkaRecord:
+    return KafkaRecord(
+        topic=document["topic"],
+        key=document["key"].encode("utf-8"),
+        value=document["value"].encode("utf-8"),
+        headers=[(header["name"], header["value"].encode()) for header in document["headers"]],
+    )
+
+
+@dataclass(frozen=True)
+class CaseWrite:
+    """A decided case to store with its outbox: a new case (``expected_version`` None) or
+    the next version of a stored one."""
+
+    case: Case
+    outbox: list[KafkaRecord]
+    expected_version: int | None
+
+    @property
+    def version(self) -> int:
+        """The version once written."""
+        return 1 if self.expected_version is None else self.expected_version + 1
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "_id": self.case.report_id,
+            "version": self.version,
+            "case": self.case.model_dump_json(),
+            "outbox": [_record_document(record) for record in self.outbox],
+        }
+
+
+def _duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """The operations a bulk write refused for a duplicate key; re-raise on anything else."""
+    errors = error.details.get("writeErrors", [])
+    if any(item.get("code") != DUPLICATE_KEY for item in errors):
+        raise error
+    return {int(item["index"]) for item in errors}
+
+
+class CaseStore:
+    """One document per report: the case, its version and its outbox (written in bulk)."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self.cases = database["routing_cases"]
+
+    async def get_many(self, report_ids: Collection[str]) -> dict[str, StoredCase]:
+        """The stored cases of ``report_ids`` (one ``_id $in`` query)."""
+        if not report_ids:
+            return {}
+        found: dict[str, StoredCase] = {}
+        async for document in self.cases.find({"_id": {"$in": list(report_ids)}}):
+            found[document["_id"]] = StoredCase(
+                case=Case.model_validate_json(document["case"]),
+                version=document["version"],
+                outbox=tuple(_record(record) for record in document["outbox"]),
+            )
+        return found
+
+    async def get(self, report_id: str) -> StoredCase | None:
+        return (await self.get_many([report_id])).get(report_id)
+
+    async def open_new(self, writes: Sequence[CaseWrite]) -> set[str]:
+        """Insert new cases at once, without reading first; the report ids whose case was
+        there already (a redelivery, another instance): they were not written."""
+        if not writes:
+            return set()
+        try:
+            await self.cases.insert_many([w.document() for w in writes], ordered=False)
+        except BulkWriteError as error:
+            return {writes[index].case.report_id for index in _duplicate_indexes(error)}
+        return set()
+
+    async def save_all(self, writes: Sequence[CaseWrite]) -> None:
+        """Store every decided case with its outbox in one bulk write, each only if it is
+        still at the version it was decided on; ConcurrentChange if any was outrun (the
+        batch is decided again on fresh state: what was written meanwhile keeps its
+        outbox, published then)."""
+        if not writes:
+            return
+        operations: list[InsertOne[Any] | UpdateOne] = []
+        for write in writes:
+            document = write.document()
+            if write.expected_version is None:
+                operations.append(InsertOne(document))
+            else:
+                del document["_id"]
+                operations.append(
+                    UpdateOne(
+                        {"_id": write.case.report_id, "version": write.expected_version},
+                        {"$set": document},
+                    )
+                )
+        updates = sum(1 for write in writes if write.expected_version is not None)
+        try:
+            result = await self.cases.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            refused = _duplicate_indexes(error)
+            ids = ", ".join(writes[index].case.report_id for index in sorted(refused))
+            raise ConcurrentChange(f"cases {ids} were opened by another writer") from None
+        if result.matched_count != updates:
+            raise ConcurrentChange(
+                f"{updates - result.matched_count} of {updates} cases changed since decided"
+            )
+
+    async def clear_outboxes(self, published: Sequence[tuple[str, int]]) -> None:
+        """Empty the outboxes of (report id, version) whose records were published."""
+        if published:
+            await self.cases.bulk_write(
+                [
+                    UpdateOne({"_id": report_id, "version": version}, {"$set": {"outbox": []}})
+                    for report_id, version in published
+                ],
+                ordered=False,
+            )
+
+
+@dataclass(frozen=True)
+class DeadlineFollow:
+    """A case's watched deadline to keep up to date."""
+
+    case: Case
+    warn_at: datetime | None
+    known_term: int | None
+    """The case's term before the decision (None: the case is new)."""
+
+
+@dataclass(frozen=True)
+class DeadlineMark:
+    """Facts of a term the deadline watch published (``warned``, ``breached``)."""
+
+    report_id: str
+    term: int
+    flags: dict[str, bool]
+
+
+def _deadline_fields(case: Case, warn_at: datetime | None) -> dict[str, Any]:
+    place = case.report.place
+    fields: dict[str, Any] = {
+        "agency_id": case.lead.agency_id,
+        "ward_code": place.ward_code if place is not None else None,
+        "term": case.term,
+        "paused": case.is_open and case.deadline is None,
+        "closed": not case.is_open,
+    }
+    if case.deadline is not None and warn_at is not None:
+        fields |= {"deadline": case.deadline, "warn_at": warn_at}
+    return fields
+
+
+class DeadlineStore:
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self.deadlines = database["routing_deadlines"]
+
+    async def ensure_indexes(self) -> None:
+        await self.deadlines.create_index([("closed", 1), ("warn_at", 1)], name="open_by_warning")
+
+    async def follow_all(self, follows: Sequence[DeadlineFollow]) -> None:
+        """Make each watched deadline what its case says, in one bulk write (idempotent).
+
+        A new term (or a new case) starts unwarned; within a term the watch's own marks
+        are kept. A deadline found holding another term than its case knew (a decision
+        stored before a crash that came before its deadline) is replaced, in a second
+        write."""
+        operations: list[ReplaceOne[Any] | UpdateOne] = []
+        replace_if_other_term: dict[int, ReplaceOne[Any]] = {}
+        for follow in follows:
+            case, report_id = follow.case, follow.case.report_id
+            fields = _deadline_fields(case, follow.warn_at)
+            watched = case.deadline is not None and follow.warn_at is not None
+            fresh = ReplaceOne(
+                {"_id": report_id}, {**fields, "warned": False, "breached": False}, upsert=True
+            )
+            if follow.known_term != case.term:
+                if watched:  # nothing to watch in this term (yet) otherwise
+                    operations.append(fresh)
+                continue
+            del fields["term"]
+            if watched:
+                replace_if_other_term[len(operations)] = fresh
+                operations.append(
+                    UpdateOne(
+                        {"_id": report_id, "term": case.term},
+                        {"$set": fields, "$setOnInsert": {"warned": False, "breached": False}},
+                        upsert=True,
+                    )
+                )
+            else:
+                operations.append(
+                    UpdateOne({"_id": report_id, "term": case.term}, {"$set": fields})
+                )
+        if not operations:
+            return
+        try:
+            await self.deadlines.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            refused = _duplicate_indexes(error)
+            if not refused <= replace_if_other_term.keys():
+                raise
+            await self.deadlines.bulk_write(
+                [replace_if_other_term[index] for index in sorted(refused)], ordered=False
+            )
+
+    async def due(self, now: datetime) -> list[TrackedDeadline]:
+        """Open, running deadlines with a warning or a breach due at ``now``."""
+        cursor = self.deadlines.find(
+            {
+                "closed": False,
+                "breached": False,
+                "paused": {"$ne": True},
+                "warn_at": {"$lte": now},
+            }
+        )
+        return [
+            TrackedDeadline(
+                report_id=document["_id"],
+                agency_id=document["agency_id"],
+                deadline=document["deadline"],
+                warn_at=document["warn_at"],
+                warned=document["warned"],
+                breached=document["breached"],
+                term=document.get("term", 0),
+            )
+            async for document in cursor
+        ]
+
+    async def open_counts(self, now: datetime) -> dict[tuple[str, str, bool], int]:
+        """Open reports by lead agency, ward code ("" when unknown) and whether overdue
+        (deadline passed with the clock running) — for the metrics. A scan (FerretDB)."""
+        counts: dict[tuple[str, str, bool], int] = {}
+        cursor = self.deadlines.find(
+            {"closed": False},
+            {"agency_id": 1, "ward_code": 1, "deadline": 1, "paused": 1},
+        )
+        async for document in cursor:
+            deadline = document.get("deadline")
+            overdue = not document.get("paused", False) and deadline is not None and deadline <= now
+            key = (document["agency_id"], document.get("ward_code") or "", overdue)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    async def mark_all(self, marks: Sequence[DeadlineMark]) -> None:
+        """Record, in one bulk write, which facts of each term were published."""
+        if marks:
+            await self.deadlines.bulk_write(
+                [
+                    UpdateOne({"_id": mark.report_id, "term": mark.term}, {"$set": mark.flags})
+                    for mark in marks
+                ],
+                ordered=False,
+            )
