@@ -6,12 +6,9 @@ each with its own settings.
 
 from __future__ import annotations
 
-from aiokafka import ConsumerRecord
 from phananh_contracts import (
-    ASSIGNMENTS_TOPIC,
     CHANNEL_RAW_TOPIC,
     CITIZEN_REPLIES_TOPIC,
-    REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
 )
@@ -25,7 +22,8 @@ from intake.adapters.kafka import KafkaRawPublisher
 from intake.adapters.store import IntakeStore, OpenRequests
 from intake.config import CityConfig, load_city_config
 from intake.domain.normalize import Keys
-from intake.handlers import IntakeMetrics, RawHandler, ReadModelHandler
+from intake.handlers import Normalizer, ReadModel, subscribe
+from intake.metrics import IntakeMetrics
 from intake.settings import Settings
 
 SERVICE = "intake"
@@ -59,33 +57,8 @@ def create_app(settings: Settings) -> ServiceApp:
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         seal=sealer.seal,
     )
-    raw_handler = RawHandler(config, keys, store, producer, IntakeMetrics(service.registry))
-    read_model = ReadModelHandler(store)
-
-    async def normalize(record: ConsumerRecord[bytes, bytes]) -> None:
-        await raw_handler(record.value or b"")
-
-    async def keep_current(record: ConsumerRecord[bytes, bytes]) -> None:
-        if record.topic == ASSIGNMENTS_TOPIC.name:
-            await read_model.assignment(record.value or b"")
-        else:
-            await read_model.status(record.value or b"")
-
-    service.consume(
-        CHANNEL_RAW_TOPIC.name,
-        group_id="intake",
-        handle=normalize,
-        name="normalize",
-        description="Raw channel messages -> canonical reports, replies and rejections.",
-    )
-    service.consume(
-        ASSIGNMENTS_TOPIC.name,
-        REPORT_STATUS_TOPIC.name,
-        group_id="intake-read-model",
-        handle=keep_current,
-        name="keep_current",
-        description="Keep the Open311 view's agency, expected date and status current.",
-    )
+    normalizer = Normalizer(config, keys, store, producer, IntakeMetrics(service.registry))
+    subscribe(service, normalizer, ReadModel(store))
 
     published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
     service.publishes += [topic.name for topic in published]

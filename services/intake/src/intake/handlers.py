@@ -1,103 +1,86 @@
-"""Intake's Kafka handlers: thin — decode, ask the domain, publish, remember.
+"""Intake's subscriptions and handlers: thin — a batch in, the domain decides, publish, store.
 
-Ordering makes them idempotent: a message's outcome is published (acknowledged by the
-broker) *before* the message is remembered as handled, and the offset is committed only
-after both. A crash anywhere redelivers the raw event; ids derived from the channel
-message make the republished events identical, and consumers deduplicate on event id.
+Two subscriptions:
+
+* ``pakn.channel.raw.v1`` (group ``intake``) -> :meth:`Normalizer.normalize`: raw channel
+  messages become reports, replies and rejections (:mod:`intake.domain.batch`);
+* ``pakn.assignments.v1`` and ``pakn.report.status.v1`` (group ``intake-read-model``) ->
+  :meth:`ReadModel.keep_current`: the Open311 view follows routing's decisions
+  (:mod:`intake.domain.readmodel`).
+
+The normalizer takes a whole fetched batch: it parses it, reads what the store knows of
+its messages and codes (one ``_id $in`` each), decides in order, reads the near-duplicate
+buckets of the new reports' wards (one ``_id $in``) and links duplicates, then
+
+1. **publishes** every outcome at once (acknowledgements awaited together),
+2. **stores** reports, rejections, codes and buckets (one bulk write per collection),
+3. **remembers** the messages as handled (one insert),
+
+and the platform commits. Ordering makes it idempotent: a message is remembered only
+after its outcome was published and stored, so a crash anywhere redelivers the raw
+events; ids derived from the channel message make the republished events identical,
+consumers deduplicate on event id, and every write is keyed by ``_id``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CHANNEL_RAW_TOPIC,
     REPORT_STATUS_TOPIC,
-    Channel,
-    CitizenRepliedEvent,
-    Priority,
-    RawChannelMessageReceived,
-    RejectionReason,
+    RawChannelMessageReceivedEvent,
     ReportAssignedEvent,
-    ReportReceivedEvent,
-    ReportRejected,
-    ReportRejectedEvent,
     ReportStatusChangedEvent,
-    decode_event,
 )
 from phananh_platform.kafka import RecordProducer
-from prometheus_client import CollectorRegistry, Counter
+from phananh_platform.runtime import ServiceApp
+from phananh_platform.subscribers import Delivery
 
 from intake.adapters.store import IntakeStore
 from intake.config import CityConfig
-from intake.domain.channels import parse_raw
-from intake.domain.model import ChannelMessage, PayloadError
-from intake.domain.normalize import (
-    Keys,
-    NewReport,
-    Rejection,
-    as_reply,
-    interpret,
-    link_duplicate,
-    reply_hint,
-    unreadable,
+from intake.domain.batch import (
+    Accepted,
+    Arrival,
+    Rejected,
+    Skipped,
+    candidate_buckets,
+    decide,
+    link_duplicates,
+    lookups,
+    parse_batch,
 )
-from intake.domain.tracking import derived_event_id, report_id
+from intake.domain.normalize import Keys
+from intake.domain.readmodel import updates_of
+from intake.metrics import IntakeMetrics
 
 logger = logging.getLogger("intake.handlers")
-SOURCE = "/services/intake"
+
+
+def subscribe(service: ServiceApp, normalizer: Normalizer, read_model: ReadModel) -> None:
+    """Raw channel messages -> the normalizer; routing's decisions -> the read model."""
+    service.subscribe(
+        CHANNEL_RAW_TOPIC,
+        group_id="intake",
+        handle=normalizer.normalize,
+        description="Raw channel messages -> canonical reports, replies and rejections.",
+    )
+    service.subscribe(
+        ASSIGNMENTS_TOPIC,
+        REPORT_STATUS_TOPIC,
+        group_id="intake-read-model",
+        handle=read_model.keep_current,
+        description="Keep the Open311 view's agency, expected date and status current.",
+    )
 
 
 @dataclass
-class IntakeMetrics:
-    registry: CollectorRegistry
-
-    def __post_init__(self) -> None:
-        self.reports = Counter(
-            "pakn_intake_reports_total",
-            "Reports accepted, by channel and priority.",
-            ["channel", "priority"],
-            registry=self.registry,
-        )
-        self.rejected = Counter(
-            "pakn_intake_rejected_total",
-            "Channel messages refused, by channel and reason.",
-            ["channel", "reason"],
-            registry=self.registry,
-        )
-        self.replies = Counter(
-            "pakn_intake_replies_total",
-            "Citizens' replies on existing reports, by channel.",
-            ["channel"],
-            registry=self.registry,
-        )
-        self.duplicates = Counter(
-            "pakn_intake_duplicates_total",
-            "Channel messages seen before (message) and reports linked to an earlier one (near).",
-            ["channel", "kind"],
-            registry=self.registry,
-        )
-        self.triage = Counter(
-            "pakn_intake_triage_total",
-            "Reports needing a person to check place or category, by reason.",
-            ["reason"],
-            registry=self.registry,
-        )
-        # Every channel's series exist (at 0) from the start, so rates and ratios see them.
-        for channel in Channel:
-            for priority in Priority:
-                self.reports.labels(channel.value, priority.value)
-            for reason in RejectionReason:
-                self.rejected.labels(channel.value, reason.value)
-
-
-@dataclass
-class RawHandler:
-    """Turns raw channel events into reports, replies and rejections."""
+class Normalizer:
+    """Turns raw channel events into reports, replies and rejections, a batch at a time."""
 
     config: CityConfig
     keys: Keys
@@ -106,131 +89,43 @@ class RawHandler:
     metrics: IntakeMetrics
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    async def __call__(self, body: bytes) -> None:
-        event = decode_event(CHANNEL_RAW_TOPIC.name, body)  # poison -> dead letter
-        raw = event.data
-        assert isinstance(raw, RawChannelMessageReceived)
-        try:
-            messages = parse_raw(raw)
-        except PayloadError as error:
-            if await self.store.seen(raw.channel.value, raw.channel_message_id):
-                return
-            rejected = unreadable(raw, raw_event_id=event.id, error=error, now=self.clock())
-            await self._reject(rejected)
-            return
-        for message in messages:
-            await self._handle(message, raw_event_id=event.id)
-
-    async def _handle(self, message: ChannelMessage, *, raw_event_id: str) -> None:
-        channel = message.channel.value
-        if await self.store.seen(channel, message.channel_message_id):
-            self.metrics.duplicates.labels(channel, "message").inc()
-            logger.info("channel message seen before", extra={"event_id": raw_event_id})
-            return
-        if await self._as_reply(message):
-            return
-        now = self.clock()
-        outcome = interpret(
-            message, raw_event_id=raw_event_id, config=self.config, keys=self.keys, now=now
+    async def normalize(self, batch: Sequence[Delivery[RawChannelMessageReceivedEvent]]) -> None:
+        """Raw channel messages -> canonical reports, replies and rejections."""
+        parsed = parse_batch((Arrival(d.event.id, d.event.data) for d in batch), self.config)
+        known = await self.store.known(*lookups(parsed))
+        outcomes = decide(parsed, known, config=self.config, keys=self.keys, now=self.clock())
+        buckets = await self.store.buckets(candidate_buckets(outcomes, self.config))
+        linked = link_duplicates(
+            outcomes, buckets, self.config, bucket_limit=self.store.bucket_limit
         )
-        if isinstance(outcome, Rejection):
-            await self._reject(outcome.rejected)
-            return
-        await self._accept(outcome)
-
-    async def _as_reply(self, message: ChannelMessage) -> bool:
-        hint = reply_hint(message, self.config)
-        if hint is None:
-            return False
-        target = None
-        if hint.tracking_code:
-            target = await self.store.report_by_code(hint.tracking_code)
-        if target is None and hint.reply_to_channel_message_id:
-            target = await self.store.report_by_message(
-                message.channel.value, hint.reply_to_channel_message_id
+        decided = [outcome for outcome in linked.outcomes if not isinstance(outcome, Skipped)]
+        if decided:
+            await self.producer.publish_all([outcome.event().to_kafka() for outcome in decided])
+            await self.store.save(
+                reports=[o.new.report for o in decided if isinstance(o, Accepted)],
+                rejections=[o.rejected for o in decided if isinstance(o, Rejected)],
+                appends=linked.appends,
+                stored_buckets=buckets.keys(),
             )
-        if target is None:
-            return False  # no such report: the message is a new report
-        target_id, target_code = target
-        reply = as_reply(
-            message, target_report_id=target_id, target_code=target_code, keys=self.keys
-        )
-        if reply is None:
-            return False
-        fact = f"reply:{message.channel.value}:{message.channel_message_id}"
-        event = CitizenRepliedEvent.new(reply, source=SOURCE, id=derived_event_id(target_id, fact))
-        await self.producer.publish(event.to_kafka())
-        await self.store.remember(
-            message.channel.value,
-            message.channel_message_id,
-            outcome="reply",
-            report_id=target_id,
-            at=reply.received_at,
-        )
-        self.metrics.replies.labels(message.channel.value).inc()
-        return True
-
-    async def _accept(self, new: NewReport) -> None:
-        report = new.report
-        if report.place and report.place.ward_code:
-            since = report.received_at - timedelta(hours=self.config.dedupe.window_hours)
-            earlier = await self.store.earlier(
-                report.place.ward_code, report.category, since, report.received_at
-            )
-            new = link_duplicate(new, earlier, self.config)
-            report = new.report
-        event = ReportReceivedEvent.new(
-            report, source=SOURCE, id=derived_event_id(report.report_id, "received")
-        )
-        await self.producer.publish(event.to_kafka())
-        await self.store.save_report(report, folded_text=new.folded_text)
-        await self.store.remember(
-            report.channel.value,
-            report.channel_message_id,
-            outcome="report",
-            report_id=report.report_id,
-            at=report.received_at,
-        )
-        self.metrics.reports.labels(report.channel.value, report.priority.value).inc()
-        if report.duplicate_of:
-            self.metrics.duplicates.labels(report.channel.value, "near").inc()
-        for reason in report.triage_reasons:
-            self.metrics.triage.labels(reason).inc()
+            await self.store.remember({outcome.key: outcome.handled() for outcome in decided})
+        self.metrics.count(linked.outcomes)
+        for outcome in linked.outcomes:
+            logger.debug("message handled: %s", type(outcome).__name__.lower())
         logger.info(
-            "report received",
-            extra={"event_id": event.id, "report_id": report.report_id},
+            "raw batch handled: %d messages, %d seen before",
+            len(linked.outcomes),
+            len(linked.outcomes) - len(decided),
         )
-
-    async def _reject(self, rejected: ReportRejected) -> None:
-        made_from = report_id(rejected.channel.value, rejected.channel_message_id)
-        event = ReportRejectedEvent.new(
-            rejected, source=SOURCE, id=derived_event_id(made_from, "rejected")
-        )
-        await self.producer.publish(event.to_kafka())
-        await self.store.save_rejection(rejected, category=None)
-        await self.store.remember(
-            rejected.channel.value,
-            rejected.channel_message_id,
-            outcome=f"rejected:{rejected.reason.value}",
-            report_id=made_from,
-            at=rejected.rejected_at,
-        )
-        self.metrics.rejected.labels(rejected.channel.value, rejected.reason.value).inc()
-        logger.info("message rejected: %s", rejected.reason.value, extra={"event_id": event.id})
 
 
 @dataclass
-class ReadModelHandler:
+class ReadModel:
     """Keeps the Open311 view of reports current with routing's decisions."""
 
     store: IntakeStore
 
-    async def assignment(self, body: bytes) -> None:
-        event = decode_event(ASSIGNMENTS_TOPIC.name, body)
-        assert isinstance(event, ReportAssignedEvent)
-        await self.store.apply_assignment(event.data)
-
-    async def status(self, body: bytes) -> None:
-        event = decode_event(REPORT_STATUS_TOPIC.name, body)
-        assert isinstance(event, ReportStatusChangedEvent)
-        await self.store.apply_status(event.data)
+    async def keep_current(
+        self, batch: Sequence[Delivery[ReportAssignedEvent | ReportStatusChangedEvent]]
+    ) -> None:
+        """Keep the Open311 view's agency, expected date and status current."""
+        await self.store.keep_current(updates_of(delivery.event.data for delivery in batch))

@@ -151,7 +151,7 @@ async def build_front(mongodb_url: str) -> tuple[ASGIApp, RecordingPublisher]:
     assert service.mongo is not None
     store = IntakeStore(service.mongo[settings.mongodb.database])
     await store.ensure_indexes()
-    await store.save_report(REPORT_RECEIVED.data, folded_text="cho noong duc")
+    await store.save(reports=[REPORT_RECEIVED.data], rejections=[], appends={})
     publisher = RecordingPublisher()
     services = open311_services(config)
     front = FrontContext(

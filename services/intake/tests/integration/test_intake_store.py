@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from intake.adapters import store as store_module
 from intake.adapters.store import IntakeStore, OpenRequests
+from intake.config import load_city_config
+from intake.domain.batch import Accepted, CodeHolder, Handled, link_duplicates
+from intake.domain.dedupe import bucket_of, fingerprint
+from intake.domain.normalize import NewReport
+from intake.domain.readmodel import status_changed
 from phananh_contracts import ReportStatusChanged
 from phananh_contracts.values import ReportStatus
 from phananh_platform.settings import MongoSettings
@@ -16,16 +21,17 @@ from pymongo import AsyncMongoClient
 from tests.support.reports import sample_report
 
 pytestmark = pytest.mark.integration
+CITY = load_city_config(Path(__file__).resolve().parents[4] / "config/son-la/city.yaml")
 
 
 @pytest.fixture
 async def store(mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings) -> IntakeStore:
-    store = IntakeStore(mongo_client[mongo_settings.database])
+    store = IntakeStore(mongo_client[mongo_settings.database], bucket_limit=3)
     await store.ensure_indexes()
     return store
 
 
-def status(report_id: str, to: ReportStatus, at: datetime, note: str) -> ReportStatusChanged:
+def status(report_id: str, to: ReportStatus, at: Any, note: str) -> ReportStatusChanged:
     return ReportStatusChanged(
         report_id=report_id,
         tracking_code=sample_report(1).tracking_code,
@@ -40,8 +46,10 @@ def status(report_id: str, to: ReportStatus, at: datetime, note: str) -> ReportS
 async def test_a_status_that_arrives_before_the_report_is_kept(store: IntakeStore) -> None:
     report = sample_report(1)
     later = report.received_at + timedelta(days=2)
-    await store.apply_status(status(report.report_id, ReportStatus.RESOLVED, later, "Đã xử lý"))
-    await store.save_report(report, folded_text="cho noong duc")
+    await store.keep_current(
+        [status_changed(status(report.report_id, ReportStatus.RESOLVED, later, "Đã xử lý"))]
+    )
+    await store.save(reports=[report], rejections=[], appends={})
 
     view = await OpenRequests(store, {}).by_id(report.tracking_code)
     assert view is not None
@@ -53,30 +61,81 @@ async def test_a_status_that_arrives_before_the_report_is_kept(store: IntakeStor
 async def test_an_older_status_redelivered_after_a_newer_one_does_not_win(
     store: IntakeStore,
 ) -> None:
-    report = sample_report(2)
-    await store.save_report(report, folded_text="x")
+    report, other = sample_report(2), sample_report(3)
+    await store.save(reports=[report, other], rejections=[], appends={})
     newer = report.received_at + timedelta(days=3)
-    await store.apply_status(status(report.report_id, ReportStatus.RESOLVED, newer, "Xong"))
     older = report.received_at + timedelta(days=1)
-    await store.apply_status(status(report.report_id, ReportStatus.IN_PROGRESS, older, "Đang"))
+    await store.keep_current(
+        [status_changed(status(report.report_id, ReportStatus.RESOLVED, newer, "Xong"))]
+    )
+    # In one batch: the older change is refused, the changes after it still apply.
+    await store.keep_current(
+        [
+            status_changed(status(report.report_id, ReportStatus.IN_PROGRESS, older, "Đang")),
+            status_changed(status(other.report_id, ReportStatus.IN_PROGRESS, older, "Đang")),
+        ]
+    )
 
     view = await OpenRequests(store, {}).by_id(report.tracking_code)
     assert view is not None and (view.status, view.status_notes) == ("closed", "Xong")
+    view = await OpenRequests(store, {}).by_id(other.tracking_code)
+    assert view is not None and (view.status, view.status_notes) == ("open", "Đang")
 
 
-async def test_a_full_day_bucket_keeps_its_first_reports(
-    store: IntakeStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(store_module, "BUCKET_LIMIT", 3)
-    reports = [sample_report(10 + n) for n in range(5)]
-    for report in reports:
-        await store.save_report(report, folded_text=f"ban hang {report.report_id}")
-    first = reports[0]
-    assert first.place is not None and first.place.ward_code is not None
-    earlier = await store.earlier(
-        first.place.ward_code,
-        first.category,
-        first.received_at - timedelta(hours=1),
-        datetime.now(UTC),
+def accepted(number: int) -> Accepted:
+    report = sample_report(number)
+    folded = f"ban hang lan chiem via he cho noong duc so {number}"
+    return Accepted(NewReport(report, folded), fingerprint(folded))
+
+
+async def test_a_full_bucket_keeps_its_first_reports(store: IntakeStore) -> None:
+    first_batch = [accepted(10 + n) for n in range(2)]
+    second_batch = [accepted(10 + n) for n in range(2, 5)]
+    ward = "03679"
+    hour = bucket_of(ward, first_batch[0].new.report.received_at)
+    for batch in (first_batch, second_batch, second_batch):  # the last one redelivered
+        buckets = await store.buckets({hour})
+        linked = link_duplicates(batch, buckets, CITY, bucket_limit=store.bucket_limit)
+        await store.save(
+            reports=[a.new.report for a in batch], rejections=[], appends=linked.appends
+        )
+
+    stored = (await store.buckets({hour}))[hour]
+    kept = [entry.report_id for entry in stored.entries]
+    assert kept == [a.new.report.report_id for a in first_batch + second_batch[:1]]
+    assert stored.entries[0].fingerprint == first_batch[0].fingerprint
+    assert all(e.duplicate_of == kept[0] for e in stored.entries[1:]), "similar: linked"
+
+
+async def test_known_messages_and_codes_are_read_together(store: IntakeStore) -> None:
+    report = sample_report(20)
+    old = sample_report(21)
+    key, old_key = "app:app-msg-000020", "app:app-msg-000021"
+    await store.save(reports=[report, old], rejections=[], appends={})
+    await store.remember(
+        {key: Handled("report", report.report_id, report.received_at, report.tracking_code)}
     )
-    assert {e.report_id for e in earlier} == {r.report_id for r in reports[:3]}
+    # Remembered before codes were kept with the message: the code comes from the report.
+    await store.messages.insert_one(
+        {"_id": old_key, "outcome": "report", "report_id": old.report_id, "at": old.received_at}
+    )
+    await store.remember({key: Handled("report", report.report_id, report.received_at)})  # again
+
+    codes = {report.tracking_code, "SL-2303-ZZZZZZ"}
+    known = await store.known({key, old_key, "app:never"}, codes)
+    assert set(known.handled) == {key, old_key}
+    assert known.handled[key].tracking_code == report.tracking_code
+    assert known.handled[old_key].tracking_code == old.tracking_code
+    assert known.codes == {report.tracking_code: CodeHolder(report.report_id, rejected=False)}
+
+
+async def test_a_code_already_held_by_another_report_stays_with_the_first(
+    store: IntakeStore,
+) -> None:
+    first = sample_report(30)
+    second = sample_report(31).model_copy(update={"tracking_code": first.tracking_code})
+    await store.save(reports=[first], rejections=[], appends={})
+    await store.save(reports=[first, second], rejections=[], appends={})
+
+    known = await store.known(set(), {first.tracking_code})
+    assert known.codes[first.tracking_code].report_id == first.report_id

@@ -14,7 +14,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from intake.domain.channels import app, collaborator, email, facebook, hotline, parse_raw, web, zalo
+from intake.domain.channels import (
+    city_app,
+    collaborator,
+    email,
+    facebook,
+    hotline,
+    parse_raw,
+    web,
+    zalo,
+)
 from intake.domain.model import ChannelMessage, Contact, PayloadError
 from phananh_contracts import (
     Attachment,
@@ -103,7 +112,7 @@ APP_REPORT: dict[str, Any] = {
 
 
 def test_an_app_report_keeps_text_place_photos_and_contact() -> None:
-    message = only(app.parse(raw(Channel.APP, APP_REPORT, message_id="3f1c9a52")))
+    message = only(city_app.parse(raw(Channel.APP, APP_REPORT, message_id="3f1c9a52")))
 
     assert message == ChannelMessage(
         channel=Channel.APP,
@@ -135,7 +144,7 @@ def test_an_app_report_keeps_text_place_photos_and_contact() -> None:
 def test_an_anonymous_app_report_or_one_without_consent_keeps_no_contact(
     choice: dict[str, bool], anonymous: bool
 ) -> None:
-    message = only(app.parse(raw(Channel.APP, {**APP_REPORT, **choice})))
+    message = only(city_app.parse(raw(Channel.APP, {**APP_REPORT, **choice})))
 
     assert message.contact is None
     assert message.anonymous is anonymous
@@ -143,7 +152,7 @@ def test_an_anonymous_app_report_or_one_without_consent_keeps_no_contact(
 
 def test_an_app_report_with_the_bare_minimum() -> None:
     body = {"text": "Đèn đường tổ 3 phường Tô Hiệu bị hỏng", "anonymous": False, "consent": True}
-    message = only(app.parse(raw(Channel.APP, body)))
+    message = only(city_app.parse(raw(Channel.APP, body)))
 
     assert (message.contact, message.point, message.attachments) == (None, None, ())
 
@@ -160,15 +169,15 @@ def test_an_app_report_with_the_bare_minimum() -> None:
     ],
 )
 def test_a_malformed_app_report_is_refused_precisely(change: dict[str, Any], detail: str) -> None:
-    error = refused(app.parse, raw(Channel.APP, {**APP_REPORT, **change}))
+    error = refused(city_app.parse, raw(Channel.APP, {**APP_REPORT, **change}))
 
     assert error.reason == RejectionReason.INVALID_PAYLOAD
     assert detail in error.detail
 
 
 def test_an_app_report_without_its_consent_flags_or_not_json_is_refused() -> None:
-    missing = refused(app.parse, raw(Channel.APP, {"text": SEED}))
-    not_json = refused(app.parse, raw(Channel.APP, "noi dung: cho Noong Duc"))
+    missing = refused(city_app.parse, raw(Channel.APP, {"text": SEED}))
+    not_json = refused(city_app.parse, raw(Channel.APP, "noi dung: cho Noong Duc"))
 
     assert "anonymous: Field required" in missing.detail
     assert "consent: Field required" in missing.detail
@@ -176,14 +185,14 @@ def test_an_app_report_without_its_consent_flags_or_not_json_is_refused() -> Non
 
 
 def test_the_app_message_id_is_the_client_message_id_when_valid() -> None:
-    assert app.message_id(json.dumps(APP_REPORT).encode()) == APP_REPORT["client_message_id"]
-    assert app.message_id(json.dumps({"client_message_id": "a b"}).encode()) is None
-    assert app.message_id(b"{}") is None
-    assert app.message_id(b"[1, 2]") is None
+    assert city_app.message_id(json.dumps(APP_REPORT).encode()) == APP_REPORT["client_message_id"]
+    assert city_app.message_id(json.dumps({"client_message_id": "a b"}).encode()) is None
+    assert city_app.message_id(b"{}") is None
+    assert city_app.message_id(b"[1, 2]") is None
 
 
 def test_the_app_schema_can_be_published() -> None:
-    schema = app.AppReport.model_json_schema()
+    schema = city_app.AppReport.model_json_schema()
 
     assert set(schema["required"]) == {"text", "anonymous", "consent"}
     assert schema["title"] == "Sơn La smart report"

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from intake.adapters.http import app, collaborator, email, facebook, hotline, web, zalo
+from intake.adapters.http import city_app, collaborator, email, facebook, hotline, web, zalo
 from intake.adapters.http.context import FrontContext
 from intake.domain.tracking import tracking_code
 from phananh_contracts import Channel, RawChannelMessageReceivedEvent
@@ -84,7 +84,7 @@ def front(publisher: InMemoryPublisher, **changes: Any) -> TestClient:
         "clock": lambda: NOW,
     }
     ctx = FrontContext(**{**settings, **changes})
-    modules = (app, zalo, facebook, email, hotline, web, collaborator)
+    modules = (city_app, zalo, facebook, email, hotline, web, collaborator)
     return TestClient(Starlette(routes=[route for m in modules for route in m.routes(ctx)]))
 
 

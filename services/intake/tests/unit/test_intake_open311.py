@@ -25,9 +25,8 @@ from hypothesis import strategies as st
 from intake.adapters.http.context import FrontContext, Open311Service
 from intake.adapters.http.open311 import routes
 from intake.domain.channels.open311 import parse
-from intake.domain.model import ChannelMessage, Contact, PayloadError
+from intake.domain.model import ChannelMessage, Contact, PayloadError, ServiceRequestView
 from intake.domain.tracking import tracking_code
-from intake.ports import ServiceRequestView
 from phananh_contracts import (
     Attachment,
     Channel,

@@ -16,7 +16,7 @@ import schemathesis
 from intake.adapters.http import build_routes
 from intake.adapters.http.context import FrontContext
 from intake.adapters.openapi import REF, openapi_document, render_openapi
-from intake.domain.channels.app import AppReport
+from intake.domain.channels.city_app import AppReport
 from intake.domain.channels.collaborator import CollaboratorReport
 from intake.domain.channels.hotline import HotlineTicket
 from intake.domain.channels.web import WebReport

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from intake.domain.contact import mask_contacts, normalize_email, normalize_phone
-from intake.domain.dedupe import EarlierReport, find_original, similarity
+from intake.domain.dedupe import EarlierReport, find_original, fingerprint, similarity
 from intake.domain.text import contains_phrase, fold, normalize_text
 from intake.domain.tracking import report_id, tracking_code
 from phananh_contracts.values import TrackingCode
@@ -99,9 +99,10 @@ def test_tracking_codes_are_stable_valid_and_keyed() -> None:
 
 def test_a_similar_report_of_the_same_ward_and_category_is_linked_to_the_first() -> None:
     now = datetime(2023, 3, 14, 9, tzinfo=UTC)
-    first = EarlierReport("r1", "03679", "urban_order", fold(SEED), now - timedelta(hours=5))
-    second = EarlierReport("r2", "03679", "urban_order", fold(SEED), now - timedelta(hours=2), "r1")
-    other_ward = EarlierReport("r3", "03646", "urban_order", fold(SEED), now - timedelta(hours=1))
+    seed = fingerprint(fold(SEED))
+    first = EarlierReport("r1", "03679", "urban_order", seed, now - timedelta(hours=5))
+    second = EarlierReport("r2", "03679", "urban_order", seed, now - timedelta(hours=2), "r1")
+    other_ward = EarlierReport("r3", "03646", "urban_order", seed, now - timedelta(hours=1))
     text = fold("Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc tổ 8")
     assert similarity(text, fold(SEED)) > 0.6
 
@@ -120,7 +121,9 @@ def test_a_similar_report_of_the_same_ward_and_category_is_linked_to_the_first()
     assert original([second]) == "r1", "a duplicate of a duplicate points at the original"
     assert original([other_ward]) is None
     assert original([first], window=4) is None, "outside the window"
-    unrelated = EarlierReport("r4", "03679", "urban_order", fold("Xe máy đỗ trên vỉa hè"), now)
+    unrelated = EarlierReport(
+        "r4", "03679", "urban_order", fingerprint(fold("Xe máy đỗ trên vỉa hè")), now
+    )
     assert original([unrelated]) is None
 
 

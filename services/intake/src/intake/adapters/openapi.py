@@ -29,7 +29,7 @@ from intake.adapters.http import facebook as facebook_route
 from intake.adapters.http import open311 as open311_route
 from intake.adapters.http import zalo as zalo_route
 from intake.adapters.http.common import MAX_RAW_BODY_CHARS, RETRY_AFTER_SECONDS
-from intake.domain.channels.app import AppReport
+from intake.domain.channels.city_app import AppReport
 from intake.domain.channels.collaborator import CollaboratorReport
 from intake.domain.channels.facebook import FacebookBatch
 from intake.domain.channels.hotline import HotlineTicket

@@ -1,264 +1,245 @@
 """Intake's MongoDB store: which channel messages were handled, and a read model of reports.
 
-Collections (FerretDB and MongoDB alike; only inserts, finds and ``$set`` updates):
+Collections (FerretDB and MongoDB alike; only inserts, finds and updates by ``_id``):
 
 * ``intake_messages``  ``_id = "<channel>:<channel message id>"``: written after a
-  message's outcome was published, so the same channel message arriving again (a webhook
-  retry, a client resending) is recognised across restarts and makes nothing twice.
+  message's outcome was published (and stored), so the same channel message arriving
+  again (a webhook retry, a client resending) is recognised across restarts and makes
+  nothing twice.
 * ``intake_reports``   ``_id = report id``: what intake made of each accepted or rejected
   message, for Open311's GET requests. Routing's assignments and status changes keep its
   status current.
 * ``intake_codes``     ``_id = tracking code``: the report a code names (replies, Open311).
-* ``intake_recent``    ``_id = "<ward>|<category>|<local date>"``: the folded texts of a
-  day's reports of one ward and category, for near-duplicate detection.
+* ``intake_recent``    ``_id = "<ward>#<YYYYMMDDHH>"``: the fingerprints of one ward's
+  reports of one hour (UTC), at most ``bucket_limit``, for near-duplicate detection
+  (see :mod:`intake.domain.dedupe`).
 
-Hot-path lookups go by ``_id`` only: FerretDB's SQLite backend answers an ``_id`` match
-without reading the whole collection, while other filters scan it (measured: ~0.15 ms a
-document). MongoDB answers both from its indexes.
+The normalizer works a batch at a time: one ``_id $in`` read per collection it must
+know about, one bulk write per collection it changes. Every hot-path read and write goes
+by ``_id``: FerretDB's SQLite backend answers an ``_id`` match without reading the whole
+collection, while other filters scan it (measured: ~0.15 ms a document). MongoDB answers
+both from its indexes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+import struct
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from phananh_contracts import ReportAssigned, ReportReceived, ReportRejected, ReportStatusChanged
-from phananh_contracts.values import ReportStatus
-from phananh_platform.mongo import insert_once
-from pymongo import ASCENDING, DESCENDING
+from bson import Binary
+from phananh_contracts import ReportReceived, ReportRejected
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from intake.domain.dedupe import EarlierReport
-from intake.domain.tracking import LOCAL_TIME
+from intake.domain.batch import Bucket, CodeHolder, Handled, Known
+from intake.domain.dedupe import BUCKET_LIMIT, EarlierReport
+from intake.domain.model import ServiceRequestView
+from intake.domain.readmodel import ReadModelUpdate, to_apply
 from intake.domain.tracking import report_id as report_id_of
-from intake.ports import ServiceRequestView
 
 logger = logging.getLogger("intake.store")
-BUCKET_LIMIT = 500
-"""Reports of one ward, category and day kept for near-duplicate detection."""
-CLOSED = {ReportStatus.RESOLVED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+DUPLICATE_KEY = 11000
+_Update = tuple[dict[str, Any], dict[str, Any], bool]
+"""An update by ``_id``: filter, update, upsert."""
 
 
 class IntakeStore:
     """The intake service's own documents; nothing else writes them."""
 
-    def __init__(self, database: AsyncDatabase[Any]) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, bucket_limit: int = BUCKET_LIMIT) -> None:
         self.messages = database["intake_messages"]
         self.reports = database["intake_reports"]
         self.codes = database["intake_codes"]
         self.recent = database["intake_recent"]
+        self.bucket_limit = bucket_limit
 
     async def ensure_indexes(self) -> None:
         await self.reports.create_index("tracking_code", name="tracking_code")
-        await self.reports.create_index(
-            [("ward_code", ASCENDING), ("category", ASCENDING), ("received_at", DESCENDING)],
-            name="ward_category_recent",
-        )
         await self.reports.create_index(
             [("channel", ASCENDING), ("channel_message_id", ASCENDING)], name="channel_message"
         )
         await self.reports.create_index("received_at", name="received_at")
 
-    # ------------------------------------------------------------- messages handled
-    async def seen(self, channel: str, channel_message_id: str) -> bool:
-        return await self.messages.find_one({"_id": f"{channel}:{channel_message_id}"}) is not None
+    # ------------------------------------------------------------------ what is known
+    async def known(self, message_keys: Collection[str], codes: Collection[str]) -> Known:
+        """The handled messages and claimed codes among these (one ``_id $in`` each)."""
+        handled, holders = await asyncio.gather(self._handled(message_keys), self._holders(codes))
+        return Known(handled, holders)
 
-    async def remember(
-        self, channel: str, channel_message_id: str, *, outcome: str, report_id: str, at: datetime
+    async def _handled(self, keys: Collection[str]) -> dict[str, Handled]:
+        if not keys:
+            return {}
+        found: dict[str, Handled] = {}
+        untold: dict[str, str] = {}  # remembered before codes were kept there: key -> report
+        async for document in self.messages.find({"_id": {"$in": list(keys)}}):
+            code = document.get("tracking_code")
+            found[document["_id"]] = Handled(
+                document["outcome"], document["report_id"], document["at"], code
+            )
+            if code is None and document["outcome"] == "report":
+                untold[document["_id"]] = document["report_id"]
+        if untold:
+            codes = {
+                report["_id"]: report["tracking_code"]
+                async for report in self.reports.find(
+                    {"_id": {"$in": sorted(set(untold.values()))}}, {"tracking_code": 1}
+                )
+            }
+            for key, report in untold.items():
+                if report in codes:
+                    handled = found[key]
+                    found[key] = Handled(handled.outcome, report, handled.at, codes[report])
+        return found
+
+    async def _holders(self, codes: Collection[str]) -> dict[str, CodeHolder]:
+        if not codes:
+            return {}
+        return {
+            document["_id"]: CodeHolder(document["report_id"], bool(document.get("rejected")))
+            async for document in self.codes.find({"_id": {"$in": list(codes)}})
+        }
+
+    async def buckets(self, bucket_ids: Collection[str]) -> dict[str, Bucket]:
+        """The near-duplicate buckets among these (one ``_id $in``)."""
+        if not bucket_ids:
+            return {}
+        found: dict[str, Bucket] = {}
+        async for document in self.recent.find({"_id": {"$in": sorted(bucket_ids)}}):
+            ward = document["_id"].rsplit("#", 1)[0]
+            found[document["_id"]] = Bucket(
+                size=int(document.get("size", 0)),
+                entries=tuple(_earlier(ward, entry) for entry in document.get("entries", [])),
+            )
+        return found
+
+    # ------------------------------------------------------------------------- writes
+    async def save(
+        self,
+        *,
+        reports: Sequence[ReportReceived],
+        rejections: Sequence[ReportRejected],
+        appends: Mapping[str, Sequence[EarlierReport]],
+        stored_buckets: Collection[str] = (),
     ) -> None:
-        await insert_once(
-            self.messages,
-            {
-                "_id": f"{channel}:{channel_message_id}",
-                "outcome": outcome,
-                "report_id": report_id,
-                "at": at,
-            },
+        """Store a batch's reports and rejections, claim their codes, fill the buckets
+        (``stored_buckets``: those that exist).
+
+        One bulk write per collection, all idempotent: a redelivered batch changes nothing.
+        """
+        await asyncio.gather(
+            self._save_reports(reports, rejections),
+            self._claim_codes(reports, rejections),
+            self._fill_buckets(appends, stored_buckets),
         )
 
-    # --------------------------------------------------------------------- reports
-    async def save_report(self, report: ReportReceived, *, folded_text: str) -> None:
-        place = report.place
-        point = place.point if place else None
-        # Routing's assignment or status may arrive before this (it is published first):
-        # the report's own fields are set, what routing may have set already is kept.
-        await self.reports.update_one(
-            {"_id": report.report_id},
-            {
-                "$set": {
-                    "tracking_code": report.tracking_code,
-                    "channel": report.channel.value,
-                    "channel_message_id": report.channel_message_id,
-                    "received_at": report.received_at,
-                    "category": report.category,
-                    "ward_code": place.ward_code if place else None,
-                    "address": _address(report),
-                    "lat": point.lat if point else None,
-                    "long": point.lon if point else None,
-                    "description": report.text,
-                    "folded_text": folded_text,
-                    "media_url": report.attachments[0].url if report.attachments else None,
-                    "duplicate_of": report.duplicate_of,
-                },
-                "$setOnInsert": {
-                    "updated_at": report.received_at,
-                    "status": "open",
-                    "status_notes": None,
-                    "agency_responsible": None,
-                    "expected_at": None,
-                },
-            },
-            upsert=True,
-        )
-        await self._claim_code(report.tracking_code, report.report_id)
-        if place and place.ward_code:
-            await self._remember_recent(report, place.ward_code, folded_text)
-
-    async def _remember_recent(
-        self, report: ReportReceived, ward_code: str, folded_text: str
+    async def _save_reports(
+        self, reports: Sequence[ReportReceived], rejections: Sequence[ReportRejected]
     ) -> None:
-        """Add the report to its day bucket, unless the bucket is full.
+        updates = [_report_upsert(report) for report in reports]
+        updates += [_rejection_upsert(r) for r in rejections if r.tracking_code]
+        await _update_all(self.reports, updates)
+
+    async def _claim_codes(
+        self, reports: Sequence[ReportReceived], rejections: Sequence[ReportRejected]
+    ) -> None:
+        claims: list[dict[str, Any]] = [
+            {"_id": report.tracking_code, "report_id": report.report_id, "rejected": False}
+            for report in reports
+        ] + [
+            {
+                "_id": rejected.tracking_code,
+                "report_id": report_id_of(rejected.channel.value, rejected.channel_message_id),
+                "rejected": True,
+            }
+            for rejected in rejections
+            if rejected.tracking_code
+        ]
+        if not claims:
+            return
+        try:
+            await self.codes.insert_many(claims, ordered=False)
+        except BulkWriteError as error:
+            refused = [claims[index] for index in sorted(_duplicate_indexes(error))]
+            holders = await self._holders([claim["_id"] for claim in refused])
+            for claim in refused:
+                holder = holders.get(claim["_id"])
+                if holder and holder.report_id != claim["report_id"]:
+                    # 30 random bits a month: rare, but possible; the first report keeps it.
+                    logger.warning(
+                        "tracking code collision: %s already names another report",
+                        claim["_id"],
+                        extra={"report_id": claim["report_id"]},
+                    )
+
+    async def _fill_buckets(
+        self, appends: Mapping[str, Sequence[EarlierReport]], stored: Collection[str]
+    ) -> None:
+        """Add each bucket's new entries, unless the bucket is full (one bulk write).
 
         A full bucket keeps its first reports: duplicates link to the earliest report,
-        so later ones are not needed there, and the document stays far below 16 MB.
+        so later ones are not needed there, and the document stays small. (The domain
+        adds no more than a bucket has room for; the filter holds when writers race.)
         """
-        # A full bucket matches nothing, the upsert then collides on _id: nothing added.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.recent.update_one(
-                {
-                    "_id": _bucket(ward_code, report.category, report.received_at),
-                    "size": {"$lt": BUCKET_LIMIT},
-                },
-                {
-                    "$addToSet": {
-                        "entries": {
-                            "report_id": report.report_id,
-                            "folded_text": folded_text,
-                            "received_at": report.received_at,
-                            "duplicate_of": report.duplicate_of,
-                        }
-                    },
-                    "$inc": {"size": 1},
-                },
-                upsert=True,
-            )
+        updates: list[_Update] = []
+        for bucket_id, entries in appends.items():
+            change = {
+                "$addToSet": {"entries": {"$each": [_entry(entry) for entry in entries]}},
+                "$inc": {"size": len(entries)},
+            }
+            if bucket_id in stored:
+                updates.append(
+                    ({"_id": bucket_id, "size": {"$lt": self.bucket_limit}}, change, False)
+                )
+            else:
+                updates.append(({"_id": bucket_id}, change, True))
+        await _update_all(self.recent, updates)
 
-    async def _claim_code(
-        self, tracking_code: str, report_id: str, *, rejected: bool = False
-    ) -> None:
-        if await insert_once(
-            self.codes, {"_id": tracking_code, "report_id": report_id, "rejected": rejected}
-        ):
-            return
-        holder = await self.codes.find_one({"_id": tracking_code})
-        if holder and holder["report_id"] != report_id:
-            # 30 random bits a month: rare, but possible; the first report keeps the code.
-            logger.warning(
-                "tracking code collision: %s already names another report",
-                tracking_code,
-                extra={"report_id": report_id},
-            )
-
-    async def save_rejection(self, rejected: ReportRejected, *, category: str | None) -> None:
-        """Keep a rejected message findable by its tracking code, closed, with the notice."""
-        if rejected.tracking_code is None:
-            return
-        await insert_once(
-            self.reports,
+    async def remember(self, handled: Mapping[str, Handled]) -> None:
+        """Remember messages as handled (once their outcome is published and stored)."""
+        documents = [
             {
-                "_id": report_id_of(rejected.channel.value, rejected.channel_message_id),
-                "tracking_code": rejected.tracking_code,
-                "channel": rejected.channel.value,
-                "channel_message_id": rejected.channel_message_id,
-                "received_at": rejected.rejected_at,
-                "updated_at": rejected.rejected_at,
-                "status": "closed",
-                "status_notes": rejected.citizen_notice,
-                "category": category or "unclassified",
-                "ward_code": None,
-                "description": rejected.original_excerpt or "",
-                "rejected": True,
-            },
-        )
-        made_from = report_id_of(rejected.channel.value, rejected.channel_message_id)
-        await self._claim_code(rejected.tracking_code, made_from, rejected=True)
-
-    async def report_by_code(self, tracking_code: str) -> tuple[str, str] | None:
-        """(report id, tracking code) of the accepted report with this code."""
-        found = await self.codes.find_one({"_id": tracking_code})
-        if found is None or found.get("rejected"):
-            return None
-        return found["report_id"], tracking_code
-
-    async def report_by_message(
-        self, channel: str, channel_message_id: str
-    ) -> tuple[str, str] | None:
-        """The report made from a channel message (for replies threaded on the channel)."""
-        handled = await self.messages.find_one({"_id": f"{channel}:{channel_message_id}"})
-        if handled is None or handled.get("outcome") != "report":
-            return None
-        report = await self.reports.find_one({"_id": handled["report_id"]}, {"tracking_code": 1})
-        return (report["_id"], report["tracking_code"]) if report else None
-
-    async def earlier(
-        self, ward_code: str, category: str, since: datetime, until: datetime
-    ) -> list[EarlierReport]:
-        """Reports of a ward and category received in [since, until]."""
-        days = {
-            _bucket(ward_code, category, since + timedelta(days=offset))
-            for offset in range((until - since).days + 2)
-        }
-        earlier: dict[str, EarlierReport] = {}
-        async for bucket in self.recent.find({"_id": {"$in": sorted(days)}}):
-            for entry in bucket.get("entries", []):
-                if since <= entry["received_at"] <= until:
-                    earlier[entry["report_id"]] = EarlierReport(
-                        report_id=entry["report_id"],
-                        ward_code=ward_code,
-                        category=category,
-                        folded_text=entry["folded_text"],
-                        received_at=entry["received_at"],
-                        duplicate_of=entry.get("duplicate_of"),
-                    )
-        return list(earlier.values())
+                "_id": key,
+                "outcome": item.outcome,
+                "report_id": item.report_id,
+                "at": item.at,
+                **({"tracking_code": item.tracking_code} if item.tracking_code else {}),
+            }
+            for key, item in handled.items()
+        ]
+        if not documents:
+            return
+        try:
+            await self.messages.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            _duplicate_indexes(error)  # remembered before (a redelivered batch)
 
     # ------------------------------------------------------- routing keeps it current
-    async def apply_assignment(self, assigned: ReportAssigned) -> None:
-        await self.reports.update_one(
-            {"_id": assigned.report_id},
-            {
-                "$set": {
-                    "agency_responsible": assigned.lead_agency_id,
-                    "expected_at": assigned.deadline,
-                    "updated_at": assigned.assigned_at,
-                }
-            },
-            upsert=True,  # may come before intake stored the report: kept, not lost
-        )
+    async def keep_current(self, updates: Sequence[ReadModelUpdate]) -> None:
+        """Apply assignments and status changes, in order: one read, one bulk write.
 
-    async def apply_status(self, change: ReportStatusChanged) -> None:
-        update: dict[str, Any] = {
-            "status": "closed" if change.status in CLOSED else "open",
-            "updated_at": change.changed_at,
-        }
-        if change.note:
-            update["status_notes"] = change.note
-        if change.agency_id:
-            update["agency_responsible"] = change.agency_id
-        # Status changes of one report arrive in order (one partition); an older change
-        # redelivered after a newer one must not win. Upserted: it may come before intake
-        # stored the report itself.
-        # When the report holds a newer change, the upsert collides on _id: nothing changes.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.reports.update_one(
-                {"_id": change.report_id, "updated_at": {"$lte": change.changed_at}},
-                {"$set": update},
-                upsert=True,
+        The views' last updates are read first (one ``_id $in``), so a status change older
+        than the view is left out before writing; the write keeps the same guard, for a
+        change that raced this batch.
+        """
+        if not updates:
+            return
+        ids = sorted({update.report_id for update in updates})
+        updated_at = {
+            document["_id"]: document["updated_at"]
+            async for document in self.reports.find(
+                {"_id": {"$in": ids}, "updated_at": {"$exists": True}}, {"updated_at": 1}
             )
+        }
+        await _update_all(
+            self.reports, [_read_model_update(u) for u in to_apply(updates, updated_at)]
+        )
 
 
 class OpenRequests:
@@ -329,13 +310,136 @@ class OpenRequests:
         )
 
 
-def _bucket(ward_code: str, category: str, at: datetime) -> str:
-    return f"{ward_code}|{category}|{at.astimezone(LOCAL_TIME).date().isoformat()}"
-
-
 def _address(report: ReportReceived) -> str | None:
     place = report.place
     if place is None:
         return None
     parts = [place.address_text, place.residential_group, place.ward_name]
     return ", ".join(part for part in parts if part) or None
+
+
+def _duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """The operations a bulk write refused for a duplicate key; re-raise on anything else."""
+    errors = error.details.get("writeErrors", [])
+    if any(item.get("code") != DUPLICATE_KEY for item in errors):
+        raise error
+    return {int(item["index"]) for item in errors}
+
+
+def _report_upsert(report: ReportReceived) -> _Update:
+    place = report.place
+    point = place.point if place else None
+    # Routing's assignment or status may arrive before this (it is published first):
+    # the report's own fields are set, what routing may have set already is kept.
+    return (
+        {"_id": report.report_id},
+        {
+            "$set": {
+                "tracking_code": report.tracking_code,
+                "channel": report.channel.value,
+                "channel_message_id": report.channel_message_id,
+                "received_at": report.received_at,
+                "category": report.category,
+                "ward_code": place.ward_code if place else None,
+                "address": _address(report),
+                "lat": point.lat if point else None,
+                "long": point.lon if point else None,
+                "description": report.text,
+                "media_url": report.attachments[0].url if report.attachments else None,
+                "duplicate_of": report.duplicate_of,
+            },
+            "$setOnInsert": {
+                "updated_at": report.received_at,
+                "status": "open",
+                "status_notes": None,
+                "agency_responsible": None,
+                "expected_at": None,
+            },
+        },
+        True,
+    )
+
+
+def _rejection_upsert(rejected: ReportRejected) -> _Update:
+    """A rejected message, findable by its tracking code, closed, with the notice."""
+    return (
+        {"_id": report_id_of(rejected.channel.value, rejected.channel_message_id)},
+        {
+            "$setOnInsert": {
+                "tracking_code": rejected.tracking_code,
+                "channel": rejected.channel.value,
+                "channel_message_id": rejected.channel_message_id,
+                "received_at": rejected.rejected_at,
+                "updated_at": rejected.rejected_at,
+                "status": "closed",
+                "status_notes": rejected.citizen_notice,
+                "category": "unclassified",
+                "ward_code": None,
+                "description": rejected.original_excerpt or "",
+                "rejected": True,
+            }
+        },
+        True,
+    )
+
+
+def _read_model_update(update: ReadModelUpdate) -> _Update:
+    # Upserted when the view does not exist: routing's decision may come before intake
+    # stored the report itself.
+    if update.creates or update.only_if_not_after is None:
+        return {"_id": update.report_id}, {"$set": dict(update.fields)}, True
+    # An older status change redelivered after a newer one must not win.
+    guard = {"_id": update.report_id, "updated_at": {"$lte": update.only_if_not_after}}
+    return guard, {"$set": dict(update.fields)}, False
+
+
+async def _update_all(collection: AsyncCollection[Any], updates: Sequence[_Update]) -> None:
+    """Apply updates in order, in one bulk write.
+
+    The filters are chosen so that no update collides (an upsert only where nothing is
+    stored); if one does anyway (another writer raced this one), they are applied one at
+    a time and the collision changes nothing. (FerretDB answers a bulk update with a
+    write error in a form pymongo cannot merge, hence KeyError.)
+    """
+    if not updates:
+        return
+    try:
+        await collection.bulk_write(
+            [UpdateOne(where, change, upsert=upsert) for where, change, upsert in updates],
+            ordered=True,
+        )
+    except (BulkWriteError, KeyError):
+        for where, change, upsert in updates:
+            with contextlib.suppress(DuplicateKeyError):
+                await collection.update_one(where, change, upsert=upsert)
+
+
+def _pack(fingerprint: Iterable[int]) -> Binary:
+    hashes = sorted(fingerprint)
+    return Binary(struct.pack(f"<{len(hashes)}I", *hashes))
+
+
+def _unpack(packed: bytes) -> frozenset[int]:
+    return frozenset(struct.unpack(f"<{len(packed) // 4}I", packed))
+
+
+def _entry(entry: EarlierReport) -> dict[str, Any]:
+    return {
+        "report_id": entry.report_id,
+        "category": entry.category,
+        "received_at": entry.received_at,
+        "duplicate_of": entry.duplicate_of,
+        "fingerprint": _pack(entry.fingerprint),
+    }
+
+
+def _earlier(ward_code: str, entry: dict[str, Any]) -> EarlierReport:
+    received_at: datetime = entry["received_at"]
+    return EarlierReport(
+        report_id=entry["report_id"],
+        ward_code=ward_code,
+        category=entry["category"],
+        fingerprint=_unpack(entry["fingerprint"]),
+        received_at=received_at,
+        duplicate_of=entry.get("duplicate_of"),
+    )

@@ -6,16 +6,29 @@ the same ward and category, received within the configured window, whose text is
 enough. Linking keeps every reporter informed while agencies handle one case.
 
 Similarity is the Jaccard index of word bigram sets of the folded texts (accents,
-case and teencode already removed), with single words for very short texts.
+case and teencode already removed), with single words for very short texts. A report is
+remembered by its *fingerprint*: the 32-bit hashes of those bigrams (a few bytes a
+report instead of its text), so the state kept for detection stays small.
+
+That state lives in buckets of one ward and one hour (UTC), keyed
+``<ward code>#<YYYYMMDDHH>``: the candidates of a report are the buckets of its ward
+for the hours of the window, and a bucket keeps its first :data:`BUCKET_LIMIT` reports
+(duplicates link to the earliest report, so later ones are not needed there). The cost
+of a report therefore stays the same however many reports came before it.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+BUCKET_LIMIT = 500
+"""Reports of one ward and hour kept as near-duplicate candidates."""
+
+Fingerprint = frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -25,29 +38,30 @@ class EarlierReport:
     report_id: str
     ward_code: str | None
     category: str
-    folded_text: str
+    fingerprint: Fingerprint
     received_at: datetime
     duplicate_of: str | None = None
 
 
-@functools.lru_cache(maxsize=8192)
 def shingles(folded_text: str) -> frozenset[str]:
-    """The word bigrams of a folded text (its words when it has fewer than three).
-
-    Cached: each earlier report of a busy ward and category is compared with every new
-    one of the window; its bigrams are computed once, not once per comparison."""
+    """The word bigrams of a folded text (its words when it has fewer than three)."""
     words = folded_text.split()
     if len(words) < 3:
         return frozenset(words)
     return frozenset(f"{a} {b}" for a, b in itertools.pairwise(words))
 
 
+def fingerprint(folded_text: str) -> Fingerprint:
+    """The 32-bit hashes (CRC-32, the same in every process) of a folded text's shingles."""
+    return frozenset(zlib.crc32(shingle.encode()) for shingle in shingles(folded_text))
+
+
 def similarity(first: str, second: str) -> float:
     """Jaccard index of the bigram sets of two folded texts, 0..1."""
-    return _jaccard(shingles(first), shingles(second))
+    return jaccard(fingerprint(first), fingerprint(second))
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: Fingerprint, b: Fingerprint) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
@@ -55,7 +69,8 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def find_original(
     *,
-    folded_text: str,
+    folded_text: str | None = None,
+    fingerprint_of: Fingerprint | None = None,
     ward_code: str | None,
     category: str,
     received_at: datetime,
@@ -71,17 +86,36 @@ def find_original(
     """
     if ward_code is None:
         return None
-    mine = shingles(folded_text)
-    scored = [
-        (_jaccard(mine, shingles(candidate.folded_text)), candidate)
-        for candidate in earlier
-        if candidate.ward_code == ward_code
-        and candidate.category == category
-        and received_at - window <= candidate.received_at <= received_at
-    ]
-    similar = [(score, candidate) for score, candidate in scored if score >= min_similarity]
-    if not similar:
+    mine = fingerprint_of if fingerprint_of is not None else fingerprint(folded_text or "")
+    best: tuple[float, float] | None = None
+    match: EarlierReport | None = None
+    for candidate in earlier:
+        if (
+            candidate.ward_code != ward_code
+            or candidate.category != category
+            or not received_at - window <= candidate.received_at <= received_at
+        ):
+            continue
+        score = jaccard(mine, candidate.fingerprint)
+        if score < min_similarity:
+            continue
+        # The most similar wins; among equals, the earliest.
+        rank = (score, -candidate.received_at.timestamp())
+        if best is None or rank > best:
+            best, match = rank, candidate
+    if match is None:
         return None
-    # The most similar wins; among equals, the earliest.
-    _, match = max(similar, key=lambda pair: (pair[0], -pair[1].received_at.timestamp()))
     return match.duplicate_of or match.report_id
+
+
+def bucket_of(ward_code: str, at: datetime) -> str:
+    """The ``_id`` of the bucket of a ward's reports received in the hour of ``at``."""
+    return f"{ward_code}#{at.astimezone(UTC):%Y%m%d%H}"
+
+
+def buckets_for(ward_code: str, received_at: datetime, window: timedelta) -> Iterator[str]:
+    """The buckets holding a report's candidates: its ward, every hour of its window."""
+    hour = (received_at - window).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= received_at:
+        yield bucket_of(ward_code, hour)
+        hour += timedelta(hours=1)

@@ -1,4 +1,5 @@
-"""What a channel parser extracts from a raw payload, before normalization."""
+"""What a channel parser extracts from a raw payload, before normalization; and what
+intake tells Open311 clients of a report (:class:`ServiceRequestView`)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,27 @@ class PayloadError(ValueError):
         super().__init__(detail)
         self.detail = detail
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class ServiceRequestView:
+    """What intake knows of one report, as Open311's GET requests answers it."""
+
+    service_request_id: str
+    """The tracking code (mã tra cứu)."""
+    token: str
+    status: str
+    """'open' or 'closed'."""
+    service_code: str
+    service_name: str
+    description: str
+    requested_datetime: datetime
+    updated_datetime: datetime
+    status_notes: str | None = None
+    agency_responsible: str | None = None
+    service_notice: str | None = None
+    expected_datetime: datetime | None = None
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None

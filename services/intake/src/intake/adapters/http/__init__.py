@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute
 
 from intake.adapters import openapi
 from intake.adapters.http import (
-    app,
+    city_app,
     collaborator,
     email,
     facebook,
@@ -22,7 +22,7 @@ from intake.adapters.http import (
 )
 from intake.adapters.http.context import FrontContext
 
-CHANNEL_MODULES = (app, zalo, facebook, email, hotline, web, collaborator, open311)
+CHANNEL_MODULES = (city_app, zalo, facebook, email, hotline, web, collaborator, open311)
 
 
 def build_routes(context: FrontContext) -> list[BaseRoute]:

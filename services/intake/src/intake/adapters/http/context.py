@@ -1,12 +1,45 @@
-"""Everything the HTTP front's routes need, built once by ``app.create_app``."""
+"""Everything the HTTP front's routes need, built once by ``app.create_app``.
+
+The routes depend on the protocols here (:class:`RawPublisher`,
+:class:`ServiceRequestLookup`), not on Kafka or MongoDB, so their tests can use
+in-memory versions while the integration tests use the real ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
-from intake.ports import RawPublisher, ServiceRequestLookup
+from phananh_contracts import RawChannelMessageReceivedEvent
+
+from intake.domain.model import ServiceRequestView
+
+
+class RawPublisher(Protocol):
+    """Publishes a raw channel event; returns only after Kafka acknowledged it (acks=all)."""
+
+    async def publish_raw(self, event: RawChannelMessageReceivedEvent) -> None: ...
+
+
+class ServiceRequestLookup(Protocol):
+    """Read access to intake's reports for Open311 clients (a read model in MongoDB)."""
+
+    async def by_id(self, service_request_id: str) -> ServiceRequestView | None: ...
+
+    async def by_token(self, token: str) -> ServiceRequestView | None: ...
+
+    async def search(
+        self,
+        *,
+        ids: Sequence[str] = (),
+        service_code: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        status: str | None = None,
+        limit: int = 1000,
+    ) -> list[ServiceRequestView]: ...
 
 
 def _now() -> datetime:

@@ -30,11 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from intake.adapters.http.context import FrontContext, Open311Service
+from intake.adapters.http.context import FrontContext, Open311Service, ServiceRequestLookup
 from intake.domain.channels.open311 import FORM_CONTENT_TYPE, WARD_ATTRIBUTE, parse
-from intake.domain.model import PayloadError
+from intake.domain.model import PayloadError, ServiceRequestView
 from intake.domain.tracking import LOCAL_TIME, tracking_code
-from intake.ports import ServiceRequestLookup, ServiceRequestView
 
 PREFIX = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
