@@ -2,39 +2,29 @@
 
 Notify reads its configuration and templates (a broken template or an inconsistent
 provider list stops the start, naming the problem), builds the providers that have
-their secrets, and consumes the report, rejection, assignment, status, deadline and
-reply topics, one consumer group per topic so that a slow provider on one does not hold
-the others. Nothing is built at import time.
+their secrets, and subscribes to the report, rejection, assignment, status, deadline and
+reply topics (:mod:`notify.handlers`). Nothing is built at import time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import httpx
-from aiokafka import ConsumerRecord
-from phananh_contracts import (
-    ASSIGNMENTS_TOPIC,
-    CITIZEN_REPLIES_TOPIC,
-    DEADLINES_TOPIC,
-    NOTIFICATIONS_TOPIC,
-    REPORT_STATUS_TOPIC,
-    REPORTS_REJECTED_TOPIC,
-    REPORTS_TOPIC,
-)
+from phananh_contracts import NOTIFICATIONS_TOPIC
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
+from notify.adapters.courier import Courier
 from notify.adapters.providers import build_providers
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
+from notify.adapters.templates import TemplateBook
 from notify.config import NotifyConfig, load_notify_config
-from notify.dispatch import Dispatcher, NotifyMetrics
-from notify.handlers import NotifyHandlers
+from notify.handlers import NotifyHandlers, subscribe
+from notify.metrics import NotifyMetrics
 from notify.samples import sample_contexts
 from notify.settings import Settings
-from notify.templates import TemplateBook
 
 SERVICE = "notify"
 logger = logging.getLogger("notify.app")
@@ -54,44 +44,22 @@ def create_app(settings: Settings) -> ServiceApp:
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
-    reports, log, opt_outs = ReportBook(database), NotificationLog(database), OptOuts(database)
     http = httpx.AsyncClient(follow_redirects=False)
     providers, without_secret = build_providers(config, settings.notify_provider_secrets, http)
     producer = RecordProducer(settings.kafka, client_id="phananh-notify-events")
     metrics = NotifyMetrics(service.registry)
-    dispatcher = Dispatcher(
+    courier = Courier(
         config=config,
         templates=templates,
         providers=providers,
         sealer=ContactSealer([key.get_secret_value() for key in settings.contact_keys]),
-        log=log,
-        opt_outs=opt_outs,
+        log=NotificationLog(database),
         producer=producer,
         metrics=metrics,
+        concurrency=settings.notify_send_concurrency,
     )
-    handlers = NotifyHandlers(config, reports, opt_outs, dispatcher, metrics)
-
-    def consumer(topic: str, group: str, handle: Callable[[bytes], Awaitable[None]]) -> None:
-        async def consume(record: ConsumerRecord[bytes, bytes]) -> None:
-            await handle(record.value or b"")
-
-        service.consume(topic, group_id=f"{SERVICE}-{group}", handle=consume, name="consume")
-
-    def about_report(topic: str) -> Callable[[bytes], Awaitable[None]]:
-        async def handle(body: bytes) -> None:
-            await handlers.report_event(topic, body)
-
-        return handle
-
-    consumer(REPORTS_TOPIC.name, "reports", handlers.report_received)
-    consumer(REPORTS_REJECTED_TOPIC.name, "rejections", handlers.report_rejected)
-    consumer(CITIZEN_REPLIES_TOPIC.name, "replies", handlers.citizen_replied)
-    for topic, group in (
-        (ASSIGNMENTS_TOPIC.name, "assignments"),
-        (REPORT_STATUS_TOPIC.name, "status"),
-        (DEADLINES_TOPIC.name, "deadlines"),
-    ):
-        consumer(topic, group, about_report(topic))
+    opt_outs = OptOuts(database)
+    subscribe(service, NotifyHandlers(config, ReportBook(database), opt_outs, courier, metrics))
 
     async def close_http() -> None:
         await http.aclose()

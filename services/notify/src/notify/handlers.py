@@ -1,61 +1,75 @@
-"""Notify's Kafka handlers: thin — decode, ask the domain who is told what, deliver.
+"""Notify's subscriptions and handlers: thin — a batch of events in, the domain decides who
+is told what, the courier delivers.
 
-Each handler returns only after every outcome event it caused is on Kafka, so the
-consumer commits after the effect; a redelivered event finds its notifications decided
-and sends nothing again.
+Each handler gets a whole fetched batch (decoded by the platform, poison dead-lettered)
+and returns only after every outcome event it caused is on Kafka, so the platform commits
+after the effect; a redelivered batch finds its notifications decided and sends nothing
+again. Per batch: one write and one read of the report files, one read of the opt-outs,
+one claim of every notification, one write of the outcomes, one publication.
 
 Events about a report can overtake its receipt (they travel on other topics): they are
-kept in the report's file and told when the receipt arrives. Both sides write first and
-read after, so whichever comes second sees the other; a notification told by both is
-still sent once (its claim).
+kept in the report's file and told when the receipt arrives (see
+:mod:`notify.domain.telling`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from phananh_contracts import (
+    ASSIGNMENTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
+    DEADLINES_TOPIC,
+    REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
     CitizenRepliedEvent,
-    DeadlineBreachedEvent,
-    Event,
-    ReportAssignedEvent,
     ReportReceivedEvent,
     ReportRejectedEvent,
-    ReportStatusChangedEvent,
-    decode_event,
 )
+from phananh_platform.runtime import ServiceApp
+from phananh_platform.subscribers import Batch
 
-from notify.adapters.store import OptOuts, ReportBook, ReportFile
+from notify.adapters.courier import Courier
+from notify.adapters.store import OptOuts, ReportBook
 from notify.config import NotifyConfig
-from notify.dispatch import Dispatcher, NotifyMetrics, Trigger
-from notify.domain.notices import (
-    Notice,
-    assignment_notice,
-    breach_notice,
-    receipt_notice,
-    rejection_notice,
-    rejection_report_id,
-    reply_intent,
-    reply_notice,
-    status_notice,
+from notify.domain.notices import reply_intent
+from notify.domain.telling import (
+    Notification,
+    ReportEvent,
+    ReportFile,
+    Telling,
+    event_change,
+    event_notifications,
+    receipt_changes,
+    receipt_files,
+    receipt_notifications,
+    rejection_notifications,
+    replies_told,
+    silenced,
 )
-from notify.domain.recipients import (
-    Recipient,
-    distinct_recipients,
-    recipient_of,
-    root_report_id,
-)
+from notify.metrics import NotifyMetrics
 
 logger = logging.getLogger("notify.handlers")
 
 
-def _trigger(event: Event[Any]) -> Trigger:
-    return Trigger(event_id=event.id, event_type=event.type)
+def subscribe(service: ServiceApp, handlers: NotifyHandlers) -> None:
+    """One consumer group per topic, so that a slow provider on one does not hold the others."""
+    service.subscribe(REPORTS_TOPIC, group_id="notify-reports", handle=handlers.reports_received)
+    service.subscribe(
+        REPORTS_REJECTED_TOPIC, group_id="notify-rejections", handle=handlers.messages_rejected
+    )
+    service.subscribe(
+        CITIZEN_REPLIES_TOPIC, group_id="notify-replies", handle=handlers.citizens_replied
+    )
+    for topic, group in (
+        (ASSIGNMENTS_TOPIC, "notify-assignments"),
+        (REPORT_STATUS_TOPIC, "notify-status"),
+        (DEADLINES_TOPIC, "notify-deadlines"),
+    ):
+        service.subscribe(topic, group_id=group, handle=handlers.report_events)
 
 
 @dataclass
@@ -63,140 +77,76 @@ class NotifyHandlers:
     config: NotifyConfig
     reports: ReportBook
     opt_outs: OptOuts
-    dispatcher: Dispatcher
+    courier: Courier
     metrics: NotifyMetrics
 
-    # --- pakn.reports.v1 -------------------------------------------------------------
+    async def reports_received(self, batch: Batch[ReportReceivedEvent]) -> None:
+        """The receipt to the reporter; a duplicate's reporter joins the original's
+        citizens and catches up with what they were told; events kept before the receipt
+        are told now."""
+        events = [delivery.event for delivery in batch]
+        await self.reports.apply(change for event in events for change in receipt_changes(event))
+        files = await self.reports.files(key for event in events for key in receipt_files(event))
+        telling = Telling()
+        for event in events:
+            receipt_notifications(event, files, telling)
+        await self._tell(telling)
 
-    async def report_received(self, body: bytes) -> None:
-        """The receipt to the reporter; a duplicate's reporter joins the original."""
-        event = decode_event(REPORTS_TOPIC.name, body)  # poison -> dead letter
-        assert isinstance(event, ReportReceivedEvent)
-        report = event.data
-        recipient = recipient_of(
-            report.reporter, tracking_code=report.tracking_code, own_report_id=report.report_id
-        )
-        file = await self.reports.register_receipt(
-            report.report_id, report.tracking_code, recipient
-        )
-        root = root_report_id(report.report_id, report.duplicate_of)
-        if recipient is not None and root != report.report_id:
-            await self.reports.link(root, recipient)
-        if recipient is None:
-            self.metrics.skipped.labels("anonymous").inc()
-        else:
-            await self.dispatcher.deliver(receipt_notice(report), recipient, _trigger(event))
-        await self._tell_kept(file)
-        if recipient is not None and root != report.report_id:
-            # A duplicate's reporter catches up with what the original's citizens were
-            # told so far (assignment, questions, result), each once.
-            await self._tell_kept(await self.reports.file(root), only=recipient)
-
-    async def _tell_kept(self, file: ReportFile, only: Recipient | None = None) -> None:
-        """Tell the events kept in ``file`` (in the order they happened), if it is received."""
-        if not file.received:
-            return
-        for kept in sorted(file.triggers, key=lambda trigger: str(trigger["time"])):
-            event = decode_event(kept["topic"], kept["value"].encode("utf-8"))
-            await self._tell_report(event, file, only=only)
-
-    # --- pakn.assignments.v1, pakn.report.status.v1, pakn.deadlines.v1 ---------------------
-
-    async def report_event(self, topic: str, body: bytes) -> None:
-        """An event about a report: told to every citizen linked to it."""
-        event = decode_event(topic, body)
-        if self._notice(event, None) is None:
-            return  # status and deadline events that tell the citizen nothing
-        data = event.data
-        agencies: dict[str, str] = {}
-        if isinstance(event, ReportAssignedEvent) and event.data.lead_agency_name:
-            agencies[event.data.lead_agency_id] = event.data.lead_agency_name
-        if isinstance(event, ReportStatusChangedEvent) and event.data.agency_id:
-            agencies[event.data.agency_id] = event.data.agency_name or ""
-        agencies = {agency: name for agency, name in agencies.items() if name}
-        kept = {
-            "event_id": event.id,
-            "topic": topic,
-            "time": event.time.isoformat(),
-            "value": body.decode("utf-8"),
-        }
-        file = await self.reports.record_trigger(data.report_id, kept, agencies)
-        if not file.received:
-            self.metrics.skipped.labels("parked").inc()
-            logger.info(
-                "event before the receipt: kept until it arrives",
-                extra={"event_id": event.id, "report_id": data.report_id},
+    async def report_events(self, batch: Batch[ReportEvent]) -> None:
+        """An assignment, status change or missed deadline: told to every citizen linked to
+        the report, or kept until its receipt arrives."""
+        changes = [
+            change
+            for delivery in batch
+            if (change := event_change(delivery.event, delivery.topic, delivery.body))
+        ]
+        if not changes:
+            return  # events that tell the citizens nothing
+        await self.reports.apply(changes)
+        files = await self.reports.files(change.report_id for change in changes)
+        telling = Telling()
+        for delivery in batch:
+            report_id = delivery.event.data.report_id
+            event_notifications(
+                delivery.event, files.get(report_id, ReportFile(report_id)), telling
             )
-            return
-        await self._tell_report(event, file)
+        await self._tell(telling)
 
-    async def _tell_report(
-        self, event: Event[Any], file: ReportFile, only: Recipient | None = None
-    ) -> None:
-        notice = self._notice(event, file)
-        if notice is None:
-            return
-        recipients = (only,) if only is not None else distinct_recipients(file.recipients)
-        if not recipients:
-            self.metrics.skipped.labels("anonymous").inc()
-        for recipient in recipients:
-            await self.dispatcher.deliver(notice, recipient, _trigger(event))
-
-    @staticmethod
-    def _notice(event: Event[Any], file: ReportFile | None) -> Notice | None:
-        match event:
-            case ReportAssignedEvent():
-                return assignment_notice(event.data)
-            case ReportStatusChangedEvent():
-                return status_notice(event.data)
-            case DeadlineBreachedEvent():
-                name = file.agencies.get(event.data.agency_id) if file is not None else None
-                return breach_notice(event.data, name)
-        return None
-
-    # --- pakn.reports.rejected.v1 ------------------------------------------------------
-
-    async def report_rejected(self, body: bytes) -> None:
+    async def messages_rejected(self, batch: Batch[ReportRejectedEvent]) -> None:
         """Why intake refused the message, to its sender, unless the reason is silent."""
-        event = decode_event(REPORTS_REJECTED_TOPIC.name, body)
-        assert isinstance(event, ReportRejectedEvent)
-        rejected = event.data
-        notice = rejection_notice(rejected, self.config.silent_rejections)
-        if notice is None:
-            self.metrics.skipped.labels("silent").inc()
-            return
-        recipient = recipient_of(
-            rejected.reporter,
-            tracking_code=rejected.tracking_code,
-            own_report_id=rejection_report_id(rejected),
-        )
-        if recipient is None:
-            self.metrics.skipped.labels("anonymous").inc()
-            return
-        await self.dispatcher.deliver(notice, recipient, _trigger(event))
+        telling = Telling()
+        for delivery in batch:
+            rejection_notifications(delivery.event, self.config.silent_rejections, telling)
+        await self._tell(telling)
 
-    # --- pakn.citizen.replies.v1 -------------------------------------------------------
-
-    async def citizen_replied(self, body: bytes) -> None:
+    async def citizens_replied(self, batch: Batch[CitizenRepliedEvent]) -> None:
         """Opt-out and opt-in commands are recorded and confirmed; ratings are thanked.
 
         Routing, not notify, reopens a report after a low rating.
         """
-        event = decode_event(CITIZEN_REPLIES_TOPIC.name, body)
-        assert isinstance(event, CitizenRepliedEvent)
-        replied = event.data
-        intent = reply_intent(replied.text, self.config.opt_out.stop, self.config.opt_out.start)
-        pseudonym = replied.reporter.pseudonym
-        if intent is not None and pseudonym is not None:
-            await self.opt_outs.record(pseudonym, stop=intent == "opt_out", at=replied.received_at)
-            logger.info("citizen %s", intent.replace("_", " "), extra={"event_id": event.id})
-        notice = reply_notice(replied, intent)
-        if notice is None:
-            return
-        recipient = recipient_of(
-            replied.reporter, tracking_code=replied.tracking_code, own_report_id=replied.report_id
+        words = self.config.opt_out
+        replies = [
+            (delivery.event, reply_intent(delivery.event.data.text, words.stop, words.start))
+            for delivery in batch
+        ]
+        states = await self.opt_outs.states(
+            pseudonym for event, _ in replies if (pseudonym := event.data.reporter.pseudonym)
         )
-        if recipient is None:
-            self.metrics.skipped.labels("anonymous").inc()
-            return
-        await self.dispatcher.deliver(notice, recipient, _trigger(event))
+        result = replies_told(replies, states)
+        await self.opt_outs.record_all(result.changes)
+        for change in result.changes:
+            logger.info("citizen %s", change.intent.replace("_", " "))
+        await self._tell(result.telling, result.silenced)
+
+    async def _tell(self, telling: Telling, opted_out: Collection[str] | None = None) -> None:
+        for reason in telling.skipped:
+            self.metrics.skipped.labels(reason).inc()
+        notifications: list[Notification] = telling.notifications
+        if opted_out is None:
+            states = await self.opt_outs.states(
+                item.recipient.pseudonym
+                for item in notifications
+                if not item.notice.ignores_opt_out
+            )
+            opted_out = silenced(notifications, states)
+        await self.courier.deliver_all(notifications, opted_out)

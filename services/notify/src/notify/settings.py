@@ -6,7 +6,8 @@
   them opens a sealed contact (notify never seals);
 * ``PHANANH_NOTIFY_PROVIDER_SECRETS``  JSON object provider id -> token or password, e.g.
   ``{"zalo-oa": "…", "sms": "…", "smtp": "…"}``. A provider that needs one and has none is
-  disabled at start, with a warning; a placeholder is refused.
+  disabled at start, with a warning; a placeholder is refused;
+* ``PHANANH_NOTIFY_SEND_CONCURRENCY``  provider calls in flight at once (default 32).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ class Settings(ServiceSettings):
     )
     notify_provider_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Provider id -> token or password."
+    )
+
+    notify_send_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Provider calls in flight at once while a batch is delivered.",
     )
 
     @field_validator("contact_keys")

@@ -20,6 +20,7 @@ from notify.adapters.providers import (
     ZaloOa,
     ZaloZns,
 )
+from notify.adapters.templates import TemplateBook
 from notify.config import (
     AppPushProvider,
     FacebookProvider,
@@ -32,7 +33,6 @@ from notify.config import (
 from notify.domain.delivery import Verdict
 from notify.domain.notices import TemplateId
 from notify.samples import sample_contexts
-from notify.templates import TemplateBook
 from phananh_platform.privacy import SealedContact
 from pydantic import AnyHttpUrl
 

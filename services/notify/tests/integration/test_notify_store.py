@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from notify.adapters.store import ClaimHeld, NotificationLog, OptOuts, ReportBook
+from notify.adapters.store import Decision, NewClaim, NotificationLog, OptOuts, ReportBook
 from notify.domain.recipients import Recipient
+from notify.domain.telling import FileChange, KeptEvent, OptOutChange
+from phananh_contracts.examples import REPORT_ASSIGNED
 from phananh_platform.settings import MongoSettings
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,29 +28,50 @@ async def database(
     await mongo_client.drop_database(mongo_settings.database)
 
 
-async def test_a_notification_is_claimed_once_and_an_interrupted_one_is_taken_over_later(
+def claim(nid: str, state: str = "sending") -> NewClaim:
+    return NewClaim(nid, {"report_id": "r-1", "template_id": "report-received"}, "sms", state)
+
+
+async def test_a_batch_is_claimed_once_and_an_interrupted_delivery_is_taken_over_later(
     database: AsyncDatabase[Any],
 ) -> None:
     log = NotificationLog(database)
-    facts = {"report_id": "r-1", "template_id": "report-received"}
-    fresh = await log.claim("n-1", facts, now=NOW, lease_s=60)
-    assert fresh.done is None and not fresh.resumed
-    await log.attempt("n-1", "zalo-oa", now=NOW)
+    fresh = await log.claim_all([claim("n-1"), claim("n-2")], now=NOW, lease_s=60)
+    assert all(c.done is None and not c.held and not c.resumed for c in fresh.values())
+    assert (await log.get("n-1") or {})["attempts"] == 1, "the first attempt counted at claim"
+    await log.attempt("n-1", "zalo-zns", now=NOW)  # a retry, counted before it is made
+    await log.decide_all([Decision("n-2", "sent", None, {"provider": "sms"})], now=NOW)
 
-    # The process died mid-send: while the lease runs, nobody else sends.
-    with pytest.raises(ClaimHeld):
-        await log.claim("n-1", facts, now=NOW + timedelta(seconds=30), lease_s=60)
-    resumed = await log.claim("n-1", facts, now=NOW + timedelta(seconds=61), lease_s=60)
-    assert resumed.resumed and resumed.attempts_before == 1
+    # The process died mid-send of n-1: while the lease runs, nobody else sends it.
+    again = await log.claim_all(
+        [claim("n-1"), claim("n-2"), claim("n-3")], now=NOW + timedelta(seconds=30), lease_s=60
+    )
+    assert again["n-1"].held
+    assert again["n-2"].done is not None and again["n-2"].done["state"] == "sent"
+    assert again["n-3"].done is None and not again["n-3"].held
+    later = await log.claim_all([claim("n-1")], now=NOW + timedelta(seconds=61), lease_s=60)
+    assert later["n-1"].resumed and later["n-1"].taken_over and later["n-1"].attempts_before == 2
+    assert (await log.get("n-1") or {})["attempts"] == 3, "the resumed attempt counted too"
 
     outcome = {"topic": "pakn.notifications.v1", "key": "r-1", "value": "{}"}
-    await log.decide("n-1", "sent", outcome=outcome, details={"provider": "sms"}, now=NOW)
-    done = await log.claim("n-1", facts, now=NOW + timedelta(hours=1), lease_s=60)
-    assert done.done is not None and done.done["state"] == "sent"
-    assert done.done["published"] is False  # the outcome event still has to go out
-    await log.published("n-1")
-    again = await log.claim("n-1", facts, now=NOW + timedelta(hours=2), lease_s=60)
-    assert again.done is not None and again.done["published"] is True
+    await log.decide_all([Decision("n-1", "sent", outcome, {"provider": "sms"})], now=NOW)
+    done = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=1), lease_s=60)
+    assert done["n-1"].done is not None and done["n-1"].done["state"] == "sent"
+    assert done["n-1"].done["published"] is False  # the outcome event still has to go out
+    await log.published(["n-1"])
+    last = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=2), lease_s=60)
+    assert last["n-1"].done is not None and last["n-1"].done["published"] is True
+
+
+async def test_a_long_batch_renews_the_leases_of_deliveries_still_in_progress(
+    database: AsyncDatabase[Any],
+) -> None:
+    log = NotificationLog(database)
+    await log.claim_all([claim("n-1"), claim("n-2")], now=NOW, lease_s=60)
+    await log.decide_all([Decision("n-2", "sent", None, {})], now=NOW)
+    await log.renew(["n-1", "n-2"], until=NOW + timedelta(seconds=600))
+    later = await log.claim_all([claim("n-1")], now=NOW + timedelta(seconds=300), lease_s=60)
+    assert later["n-1"].held, "a renewed lease still holds the notification"
 
 
 def recipient(pseudonym: str, report_id: str) -> Recipient:
@@ -59,28 +82,47 @@ async def test_a_report_file_keeps_early_events_and_links_each_citizen_once(
     database: AsyncDatabase[Any],
 ) -> None:
     book = ReportBook(database)
-    trigger = {"event_id": "e-1", "topic": "pakn.assignments.v1", "time": "t", "value": "{}"}
-    early = await book.record_trigger("r-1", trigger, {"ubnd-chieng-sinh": "UBND Chiềng Sinh"})
-    assert not early.received and early.triggers == (trigger,)
+    value = REPORT_ASSIGNED.to_kafka().value.decode("utf-8")
+    kept = KeptEvent(REPORT_ASSIGNED.id, "pakn.assignments.v1", "2026-11-03T02:00:00", value)
+    early = FileChange("r-1", kept=kept, agencies={"ubnd-chieng-sinh": "UBND Chiềng Sinh"})
+    await book.apply([early])
+    file = (await book.files(["r-1"]))["r-1"]
+    assert not file.received and file.kept == (REPORT_ASSIGNED,)
 
     for _ in range(2):  # redelivered: nothing doubles
-        file = await book.register_receipt("r-1", "SL-2611-V3G7M8", recipient("ctz-a", "r-1"))
-        await book.link("r-1", recipient("ctz-b", "r-2"))
-        await book.record_trigger("r-1", trigger, {"ubnd-chieng-sinh": "UBND Chiềng Sinh"})
-    file = await book.file("r-1")
+        await book.apply(
+            [
+                FileChange(
+                    "r-1", receipt="SL-2611-V3G7M8", recipients=(recipient("ctz-a", "r-1"),)
+                ),
+                FileChange("r-1", recipients=(recipient("ctz-b", "r-2"),)),
+                early,
+            ]
+        )
+    files = await book.files(["r-1", "r-never-seen"])
+    file = files["r-1"]
     assert file.received and file.tracking_code == "SL-2611-V3G7M8"
     assert [r.pseudonym for r in file.recipients] == ["ctz-a", "ctz-b"]
-    assert file.triggers == (trigger,)
+    assert file.kept == (REPORT_ASSIGNED,)
     assert file.agencies == {"ubnd-chieng-sinh": "UBND Chiềng Sinh"}
+    assert not files["r-never-seen"].received and files["r-never-seen"].recipients == ()
 
 
 async def test_the_latest_opt_out_or_opt_in_wins_whatever_the_order(
     database: AsyncDatabase[Any],
 ) -> None:
     opt_outs = OptOuts(database)
-    assert not await opt_outs.opted_out("ctz-a")
-    await opt_outs.record("ctz-a", stop=False, at=NOW + timedelta(minutes=5))  # arrives first
-    await opt_outs.record("ctz-a", stop=True, at=NOW)
-    assert not await opt_outs.opted_out("ctz-a")
-    await opt_outs.record("ctz-a", stop=True, at=NOW + timedelta(minutes=9))
-    assert await opt_outs.opted_out("ctz-a")
+    assert await opt_outs.states(["ctz-a"]) == {}
+    await opt_outs.record_all([OptOutChange("ctz-a", "opt_in", NOW + timedelta(minutes=5))])
+    await opt_outs.record_all([OptOutChange("ctz-a", "opt_out", NOW)])  # arrives late
+    assert not (await opt_outs.states(["ctz-a"]))["ctz-a"].opted_out
+    await opt_outs.record_all(
+        [
+            OptOutChange("ctz-a", "opt_out", NOW + timedelta(minutes=9)),
+            OptOutChange("ctz-a", "opt_out", NOW + timedelta(minutes=7)),
+            OptOutChange("ctz-b", "opt_out", NOW),
+        ]
+    )
+    states = await opt_outs.states(["ctz-a", "ctz-b", "ctz-c"])
+    assert states["ctz-a"].opted_out and states["ctz-a"].stop_at == NOW + timedelta(minutes=9)
+    assert states["ctz-b"].opted_out and "ctz-c" not in states

@@ -6,11 +6,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from notify.adapters.templates import CHANNEL_BLOCKS, TemplateBook, TemplateProblem
 from notify.config import load_notify_config
 from notify.domain.notices import TemplateId
 from notify.domain.text import sms_segments, strip_diacritics
 from notify.samples import sample_contexts
-from notify.templates import CHANNEL_BLOCKS, TemplateBook, TemplateProblem
 
 pytestmark = pytest.mark.unit
 

@@ -35,6 +35,7 @@ import httpx
 from phananh_platform.privacy import SealedContact, mask_contacts
 from pydantic import SecretStr
 
+from notify.adapters.templates import RenderedMessage
 from notify.config import (
     AppPushProvider,
     FacebookProvider,
@@ -53,7 +54,6 @@ from notify.domain.delivery import (
     smtp_verdict,
 )
 from notify.domain.text import fit_sms, strip_diacritics
-from notify.templates import RenderedMessage
 
 TEXT_LIMIT = 2000
 """Longest text sent to chat channels (Zalo and Messenger cut at 2000 characters)."""
