@@ -836,3 +836,9 @@ def test_an_email_with_a_hostile_sender_header_is_refused_not_crashed() -> None:
         assert refused.detail
     else:
         assert messages[0].text  # read despite the defect: also acceptable
+
+
+def test_a_photo_url_python_cannot_split_does_not_break_the_parser() -> None:
+    """Found by schemathesis: ``urlsplit('http://I[K')`` raises ValueError (a 500 then)."""
+    message = only(city_app.parse(raw(Channel.APP, {**APP_REPORT, "photos": ["http://I[K"]})))
+    assert [(a.url, a.media_type) for a in message.attachments] == [("http://I[K", "image/jpeg")]

@@ -12,7 +12,8 @@ Collections (FerretDB and MongoDB alike; only inserts, finds and updates by ``_i
 * ``intake_codes``     ``_id = tracking code``: the report a code names (replies, Open311).
 * ``intake_recent``    ``_id = "<ward>#<YYYYMMDDHH>"``: the fingerprints of one ward's
   reports of one hour (UTC), at most ``bucket_limit``, for near-duplicate detection
-  (see :mod:`intake.domain.dedupe`).
+  (see :mod:`intake.domain.dedupe`); ``chunks`` holds one compact JSON string per batch
+  that added reports, ``size`` counts the reports.
 
 The normalizer works a batch at a time: one ``_id $in`` read per collection it must
 know about, one bulk write per collection it changes. Every hot-path read and write goes
@@ -24,14 +25,15 @@ both from its indexes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from bson import Binary
 from phananh_contracts import ReportReceived, ReportRejected
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -113,10 +115,12 @@ class IntakeStore:
         found: dict[str, Bucket] = {}
         async for document in self.recent.find({"_id": {"$in": sorted(bucket_ids)}}):
             ward = document["_id"].rsplit("#", 1)[0]
-            found[document["_id"]] = Bucket(
-                size=int(document.get("size", 0)),
-                entries=tuple(_earlier(ward, entry) for entry in document.get("entries", [])),
-            )
+            entries = [
+                _earlier(ward, entry)
+                for chunk in document.get("chunks", [])
+                for entry in json.loads(chunk)
+            ]
+            found[document["_id"]] = Bucket(int(document.get("size", 0)), tuple(entries))
         return found
 
     # ------------------------------------------------------------------------- writes
@@ -142,9 +146,29 @@ class IntakeStore:
     async def _save_reports(
         self, reports: Sequence[ReportReceived], rejections: Sequence[ReportRejected]
     ) -> None:
-        updates = [_report_upsert(report) for report in reports]
-        updates += [_rejection_upsert(r) for r in rejections if r.tracking_code]
-        await _update_all(self.reports, updates)
+        """Insert every report and rejection at once (inserts are what the database does
+        cheaply); a report whose view is there already (routing's decision came first,
+        or the batch is redelivered) gets its own fields set, what routing set is kept."""
+        documents = [_report_document(report) for report in reports]
+        documents += [_rejection_document(r) for r in rejections if r.tracking_code]
+        if not documents:
+            return
+        try:
+            await self.reports.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            there = _duplicate_indexes(error)
+            await _update_all(
+                self.reports,
+                [
+                    (
+                        {"_id": reports[index].report_id},
+                        {"$set": _report_fields(reports[index])},
+                        False,
+                    )
+                    for index in sorted(there)
+                    if index < len(reports)  # a rejection stored before stays as it is
+                ],
+            )
 
     async def _claim_codes(
         self, reports: Sequence[ReportReceived], rejections: Sequence[ReportRejected]
@@ -189,10 +213,10 @@ class IntakeStore:
         """
         updates: list[_Update] = []
         for bucket_id, entries in appends.items():
-            change = {
-                "$addToSet": {"entries": {"$each": [_entry(entry) for entry in entries]}},
-                "$inc": {"size": len(entries)},
-            }
+            # One compact chunk per batch: the database handles one string, not hundreds
+            # of sub-documents, and a redelivered batch adds the same chunk (nothing).
+            chunk = json.dumps([_entry(entry) for entry in entries], separators=(",", ":"))
+            change = {"$addToSet": {"chunks": chunk}, "$inc": {"size": len(entries)}}
             if bucket_id in stored:
                 updates.append(
                     ({"_id": bucket_id, "size": {"$lt": self.bucket_limit}}, change, False)
@@ -326,61 +350,54 @@ def _duplicate_indexes(error: BulkWriteError) -> set[int]:
     return {int(item["index"]) for item in errors}
 
 
-def _report_upsert(report: ReportReceived) -> _Update:
+def _report_document(report: ReportReceived) -> dict[str, Any]:
+    return {
+        "_id": report.report_id,
+        **_report_fields(report),
+        "updated_at": report.received_at,
+        "status": "open",
+        "status_notes": None,
+        "agency_responsible": None,
+        "expected_at": None,
+    }
+
+
+def _report_fields(report: ReportReceived) -> dict[str, Any]:
+    """What intake itself says of a report (routing's decisions set the rest)."""
     place = report.place
     point = place.point if place else None
-    # Routing's assignment or status may arrive before this (it is published first):
-    # the report's own fields are set, what routing may have set already is kept.
-    return (
-        {"_id": report.report_id},
-        {
-            "$set": {
-                "tracking_code": report.tracking_code,
-                "channel": report.channel.value,
-                "channel_message_id": report.channel_message_id,
-                "received_at": report.received_at,
-                "category": report.category,
-                "ward_code": place.ward_code if place else None,
-                "address": _address(report),
-                "lat": point.lat if point else None,
-                "long": point.lon if point else None,
-                "description": report.text,
-                "media_url": report.attachments[0].url if report.attachments else None,
-                "duplicate_of": report.duplicate_of,
-            },
-            "$setOnInsert": {
-                "updated_at": report.received_at,
-                "status": "open",
-                "status_notes": None,
-                "agency_responsible": None,
-                "expected_at": None,
-            },
-        },
-        True,
-    )
+    return {
+        "tracking_code": report.tracking_code,
+        "channel": report.channel.value,
+        "channel_message_id": report.channel_message_id,
+        "received_at": report.received_at,
+        "category": report.category,
+        "ward_code": place.ward_code if place else None,
+        "address": _address(report),
+        "lat": point.lat if point else None,
+        "long": point.lon if point else None,
+        "description": report.text,
+        "media_url": report.attachments[0].url if report.attachments else None,
+        "duplicate_of": report.duplicate_of,
+    }
 
 
-def _rejection_upsert(rejected: ReportRejected) -> _Update:
+def _rejection_document(rejected: ReportRejected) -> dict[str, Any]:
     """A rejected message, findable by its tracking code, closed, with the notice."""
-    return (
-        {"_id": report_id_of(rejected.channel.value, rejected.channel_message_id)},
-        {
-            "$setOnInsert": {
-                "tracking_code": rejected.tracking_code,
-                "channel": rejected.channel.value,
-                "channel_message_id": rejected.channel_message_id,
-                "received_at": rejected.rejected_at,
-                "updated_at": rejected.rejected_at,
-                "status": "closed",
-                "status_notes": rejected.citizen_notice,
-                "category": "unclassified",
-                "ward_code": None,
-                "description": rejected.original_excerpt or "",
-                "rejected": True,
-            }
-        },
-        True,
-    )
+    return {
+        "_id": report_id_of(rejected.channel.value, rejected.channel_message_id),
+        "tracking_code": rejected.tracking_code,
+        "channel": rejected.channel.value,
+        "channel_message_id": rejected.channel_message_id,
+        "received_at": rejected.rejected_at,
+        "updated_at": rejected.rejected_at,
+        "status": "closed",
+        "status_notes": rejected.citizen_notice,
+        "category": "unclassified",
+        "ward_code": None,
+        "description": rejected.original_excerpt or "",
+        "rejected": True,
+    }
 
 
 def _read_model_update(update: ReadModelUpdate) -> _Update:
@@ -414,32 +431,29 @@ async def _update_all(collection: AsyncCollection[Any], updates: Sequence[_Updat
                 await collection.update_one(where, change, upsert=upsert)
 
 
-def _pack(fingerprint: Iterable[int]) -> Binary:
+def _pack(fingerprint: Iterable[int]) -> str:
     hashes = sorted(fingerprint)
-    return Binary(struct.pack(f"<{len(hashes)}I", *hashes))
+    return base64.b64encode(struct.pack(f"<{len(hashes)}I", *hashes)).decode()
 
 
-def _unpack(packed: bytes) -> frozenset[int]:
-    return frozenset(struct.unpack(f"<{len(packed) // 4}I", packed))
+def _unpack(packed: str) -> frozenset[int]:
+    raw = base64.b64decode(packed)
+    return frozenset(struct.unpack(f"<{len(raw) // 4}I", raw))
 
 
-def _entry(entry: EarlierReport) -> dict[str, Any]:
-    return {
-        "report_id": entry.report_id,
-        "category": entry.category,
-        "received_at": entry.received_at,
-        "duplicate_of": entry.duplicate_of,
-        "fingerprint": _pack(entry.fingerprint),
-    }
+def _entry(entry: EarlierReport) -> list[Any]:
+    """``[report id, category, received at (ms since the epoch), duplicate of, hashes]``."""
+    millis = round(entry.received_at.timestamp() * 1000)
+    return [entry.report_id, entry.category, millis, entry.duplicate_of, _pack(entry.fingerprint)]
 
 
-def _earlier(ward_code: str, entry: dict[str, Any]) -> EarlierReport:
-    received_at: datetime = entry["received_at"]
+def _earlier(ward_code: str, entry: list[Any]) -> EarlierReport:
+    report_id, category, millis, duplicate_of, packed = entry
     return EarlierReport(
-        report_id=entry["report_id"],
+        report_id=report_id,
         ward_code=ward_code,
-        category=entry["category"],
-        fingerprint=_unpack(entry["fingerprint"]),
-        received_at=received_at,
-        duplicate_of=entry.get("duplicate_of"),
+        category=category,
+        fingerprint=_unpack(packed),
+        received_at=datetime.fromtimestamp(millis / 1000, UTC),
+        duplicate_of=duplicate_of,
     )

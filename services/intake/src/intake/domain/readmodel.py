@@ -65,20 +65,29 @@ def updates_of(facts: Iterable[ReportAssigned | ReportStatusChanged]) -> list[Re
 def to_apply(
     updates: Iterable[ReadModelUpdate], updated_at: Mapping[str, datetime]
 ) -> list[ReadModelUpdate]:
-    """The updates that change the views, in order, given when each view was last updated.
+    """One update per report: its changes of the batch that apply, merged in order.
 
-    A status change older than the view's last update is left out (an assignment always
-    applies); the first update of a report without a view creates it.
+    ``updated_at`` tells when each stored view was last updated. A status change older
+    than the view's last update (stored, or made earlier in the batch) is left out; an
+    assignment always applies. The merged update of a report without a view creates it;
+    otherwise it keeps the guard of its first status change, for a writer that raced.
     """
     known = dict(updated_at)
-    applied = []
+    merged: dict[str, ReadModelUpdate] = {}
     for update in updates:
         last = known.get(update.report_id)
         guard = update.only_if_not_after
         if last is not None and guard is not None and guard < last:
             continue
-        if update.report_id not in known:
-            update = replace(update, creates=True)
         known[update.report_id] = update.fields["updated_at"]
-        applied.append(update)
-    return applied
+        before = merged.get(update.report_id)
+        if before is None:
+            merged[update.report_id] = replace(update, creates=update.report_id not in updated_at)
+        else:
+            fields = {**before.fields, **update.fields}
+            merged[update.report_id] = replace(
+                before,
+                fields=fields,
+                only_if_not_after=before.only_if_not_after or update.only_if_not_after,
+            )
+    return list(merged.values())

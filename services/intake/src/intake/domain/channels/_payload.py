@@ -114,8 +114,15 @@ def contact(
 
 
 def media_type(url_or_name: str, fallback: str) -> str:
-    """The media type a file name or URL path suggests, else ``fallback``."""
-    guessed, _ = _MEDIA_TYPES.guess_type(urlsplit(url_or_name).path, strict=False)
+    """The media type a file name or URL path suggests, else ``fallback``.
+
+    A URL Python cannot split (e.g. ``http://I[K``) suggests nothing; whether it is an
+    acceptable attachment is :func:`attachment`'s to say."""
+    try:
+        path = urlsplit(url_or_name).path
+    except ValueError:
+        return fallback
+    guessed, _ = _MEDIA_TYPES.guess_type(path, strict=False)
     return guessed or fallback
 
 

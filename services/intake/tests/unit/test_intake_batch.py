@@ -1,0 +1,196 @@
+"""A whole batch of raw channel events decided at once (pure; the reference city)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from intake.config import load_city_config
+from intake.domain.batch import (
+    Accepted,
+    Arrival,
+    Bucket,
+    Handled,
+    Known,
+    Outcome,
+    Rejected,
+    Replied,
+    Skipped,
+    candidate_buckets,
+    decide,
+    link_duplicates,
+    lookups,
+    parse_batch,
+)
+from intake.domain.dedupe import EarlierReport, bucket_of, fingerprint
+from intake.domain.normalize import Keys
+from intake.domain.readmodel import ReadModelUpdate, to_apply
+from intake.domain.text import fold
+from intake.domain.tracking import report_id, tracking_code
+from phananh_contracts import Channel, RawChannelMessageReceived
+from phananh_platform.privacy import ContactSealer, new_contact_key
+
+pytestmark = pytest.mark.unit
+
+CONFIG = load_city_config(Path(__file__).resolve().parents[4] / "config/son-la/city.yaml")
+KEYS = Keys(
+    tracking_secret=b"t" * 32,
+    pseudonym_key=b"p" * 32,
+    seal=ContactSealer([new_contact_key()]).seal,
+)
+NOW = datetime(2023, 3, 14, 2, 0, tzinfo=UTC)
+MARKET = "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng Sinh"
+LAMP = "Đèn đường hỏng cả tuần ở đường Tô Hiệu, phường Tô Hiệu, buổi tối rất tối"
+
+
+def raw(message_id: str, body: Any, *, minutes: int = 0) -> Arrival:
+    return Arrival(
+        event_id=f"ev-{message_id}",
+        raw=RawChannelMessageReceived(
+            channel=Channel.APP,
+            channel_message_id=message_id,
+            received_at=NOW + timedelta(minutes=minutes),
+            content_type="application/json",
+            body=body if isinstance(body, str) else json.dumps(body, ensure_ascii=False),
+            body_encoding="utf-8",
+            authenticated_as="api-key:app:test",
+        ),
+    )
+
+
+def app(message_id: str, text: str, *, minutes: int = 0, **fields: Any) -> Arrival:
+    body = {"text": text, "anonymous": True, "consent": False, **fields}
+    return raw(message_id, body, minutes=minutes)
+
+
+def code_of(message_id: str, minutes: int = 0) -> str:
+    at = NOW + timedelta(minutes=minutes)
+    return tracking_code(KEYS.tracking_secret, "SL", "app", message_id, at)
+
+
+def decided(
+    arrivals: list[Arrival], known: Known | None = None, buckets: dict[str, Bucket] | None = None
+) -> list[Outcome]:
+    parsed = parse_batch(arrivals, CONFIG)
+    outcomes = decide(parsed, known or Known(), config=CONFIG, keys=KEYS, now=NOW)
+    return link_duplicates(outcomes, buckets or {}, CONFIG).outcomes
+
+
+def test_the_same_message_twice_in_a_batch_makes_one_report() -> None:
+    outcomes = decided([app("m1", MARKET), app("m1", MARKET), app("m2", LAMP)])
+    assert [type(o) for o in outcomes] == [Accepted, Skipped, Accepted]
+
+
+def test_a_message_handled_in_an_earlier_batch_is_skipped() -> None:
+    known = Known({"app:m1": Handled("report", report_id("app", "m1"), NOW)})
+    assert [type(o) for o in decided([app("m1", MARKET)], known)] == [Skipped]
+
+
+def test_outcomes_keep_the_order_of_the_batch() -> None:
+    arrivals = [app("m1", MARKET), app("m2", "ngắn"), raw("m3", "{not json"), app("m4", LAMP)]
+    outcomes = decided(arrivals)
+    assert [type(o) for o in outcomes] == [Accepted, Rejected, Rejected, Accepted]
+    assert [getattr(o, "key", None) for o in outcomes] == [
+        "app:m1",
+        "app:m2",
+        "app:m3",
+        "app:m4",
+    ]
+    unreadable = outcomes[2]
+    assert isinstance(unreadable, Rejected) and unreadable.rejected.tracking_code is None
+
+
+def test_an_unreadable_payload_seen_before_is_not_rejected_again() -> None:
+    known = Known({"app:m3": Handled("rejected:invalid_payload", report_id("app", "m3"), NOW)})
+    assert decided([raw("m3", "{not json")], known) == []
+
+
+def test_a_reply_to_a_report_made_earlier_in_the_same_batch_is_a_reply() -> None:
+    code = code_of("m1")
+    outcomes = decided([app("m1", MARKET), app("m2", f"Cảm ơn, đã xử lý xong {code}. 5/5")])
+    first, reply = outcomes
+    assert isinstance(first, Accepted) and isinstance(reply, Replied)
+    assert reply.reply.report_id == first.new.report.report_id
+    assert reply.reply.rating == 5
+
+
+def test_a_reply_threaded_on_the_channel_to_a_stored_report_is_a_reply() -> None:
+    stored = Handled("report", "rpt-1", NOW - timedelta(days=1), "SL-2303-ABCDEF")
+    known = Known({"app:m0": stored})
+    (reply,) = decided([app("m2", "Vẫn chưa thấy ai đến xử lý", reply_to="m0")], known)
+    assert isinstance(reply, Replied) and reply.reply.tracking_code == "SL-2303-ABCDEF"
+    assert lookups(parse_batch([app("m2", "x", reply_to="m0")], CONFIG))[0] == {
+        "app:m2",
+        "app:m0",
+    }
+
+
+def test_a_similar_report_later_in_the_same_batch_is_linked_to_the_first() -> None:
+    outcomes = decided(
+        [
+            app("m1", MARKET),
+            app("m2", LAMP, minutes=1),
+            app("m3", MARKET + " từ sáng", minutes=2),
+            app("m4", MARKET + " cả ngày", minutes=3),
+        ]
+    )
+    first, lamp, second, third = outcomes
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert isinstance(third, Accepted) and isinstance(lamp, Accepted)
+    assert first.new.report.duplicate_of is None and lamp.new.report.duplicate_of is None
+    assert second.new.report.duplicate_of == first.new.report.report_id
+    assert third.new.report.duplicate_of == first.new.report.report_id
+
+
+def test_a_stored_similar_report_within_the_window_is_the_original() -> None:
+    earlier = EarlierReport(
+        "rpt-0", "03679", "urban_order", fingerprint(fold(MARKET)), NOW - timedelta(hours=70)
+    )
+    too_old = EarlierReport(
+        "rpt-old", "03679", "urban_order", fingerprint(fold(MARKET)), NOW - timedelta(hours=73)
+    )
+    outcomes = decide(
+        parse_batch([app("m1", MARKET)], CONFIG), Known(), config=CONFIG, keys=KEYS, now=NOW
+    )
+    wanted = candidate_buckets(outcomes, CONFIG)
+    assert bucket_of("03679", earlier.received_at) in wanted
+    assert bucket_of("03679", NOW) in wanted
+    assert len(wanted) == 73, "the ward's buckets, one an hour of the 72-hour window"
+    buckets = {
+        bucket_of("03679", earlier.received_at): Bucket(1, (earlier,)),
+        bucket_of("03679", too_old.received_at): Bucket(1, (too_old,)),
+    }
+    (linked,) = link_duplicates(outcomes, buckets, CONFIG).outcomes
+    assert isinstance(linked, Accepted) and linked.new.report.duplicate_of == "rpt-0"
+
+
+def test_a_full_bucket_takes_no_more_reports() -> None:
+    arrivals = [app(f"m{n}", f"{MARKET} lần {n}", minutes=n) for n in range(4)]
+    outcomes = decide(parse_batch(arrivals, CONFIG), Known(), config=CONFIG, keys=KEYS, now=NOW)
+    hour = bucket_of("03679", NOW)
+    linked = link_duplicates(outcomes, {hour: Bucket(1)}, CONFIG, bucket_limit=3)
+    assert [e.report_id for e in linked.appends[hour]] == [
+        report_id("app", "m0"),
+        report_id("app", "m1"),
+    ]
+
+
+def test_the_read_model_applies_each_report_s_changes_once_newest_status_winning() -> None:
+    def status(report: str, hours: int, state: str) -> ReadModelUpdate:
+        at = NOW + timedelta(hours=hours)
+        return ReadModelUpdate(report, {"status": state, "updated_at": at}, at)
+
+    assign = ReadModelUpdate("r1", {"agency_responsible": "a", "updated_at": NOW})
+    updates = [assign, status("r1", 2, "closed"), status("r1", 1, "open"), status("r2", 1, "open")]
+    applied = to_apply(updates, {"r2": NOW + timedelta(hours=3)})
+    assert applied == [
+        ReadModelUpdate(
+            "r1",
+            {"agency_responsible": "a", "status": "closed", "updated_at": NOW + timedelta(hours=2)},
+            NOW + timedelta(hours=2),
+            creates=True,
+        )
+    ], "r2 holds a newer change: its older one is left out"
