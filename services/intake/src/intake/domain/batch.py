@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from phananh_contracts import (
@@ -343,10 +343,15 @@ def decide(
 def candidate_buckets(outcomes: Iterable[Outcome], config: CityConfig) -> set[str]:
     """The buckets holding the candidates of the batch's new reports (their wards)."""
     window = timedelta(hours=config.dedupe.window_hours)
+    hours = {
+        (outcome.ward_code, bucket_of(outcome.ward_code, outcome.new.report.received_at))
+        for outcome in outcomes
+        if isinstance(outcome, Accepted) and outcome.ward_code
+    }
     wanted: set[str] = set()
-    for outcome in outcomes:
-        if isinstance(outcome, Accepted) and outcome.ward_code:
-            wanted.update(buckets_for(outcome.ward_code, outcome.new.report.received_at, window))
+    for ward_code, hour in hours:  # reports of one ward and hour share their window
+        at = datetime.strptime(hour.rsplit("#", 1)[1], "%Y%m%d%H").replace(tzinfo=UTC)
+        wanted.update(buckets_for(ward_code, at, window))
     return wanted
 
 

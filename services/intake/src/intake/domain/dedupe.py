@@ -64,7 +64,8 @@ def similarity(first: str, second: str) -> float:
 def jaccard(a: Fingerprint, b: Fingerprint) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 def find_original(
