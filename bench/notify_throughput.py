@@ -115,7 +115,8 @@ def notify_config(directory: Path, outbox_port: int) -> Path:
 
 @contextlib.contextmanager
 def process(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    started = subprocess.Popen(argv, env=os.environ | env, cwd=ROOT)
+    # the services' logs go to stderr: stdout carries the JSON result alone
+    started = subprocess.Popen(argv, env=os.environ | env, cwd=ROOT, stdout=sys.stderr)
     try:
         yield started
     finally:
