@@ -211,3 +211,15 @@ async def test_a_transient_failure_sends_the_whole_batch_back_and_commits_nothin
         registry.get_sample_value("pakn_consumer_errors_total", {**retried, "outcome": "retried"})
         == 1
     )
+
+
+def test_a_record_ref_keeps_the_kafka_timestamp_when_there_is_one() -> None:
+    class Consumed:
+        topic, partition, offset, key, value, headers = "t", 0, 1, None, b"{}", None
+
+        def __init__(self, timestamp: object) -> None:
+            self.timestamp = timestamp
+
+    assert RecordRef.of(Consumed(1_700_000_000_123)).timestamp_ms == 1_700_000_000_123
+    assert RecordRef.of(Consumed(-1)).timestamp_ms is None  # Kafka's "no timestamp"
+    assert RecordRef.of(Consumed(None)).timestamp_ms is None

@@ -129,10 +129,13 @@ class RecordRef:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (milliseconds since the epoch), when it has one."""
 
     @classmethod
     def of(cls, record: Any) -> RecordRef:
         """From aiokafka's ``ConsumerRecord`` (or anything with its fields)."""
+        timestamp = getattr(record, "timestamp", None)
         return cls(
             topic=record.topic,
             partition=record.partition,
@@ -140,6 +143,11 @@ class RecordRef:
             key=record.key,
             value=record.value,
             headers=tuple(record.headers or ()),
+            timestamp_ms=(
+                timestamp
+                if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= 0
+                else None
+            ),
         )
 
     @functools.cached_property
