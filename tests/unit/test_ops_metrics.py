@@ -143,7 +143,7 @@ class FakeTrail:
 
 async def test_audit_observes_write_lag_and_counts_chain_records_between_readings() -> None:
     from audit.domain.chain import SourcePosition
-    from audit.trail_metrics import MeasuredTrail
+    from audit.metrics import MeasuredTrail
 
     registry = CollectorRegistry()
     store = FakeTrail({"pakn.reports.v1:0": 41})

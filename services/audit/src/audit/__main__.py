@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     if command == "serve":
         serve(create_app(load_settings(Settings, "phananh-audit")))
     elif command == "verify":
-        from audit.verify_command import main as verify
+        from audit.cli.verify import main as verify
 
         sys.exit(verify(args[1:]))
     elif command == "rebuild-facts":

@@ -8,28 +8,13 @@ leadership board under ``/board`` and the citizens' lookup page ``/tra-cuu``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from phananh_contracts import (
-    AGENCY_UPDATES_REFUSED_TOPIC,
-    AGENCY_UPDATES_TOPIC,
-    ASSIGNMENTS_TOPIC,
-    AUDIT_CHECKPOINTS_TOPIC,
-    CITIZEN_REPLIES_TOPIC,
-    DEADLINES_TOPIC,
-    NOTIFICATIONS_TOPIC,
-    REPORT_STATUS_TOPIC,
-    REPORTS_REJECTED_TOPIC,
-    REPORTS_TOPIC,
-    RULES_TOPIC,
-)
+from phananh_contracts import AUDIT_CHECKPOINTS_TOPIC
 from phananh_platform.runtime import ServiceApp, build_service
 
 from audit.adapters.facts_store import FactsStore
@@ -37,31 +22,20 @@ from audit.adapters.oversight_http import OversightContext, oversight_routes
 from audit.adapters.trail_store import TrailStore
 from audit.adapters.web import WebContext, web_routes
 from audit.adapters.web_guard import BoardSessions, RateLimiter
+from audit.cli.verify import public_keys_of
 from audit.domain.checkpoints import load_signing_key
-from audit.handlers import Checkpointer, ConsumedRecord, TrailWriter
-from audit.settings import Settings
-from audit.trail_metrics import CHAIN_REMEASURE_S, MeasuredTrail
-from audit.verify_command import public_keys_of
-
-SERVICE = "audit"
-AUDITED_TOPICS = tuple(
-    topic.name
-    for topic in (
-        REPORTS_TOPIC,
-        REPORTS_REJECTED_TOPIC,
-        CITIZEN_REPLIES_TOPIC,
-        ASSIGNMENTS_TOPIC,
-        AGENCY_UPDATES_TOPIC,
-        AGENCY_UPDATES_REFUSED_TOPIC,
-        REPORT_STATUS_TOPIC,
-        DEADLINES_TOPIC,
-        NOTIFICATIONS_TOPIC,
-        RULES_TOPIC,
-    )
+from audit.handlers import (
+    AUDITED_TOPICS,
+    SERVICE,
+    Checkpointer,
+    CheckpointTimer,
+    TrailWriter,
+    subscribe,
 )
-"""Every domain topic, and the routing rule sets put in force. The raw channel topic is not
-audited: it carries contacts in clear; what the citizen wrote reaches the trail as
-``original_text``, masked."""
+from audit.metrics import CHAIN_REMEASURE_S, MeasuredTrail
+from audit.settings import Settings
+
+__all__ = ["AUDITED_TOPICS", "SERVICE", "create_app"]
 
 logger = logging.getLogger("audit.app")
 
@@ -100,22 +74,7 @@ def create_app(settings: Settings) -> ServiceApp:
     measured = MeasuredTrail(trail, service.registry)
     interval = max(settings.metrics_refresh_s, CHAIN_REMEASURE_S)
     service.monitor("audit_chains", measured.measure_chains, interval_s=interval)
-    writer = TrailWriter(measured, service.dead_letters, on_event=facts.apply_event)
-
-    async def record(record: ConsumerRecord[bytes, bytes]) -> None:
-        await writer(ConsumedRecord.from_kafka(record))
-
-    async def records(batch: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
-        await writer.write_batch([ConsumedRecord.from_kafka(item) for item in batch])
-
-    service.consume(
-        *AUDITED_TOPICS,
-        group_id=SERVICE,
-        handle=record,
-        handle_batch=records,
-        name="record",
-        description="Append every domain event to the trail, then fold it into the read model.",
-    )
+    subscribe(service, TrailWriter(measured, facts), group_id=settings.audit_group_id)
 
     service.publishes.append(AUDIT_CHECKPOINTS_TOPIC.name)
     service.on_startup += [trail.ensure_indexes, facts.ensure_indexes]
@@ -173,36 +132,3 @@ def _trusted_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
             error,
         )
         return {}
-
-
-class CheckpointTimer:
-    """Signs the chain heads every ``interval_s``, and once more on the way out."""
-
-    def __init__(self, checkpointer: Checkpointer, interval_s: float) -> None:
-        self.checkpointer = checkpointer
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-checkpoints")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._checkpoint()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self._checkpoint()
-
-    async def _checkpoint(self) -> None:
-        try:
-            made = await self.checkpointer()
-        except Exception:  # the next tick tries again; the trail itself is unaffected
-            logger.exception("signing a checkpoint failed")
-            return
-        if made is not None:
-            logger.info("checkpoint %s signed", made.checkpoint_id)

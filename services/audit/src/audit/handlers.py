@@ -1,50 +1,82 @@
-"""Audit's handlers: thin — decode, keep the record in the trail, tell the read model.
+"""Audit's subscription and the trail writer it feeds.
 
-``TrailWriter`` takes every consumed record of every topic audit reads. A valid event
-gets a record with its sanitized payload. A record that fails validation is *data*, not
-an error: its original bytes go to audit's dead-letter topic and the trail gets an
-``invalid`` record with the reason, the SHA-256 and size of the bytes and where they
-were dead-lettered. Nothing raises for bad input, so a poison message never blocks a
-partition and is never lost.
+One subscription (consumer group ``audit``) takes every audited topic. A chain is the
+records of one topic partition (``domain/chain.py``), and every subscription, one or many,
+hands a partition's records over in their order, so splitting the topics into several
+subscriptions would keep each chain's order too; one keeps the batches large (more
+records per database command) and the consumer group single.
+
+``TrailWriter.record`` takes a whole fetched batch, valid events and undecodable records
+alike, in their place (``keep_undecodable``):
+
+1. what the trail keeps of each record (``event_facts`` / ``invalid_facts``, pure);
+2. the chained records, appended with one ``insert_many`` (``TrailStore.append_many``:
+   heads from memory or read once, a refused record sorted out as a redelivery or a
+   taken sequence);
+3. every valid event folded into the read model (``FactsStore.apply_events``: one
+   ``insert_many`` of new versions, one bulk write of the pointers);
+4. then the platform dead-letters the undecodable records and commits the batch.
+
+An undecodable record is *data*, not an error: the trail gets an ``invalid`` record with
+the reason, the SHA-256 and size of the bytes and where they were dead-lettered; the
+platform sends its original bytes to audit's dead-letter topic after the handler
+returned. Nothing raises for bad input, so a poison message never blocks a partition.
 
 Idempotent: the trail is unique on the event id (an invalid record's id is derived from
-its topic, partition and offset), so a redelivery writes nothing twice; an invalid
-record already in the trail is not dead-lettered again.
+its topic, partition and offset) and on its place, so a redelivered batch writes nothing
+twice; the read model is told of every valid event again, and folding an event twice
+changes nothing.
 
 ``Checkpointer`` signs the heads of all chains, publishes the checkpoint (acks=all) and
-stores it; the composition root calls it on a timer.
+stores it; ``CheckpointTimer`` runs it off the hot path, every
+``PHANANH_AUDIT_CHECKPOINT_INTERVAL_S`` and once at shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phananh_contracts import (
+    AGENCY_UPDATES_REFUSED_TOPIC,
+    AGENCY_UPDATES_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
+    DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    REPORT_STATUS_TOPIC,
+    REPORTS_REJECTED_TOPIC,
+    REPORTS_TOPIC,
+    RULES_TOPIC,
     AuditCheckpoint,
     AuditCheckpointEvent,
     ChainHead,
     ContractViolation,
+    Event,
     KafkaRecord,
+    Topic,
     dead_letter_topic,
-    decode_event,
 )
-from phananh_platform.delivery import DeadLetterSink, RecordRef, dead_letter_headers
+from phananh_platform.delivery import PoisonMessage, RecordRef
+from phananh_platform.runtime import ServiceApp
+from phananh_platform.subscribers import Delivery, Undecodable
 
 from audit.domain.chain import (
     DeadLetterCoordinates,
     EventFacts,
     SourcePosition,
     event_facts,
-    invalid_event_id,
     invalid_facts,
 )
 from audit.domain.checkpoints import build_checkpoint
+from audit.domain.facts import FoldedEvent
 
 logger = logging.getLogger("audit.handlers")
 
@@ -53,173 +85,120 @@ SOURCE = "/services/audit"
 DEAD_LETTER_TOPIC = dead_letter_topic(SERVICE)
 _CHECKPOINT_EVENT_NAMESPACE = uuid.UUID("0b6f1c2e-4a57-4f0e-9c39-7d2b5e8a1f64")
 
-OnEvent = Callable[[str, dict[str, Any], datetime], Awaitable[None]]
-"""Called after a valid event is in the trail: (event type, sanitized data, occurred at)."""
+AUDITED_TOPICS: tuple[Topic, ...] = (
+    REPORTS_TOPIC,
+    REPORTS_REJECTED_TOPIC,
+    CITIZEN_REPLIES_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    AGENCY_UPDATES_TOPIC,
+    AGENCY_UPDATES_REFUSED_TOPIC,
+    REPORT_STATUS_TOPIC,
+    DEADLINES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    RULES_TOPIC,
+)
+"""Every domain topic, and the routing rule sets put in force. The raw channel topic is not
+audited: it carries contacts in clear; what the citizen wrote reaches the trail as
+``original_text``, masked."""
+
+Consumed: TypeAlias = Delivery[Event[Any]] | Undecodable
+"""One record of a batch: a decoded event, or a record that does not decode."""
+
+
+def subscribe(service: ServiceApp, writer: TrailWriter, *, group_id: str = SERVICE) -> None:
+    """Audit's one subscription: every audited topic -> ``TrailWriter.record``."""
+    service.subscribe(
+        *AUDITED_TOPICS,
+        group_id=group_id,
+        handle=writer.record,
+        keep_undecodable=True,
+        description=(
+            "Append every domain event to the trail (an undecodable record as an invalid "
+            "record at its place), then fold the batch into the read model."
+        ),
+    )
 
 
 class Trail(Protocol):
     """What the writer needs of the trail store."""
-
-    async def append(
-        self, facts: EventFacts, position: SourcePosition, *, recorded_at: datetime
-    ) -> bool: ...
-
-    async def is_recorded(self, event_id: str) -> bool: ...
 
     async def append_many(
         self, items: Sequence[tuple[EventFacts, SourcePosition]], *, recorded_at: datetime
     ) -> list[bool]: ...
 
 
-async def ignore_event(event_type: str, data: dict[str, Any], occurred_at: datetime) -> None:
-    """The default ``on_event``: nothing."""
+class ReadModel(Protocol):
+    """What the writer needs of the read model."""
 
-
-@dataclass(frozen=True)
-class ConsumedRecord:
-    """One Kafka record as consumed, with its coordinates."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: datetime | None = None
-    """The record's Kafka timestamp, when it has one."""
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-    @property
-    def position(self) -> SourcePosition:
-        return SourcePosition(self.topic, self.partition, self.offset)
-
-    @classmethod
-    def from_kafka(cls, record: Any) -> ConsumedRecord:
-        """From aiokafka's ``ConsumerRecord`` (FastStream: ``message.raw_message``)."""
-        timestamp = getattr(record, "timestamp", None)
-        return cls(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            timestamp=(
-                datetime.fromtimestamp(timestamp / 1000, UTC)
-                if isinstance(timestamp, int) and timestamp >= 0
-                else None
-            ),
-            headers=tuple(record.headers or ()),
-        )
+    async def apply_events(self, events: Sequence[FoldedEvent]) -> None: ...
 
 
 @dataclass
 class TrailWriter:
-    """Writes every consumed record into the trail, valid or not."""
+    """Writes every consumed record into the trail, valid or not, then the read model."""
 
     trail: Trail
-    dead_letters: DeadLetterSink
-    on_event: OnEvent = ignore_event
+    facts: ReadModel
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def __call__(self, record: ConsumedRecord) -> bool:
-        """Record one consumed record; True when this call wrote it, False if it was there.
+    async def record(self, batch: Sequence[Consumed]) -> None:
+        """Record a fetched batch in the trail and fold it into the read model."""
+        await self.write(batch)
 
-        ``on_event`` is called for every valid event, also on redelivery (it must be
-        idempotent): a crash between the trail write and the read model then loses nothing.
-        """
-        try:
-            if record.value is None:
-                raise ContractViolation("the record has no value", topic=record.topic)
-            event = decode_event(record.topic, record.value)
-        except ContractViolation as violation:
-            return await self._invalid(record, violation, violation.reason)
-        except LookupError as error:  # a topic without event contracts
-            return await self._invalid(record, error, str(error.args[0] if error.args else error))
-        facts = event_facts(event)
-        written = await self.trail.append(facts, record.position, recorded_at=self.clock())
-        await self.on_event(facts.event_type, facts.payload, facts.occurred_at)
-        return written
-
-    async def write_batch(self, records: Sequence[ConsumedRecord]) -> list[bool]:
-        """Record a batch of consumed records, in order; per record, whether it was written.
-
-        The valid events between two invalid records are appended together
-        (:meth:`TrailStore.append_many`: one insert per chain instead of one per event);
-        an invalid record is recorded and dead-lettered at its place, as one at a time
-        would. Then every valid event is folded into the read model, in order."""
-        written: list[bool] = []
-        run: list[tuple[EventFacts, SourcePosition]] = []
-        folded: list[EventFacts] = []
-
-        async def flush() -> None:
-            if run:
-                written.extend(await self.trail.append_many(run, recorded_at=self.clock()))
-                run.clear()
-
-        for record in records:
-            try:
-                if record.value is None:
-                    raise ContractViolation("the record has no value", topic=record.topic)
-                event = decode_event(record.topic, record.value)
-            except (ContractViolation, LookupError) as error:
-                await flush()
-                reason = (
-                    error.reason
-                    if isinstance(error, ContractViolation)
-                    else str(error.args[0] if error.args else error)
-                )
-                written.append(await self._invalid(record, error, reason))
-                continue
-            facts = event_facts(event)
-            run.append((facts, record.position))
-            folded.append(facts)
-        await flush()
-        for facts in folded:
-            await self.on_event(facts.event_type, facts.payload, facts.occurred_at)
-        return written
-
-    async def _invalid(self, record: ConsumedRecord, error: Exception, reason: str) -> bool:
-        position = record.position
-        if await self.trail.is_recorded(
-            invalid_event_id(position.topic, position.partition, position.offset)
-        ):
-            return False  # recorded and dead-lettered before this redelivery
+    async def write(self, batch: Sequence[Consumed]) -> list[bool]:
+        """:meth:`record`, returning per record whether this call wrote it (False: it was
+        on the trail before, a redelivery)."""
         now = self.clock()
-        ref = RecordRef(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers=record.headers,
+        items = [(facts_of(item, now), position_of(item.ref)) for item in batch]
+        written = await self.trail.append_many(items, recorded_at=now)
+        for item, (facts, _), wrote in zip(batch, items, written, strict=True):
+            if wrote and not facts.valid:
+                logger.warning(
+                    "invalid event recorded (dead-lettered once recorded): %s",
+                    facts.invalid_reason,
+                    extra={**item.ref.log_context(), "dead_letter_topic": DEAD_LETTER_TOPIC},
+                )
+        await self.facts.apply_events(
+            [
+                (facts.event_type, facts.payload, facts.occurred_at)
+                for facts, _ in items
+                if facts.valid
+            ]
         )
-        metadata = await self.dead_letters.send(
-            DEAD_LETTER_TOPIC,
-            key=record.key,
-            value=record.value,
-            headers=dead_letter_headers(ref, service=SERVICE, reason=reason, error=error, now=now),
-        )
-        facts = invalid_facts(
-            position=position,
-            raw=record.value,
-            reason=reason,
-            occurred_at=record.timestamp or now,
-            dead_letter=DeadLetterCoordinates(
-                DEAD_LETTER_TOPIC,
-                partition=_int_attribute(metadata, "partition"),
-                offset=_int_attribute(metadata, "offset"),
-            ),
-        )
-        logger.warning(
-            "invalid event recorded and dead-lettered: %s",
-            reason,
-            extra={**ref.log_context(), "dead_letter_topic": DEAD_LETTER_TOPIC},
-        )
-        return await self.trail.append(facts, position, recorded_at=now)
+        return written
 
 
-def _int_attribute(value: object, name: str) -> int | None:
-    found = getattr(value, name, None)
-    return found if isinstance(found, int) and not isinstance(found, bool) else None
+def position_of(ref: RecordRef) -> SourcePosition:
+    return SourcePosition(ref.topic, ref.partition, ref.offset)
+
+
+def facts_of(item: Consumed, now: datetime) -> EventFacts:
+    """What the trail keeps of one consumed record (pure)."""
+    if isinstance(item, Delivery):
+        return event_facts(item.event)
+    ref = item.ref
+    timestamp = ref.timestamp_ms
+    return invalid_facts(
+        position=position_of(ref),
+        raw=ref.value,
+        reason=invalid_reason(item),
+        occurred_at=(
+            datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp is not None else now
+        ),
+        # The platform's producer does not report where the dead letter went.
+        dead_letter=DeadLetterCoordinates(DEAD_LETTER_TOPIC),
+    )
+
+
+def invalid_reason(item: Undecodable) -> str:
+    """Why a record does not decode, as its dead letter's ``x-dlq-reason`` says it."""
+    if item.ref.value is None:
+        return "the record has no value"
+    error = item.error
+    if isinstance(error, ContractViolation | PoisonMessage):
+        return str(error)
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
 
 
 # -------------------------------------------------------------------- checkpoints
@@ -278,3 +257,36 @@ class Checkpointer:
             extra={"event_id": event.id},
         )
         return checkpoint
+
+
+class CheckpointTimer:
+    """Signs the chain heads every ``interval_s``, and once more on the way out."""
+
+    def __init__(self, checkpointer: Checkpointer, interval_s: float) -> None:
+        self.checkpointer = checkpointer
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-checkpoints")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._checkpoint()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        try:
+            made = await self.checkpointer()
+        except Exception:  # the next tick tries again; the trail itself is unaffected
+            logger.exception("signing a checkpoint failed")
+            return
+        if made is not None:
+            logger.info("checkpoint %s signed", made.checkpoint_id)

@@ -35,6 +35,14 @@ class Settings(ServiceSettings):
     audit_public_keys: list[str] = Field(
         default_factory=list, description="Base64 raw Ed25519 public keys verify trusts."
     )
+    audit_group_id: str = Field(
+        default="audit",
+        min_length=1,
+        description=(
+            "Kafka consumer group of the trail writer. Every audit instance of one trail uses "
+            "the same group; another name only for a second, separate trail (a benchmark)."
+        ),
+    )
     audit_checkpoint_interval_s: float = Field(
         default=300.0, gt=0, description="Seconds between signed checkpoints."
     )

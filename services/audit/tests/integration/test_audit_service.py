@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 from audit.app import AUDITED_TOPICS, create_app
+from audit.cli.verify import check_trail
 from audit.domain.checkpoints import generate_signing_key, load_signing_key, public_key_text
 from audit.handlers import Checkpointer
 from audit.settings import Settings
-from audit.verify_command import check_trail
 from phananh_contracts import ALL_TOPICS, AUDIT_CHECKPOINTS_TOPIC, REPORTS_TOPIC, Event
 from phananh_contracts.examples import GOLDEN_PATH
 from phananh_platform.kafka import RecordProducer, ensure_topics
@@ -147,7 +147,9 @@ async def test_the_golden_path_is_recorded_once_verified_and_counted(
     kafka_bootstrap: str,
 ) -> None:
     # The raw channel topic carries contacts in clear and is not audited.
-    events = [e for e in renamed(GOLDEN_PATH) if e.to_kafka().topic in AUDITED_TOPICS]
+    events = [
+        e for e in renamed(GOLDEN_PATH) if e.to_kafka().topic in {t.name for t in AUDITED_TOPICS}
+    ]
     report = next(e for e in events if e.type == "vn.pakn.report.received")
     await publish(kafka_settings, events)
     await publish(kafka_settings, events[:3])  # redelivered: must write nothing twice

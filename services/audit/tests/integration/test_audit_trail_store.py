@@ -13,15 +13,15 @@ import asyncio
 import io
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from audit.adapters.trail_store import TrailStore
+from audit.cli.verify import check_trail, verify_store
 from audit.domain.chain import document_hash
 from audit.domain.checkpoints import (
     SignedCheckpoint,
@@ -30,10 +30,10 @@ from audit.domain.checkpoints import (
     load_signing_key,
     public_key_text,
 )
+from audit.domain.facts import FoldedEvent
 from audit.domain.records import GENESIS_HASH
 from audit.domain.verify import BreakKind, VerificationReport
-from audit.handlers import Checkpointer, ConsumedRecord, TrailWriter
-from audit.verify_command import check_trail, verify_store
+from audit.handlers import Checkpointer, Consumed, TrailWriter
 from phananh_contracts import (
     AUDIT_CHECKPOINTS_TOPIC,
     REPORTS_TOPIC,
@@ -43,11 +43,17 @@ from phananh_contracts import (
     decode_event,
 )
 from phananh_contracts import examples as ex
+from phananh_platform.delivery import POISON_ERRORS, DeliveryGuard, DeliveryMetrics, RecordRef
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.settings import KafkaSettings, MongoSettings
+from phananh_platform.subscribers import BatchDelivery, Undecodable, decode_record
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect
+
+from tests.support.delivery import MemorySink
 
 pytestmark = pytest.mark.integration
 
@@ -62,24 +68,17 @@ UPDATES = "pakn.agency.updates.v1:1"
 # ---------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class DeadLetters:
-    """A dead-letter sink that answers like aiokafka's send_and_wait (RecordMetadata)."""
+@dataclass(frozen=True)
+class Raw:
+    """A consumed Kafka record, as aiokafka hands it to the platform."""
 
-    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
-        default_factory=list
-    )
-
-    async def send(
-        self,
-        topic: str,
-        *,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> object:
-        self.sent.append((topic, key, value, headers))
-        return SimpleNamespace(topic=topic, partition=0, offset=len(self.sent) - 1)
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = -1
 
 
 @dataclass
@@ -92,10 +91,26 @@ class Published:
 
 @dataclass
 class Seen:
-    events: list[tuple[str, dict[str, Any], datetime]] = field(default_factory=list)
+    """The read model, as the writer tells it of a batch's valid events."""
 
-    async def __call__(self, event_type: str, data: dict[str, Any], occurred_at: datetime) -> None:
-        self.events.append((event_type, data, occurred_at))
+    events: list[FoldedEvent] = field(default_factory=list)
+
+    async def apply_events(self, events: Sequence[FoldedEvent]) -> None:
+        self.events.extend(events)
+
+
+async def one(writer: TrailWriter, item: Consumed) -> bool:
+    """Write one consumed record (a batch of one); True when this call wrote it."""
+    (written,) = await writer.write([item])
+    return written
+
+
+def decoded(raw: Raw) -> Consumed:
+    """What the platform hands audit's handler for a consumed record (keep_undecodable)."""
+    try:
+        return decode_record(raw)
+    except POISON_ERRORS as error:
+        return Undecodable(RecordRef.of(raw), error)
 
 
 def ticking(start: datetime = T0) -> Callable[[], datetime]:
@@ -107,24 +122,30 @@ def renamed(event: Event[Any]) -> Event[Any]:
     return event.model_copy(update={"id": str(uuid.uuid4())})
 
 
-def consumed(event: Event[Any], *, partition: int = 0, offset: int = 0) -> ConsumedRecord:
+def raw(event: Event[Any], *, partition: int = 0, offset: int = 0) -> Raw:
     record = event.to_kafka()
-    return ConsumedRecord(
+    return Raw(
         topic=record.topic,
         partition=partition,
         offset=offset,
         key=record.key,
         value=record.value,
-        timestamp=event.time,
         headers=tuple(record.headers),
+        timestamp=int(event.time.timestamp() * 1000),
     )
 
 
-def deadline_records(count: int, *, first_offset: int = 0) -> list[ConsumedRecord]:
+def consumed(event: Event[Any], *, partition: int = 0, offset: int = 0) -> Consumed:
+    return decoded(raw(event, partition=partition, offset=offset))
+
+
+def deadline_raws(count: int, *, first_offset: int = 0) -> list[Raw]:
     cycle: list[Event[Any]] = [ex.DEADLINE_WARNING, ex.DEADLINE_BREACHED, ex.REPORT_ESCALATED]
-    return [
-        consumed(renamed(cycle[n % 3]), partition=2, offset=first_offset + n) for n in range(count)
-    ]
+    return [raw(renamed(cycle[n % 3]), partition=2, offset=first_offset + n) for n in range(count)]
+
+
+def deadline_records(count: int, *, first_offset: int = 0) -> list[Consumed]:
+    return [decoded(item) for item in deadline_raws(count, first_offset=first_offset)]
 
 
 @pytest.fixture
@@ -157,13 +178,14 @@ async def stored(database: AsyncDatabase[Any], chain_id: str) -> list[dict[str, 
 async def test_redelivery_writes_nothing_twice(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
-    seen, dead_letters = Seen(), DeadLetters()
-    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
-    record = consumed(ex.REPORT_RECEIVED, offset=5)
+    seen = Seen()
+    writer = TrailWriter(store, seen, clock=ticking())
+    record = raw(ex.REPORT_RECEIVED, offset=5)
 
-    assert await writer(record) is True
-    assert await writer(record) is False  # redelivered after a crash before the commit
-    assert await writer(replace(record, offset=9)) is False  # the same event published again
+    assert await one(writer, decoded(record)) is True
+    assert await one(writer, decoded(record)) is False  # redelivered after a crash
+    # the same event published again
+    assert await one(writer, decoded(replace(record, offset=9))) is False
 
     documents = await stored(database, "pakn.reports.v1:0")
     assert [(d["sequence"], d["event_id"]) for d in documents] == [(1, ex.REPORT_RECEIVED.id)]
@@ -171,37 +193,53 @@ async def test_redelivery_writes_nothing_twice(
     assert [event_type for event_type, _, _ in seen.events] == [ex.REPORT_RECEIVED.type] * 3
     assert "contact_ciphertext" not in str(seen.events[0][1])
     assert seen.events[0][2] == ex.REPORT_RECEIVED.time
-    assert dead_letters.sent == []
     assert (await verify(store)).intact
+
+
+def audit_delivery(writer: TrailWriter, sink: MemorySink) -> BatchDelivery:
+    """Audit's subscriber as the platform runs it: undecodable records kept in place, then
+    dead-lettered to audit's dead-letter topic."""
+    guard = DeliveryGuard(
+        service="audit",
+        sink=sink,
+        metrics=DeliveryMetrics(CollectorRegistry()),
+        max_unexpected_attempts=3,
+        backoff_cap_s=1.0,
+        sleep=lambda seconds: asyncio.sleep(0),
+    )
+    return BatchDelivery(guard, writer.record, keep_undecodable=True)
 
 
 async def test_an_invalid_event_is_dead_lettered_and_recorded_once_never_raised(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
-    seen, dead_letters = Seen(), DeadLetters()
-    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
+    seen, sink = Seen(), MemorySink()
+    writer = TrailWriter(store, seen, clock=ticking())
+    delivery = audit_delivery(writer, sink)
     value = (
         b'{"specversion":"1.0","id":"e-9","type":"vn.pakn.report.received","phone":"0912345678"}'
     )
-    bad = ConsumedRecord(
+    bad = Raw(
         topic=REPORTS_TOPIC.name,
         partition=0,
         offset=6,
         key=b"r-9",
         value=value,
-        timestamp=T0,
         headers=(("content-type", b"application/json"),),
+        timestamp=int(T0.timestamp() * 1000),
     )
     tombstone = replace(bad, offset=7, value=None)
 
-    assert await writer(bad) is True
-    assert await writer(bad) is False
-    assert await writer(tombstone) is True
+    await delivery([bad])
+    await delivery([bad])  # redelivered: recorded once (dead-lettered per delivery)
+    await delivery([tombstone])
 
-    assert len(dead_letters.sent) == 2  # not twice for the redelivery
-    topic, key, sent_value, headers = dead_letters.sent[0]
-    assert (topic, key, sent_value) == ("pakn.dlq.audit.v1", b"r-9", value)
-    names = dict(headers)
+    assert [(r["topic"], r["key"], r["value"]) for r in sink.records] == [
+        ("pakn.dlq.audit.v1", b"r-9", value),
+        ("pakn.dlq.audit.v1", b"r-9", value),
+        ("pakn.dlq.audit.v1", b"r-9", None),
+    ]
+    names = dict(sink.records[0]["headers"])
     assert names["content-type"] == b"application/json"
     assert names["x-dlq-source-offset"] == b"6"
     assert names["x-dlq-error-class"] == b"ContractViolation"
@@ -214,14 +252,17 @@ async def test_an_invalid_event_is_dead_lettered_and_recorded_once_never_raised(
         False,
     )
     assert first["invalid_reason"] == names["x-dlq-reason"].decode()
+    assert first["occurred_at"] == T0.replace(microsecond=123000)  # the Kafka timestamp
     assert first["payload"]["raw_size"] == len(value)
     assert first["payload"]["dead_letter"] == {
         "topic": "pakn.dlq.audit.v1",
-        "partition": 0,
-        "offset": 0,
+        "partition": None,
+        "offset": None,
     }
+    assert first["payload"]["claimed"]["id"] == "e-9"
     assert "0912345678" not in str(first)
     assert second["invalid_reason"] == "the record has no value"
+    assert second["payload"]["raw_present"] is False
     assert seen.events == []
     assert (await verify(store)).intact
 
@@ -230,8 +271,8 @@ async def test_times_survive_the_databases_millisecond_precision(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
     event = renamed(ex.STATUS_ASSIGNED).model_copy(update={"time": T0})
-    writer = TrailWriter(store, DeadLetters(), clock=lambda: T0 + timedelta(microseconds=999))
-    await writer(consumed(event))
+    writer = TrailWriter(store, Seen(), clock=lambda: T0 + timedelta(microseconds=999))
+    await one(writer, consumed(event))
     (document,) = await stored(database, "pakn.report.status.v1:0")
     assert document["occurred_at"] == T0.replace(microsecond=123000)
     assert document["recorded_at"] == T0.replace(microsecond=124000)
@@ -242,9 +283,9 @@ async def test_times_survive_the_databases_millisecond_precision(
 async def test_every_kind_of_event_hashes_the_same_after_the_round_trip(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
-    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    writer = TrailWriter(store, Seen(), clock=ticking())
     for offset, event in enumerate(ex.ALL_EXAMPLES):
-        assert await writer(consumed(event, offset=offset)) is True
+        assert await one(writer, consumed(event, offset=offset)) is True
     documents = [document async for document in database["audit_trail"].find({})]
     assert len(documents) == len(ex.ALL_EXAMPLES)
     assert all(document_hash(document) == document["hash"] for document in documents)
@@ -255,20 +296,21 @@ async def test_every_kind_of_event_hashes_the_same_after_the_round_trip(
 async def test_a_batch_is_recorded_in_order_with_its_invalid_records_at_their_place(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
-    seen, dead_letters = Seen(), DeadLetters()
-    writer = TrailWriter(store, dead_letters, on_event=seen, clock=ticking())
-    records = deadline_records(7)
-    records[3] = replace(records[3], value=b"not an event")  # an adapter's garbage
-    records.append(consumed(ex.AGENCY_ACCEPTED, partition=1))  # another chain
+    seen, sink = Seen(), MemorySink()
+    writer = TrailWriter(store, seen, clock=ticking())
+    delivery = audit_delivery(writer, sink)
+    records = deadline_raws(7)
+    records[3] = replace(records[3], value=b"not an event")  # poison in the middle
+    records.append(raw(ex.AGENCY_ACCEPTED, partition=1))  # another chain
 
-    assert await writer.write_batch(records) == [True] * 8
+    await delivery(records)
     documents = await stored(database, DEADLINES)
     assert [(d["sequence"], d["source_offset"], d["valid"]) for d in documents] == [
         (n + 1, n, n != 3) for n in range(7)
     ]
     assert [d["_id"] for d in documents] == [f"{DEADLINES}#{n:012d}" for n in range(1, 8)]
     assert len(await stored(database, UPDATES)) == 1
-    assert [sent[2] for sent in dead_letters.sent] == [b"not an event"]
+    assert [dead["value"] for dead in sink.records] == [b"not an event"]
     assert len(seen.events) == 7  # every valid event reached the read model, in order
     assert [e[0] for e in seen.events][:3] == [
         ex.DEADLINE_WARNING.type,
@@ -277,10 +319,38 @@ async def test_a_batch_is_recorded_in_order_with_its_invalid_records_at_their_pl
     ]
 
     # Redelivered whole (a crash before the commit), with one more record at the end.
-    more = [*records, *deadline_records(1, first_offset=7)]
-    assert await writer.write_batch(more) == [False] * 8 + [True]
+    more = [decoded(item) for item in [*records, *deadline_raws(1, first_offset=7)]]
+    assert await writer.write(more) == [False] * 8 + [True]
     assert [d["sequence"] for d in await stored(database, DEADLINES)] == list(range(1, 9))
-    assert len(dead_letters.sent) == 1
+    assert len(await stored(database, UPDATES)) == 1
+    assert (await verify(store)).intact
+
+
+async def test_a_database_failure_mid_batch_loses_nothing_and_writes_nothing_twice(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    """The read model's database goes away after the trail was written: the batch is
+    handled again whole (the platform's transient path) and every record is there once."""
+
+    class FailingOnce(Seen):
+        failed = False
+
+        async def apply_events(self, events: Sequence[FoldedEvent]) -> None:
+            if not self.failed:
+                self.failed = True
+                raise AutoReconnect("connection closed")
+            await super().apply_events(events)
+
+    seen = FailingOnce()
+    writer = TrailWriter(store, seen, clock=ticking())
+    batch = [*deadline_records(5), consumed(ex.AGENCY_ACCEPTED, partition=1)]
+    with pytest.raises(AutoReconnect):
+        await writer.record(batch)
+    await writer.record(batch)  # the same batch, fetched again
+
+    assert [d["sequence"] for d in await stored(database, DEADLINES)] == [1, 2, 3, 4, 5]
+    assert len(await stored(database, UPDATES)) == 1
+    assert len(seen.events) == 6
     assert (await verify(store)).intact
 
 
@@ -295,11 +365,11 @@ async def test_two_writers_on_one_chain_never_fork_it(
     try:
         other = TrailStore(other_client[database.name])
         # During a rebalance both instances handle the partition; they overlap on 20..39.
-        first = TrailWriter(store, DeadLetters(), clock=ticking())
-        second = TrailWriter(other, DeadLetters(), clock=ticking())
+        first = TrailWriter(store, Seen(), clock=ticking())
+        second = TrailWriter(other, Seen(), clock=ticking())
 
-        async def run(writer: TrailWriter, batch: list[ConsumedRecord]) -> list[bool]:
-            return [await writer(record) for record in batch]
+        async def run(writer: TrailWriter, batch: list[Consumed]) -> list[bool]:
+            return [await one(writer, record) for record in batch]
 
         wrote_first, wrote_second = await asyncio.gather(
             run(first, records[:40]), run(second, records[20:])
@@ -319,17 +389,17 @@ async def test_heads_see_what_another_instance_appended(
     """The checkpointer's heads follow a chain past another writer's records (by _id),
     and list the chains another writer started (audit_chains), without reading the trail."""
     records = deadline_records(5)
-    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    writer = TrailWriter(store, Seen(), clock=ticking())
     for record in records[:3]:
-        await writer(record)
+        await one(writer, record)
     assert [(h.chain_id, h.sequence) for h in await store.heads()] == [(DEADLINES, 3)]
 
     other_client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
     try:
-        other = TrailWriter(TrailStore(other_client[database.name]), DeadLetters(), clock=ticking())
+        other = TrailWriter(TrailStore(other_client[database.name]), Seen(), clock=ticking())
         for record in records[3:]:
-            await other(record)
-        await other(consumed(ex.AGENCY_ACCEPTED, partition=1))
+            await one(other, record)
+        await one(other, consumed(ex.AGENCY_ACCEPTED, partition=1))
     finally:
         await other_client.close()
 
@@ -346,10 +416,10 @@ async def test_a_chain_written_before_ids_named_places_is_continued(
     store: TrailStore, database: AsyncDatabase[Any]
 ) -> None:
     """Records stored with server ObjectIds (older trails) are still found and linked."""
-    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    writer = TrailWriter(store, Seen(), clock=ticking())
     records = deadline_records(4)
     for record in records[:2]:
-        await writer(record)
+        await one(writer, record)
     trail = database["audit_trail"]
     for document in await stored(database, DEADLINES):  # as an older version stored them
         await trail.delete_one({"_id": document["_id"]})
@@ -360,9 +430,9 @@ async def test_a_chain_written_before_ids_named_places_is_continued(
     assert [(h.chain_id, h.sequence) for h in await later.heads()] == [(DEADLINES, 2)]
     listed = {d["_id"] async for d in database["audit_chains"].find({})}
     assert DEADLINES in listed  # listed once, from the trail
-    resumed = TrailWriter(later, DeadLetters(), clock=ticking())
+    resumed = TrailWriter(later, Seen(), clock=ticking())
     for record in records[2:]:
-        assert await resumed(record) is True
+        assert await one(resumed, record) is True
     assert [d["sequence"] for d in await stored(database, DEADLINES)] == [1, 2, 3, 4]
     assert (await verify(later)).intact
 
@@ -374,10 +444,10 @@ async def test_the_checkpointer_signs_publishes_and_stores_the_heads(store: Trai
     published = Published()
     checkpointer = Checkpointer(store, published, SIGNING_KEY, "audit-1", clock=ticking())
     assert await checkpointer() is None  # an empty trail has nothing to sign
-    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    writer = TrailWriter(store, Seen(), clock=ticking())
     for record in deadline_records(3):
-        await writer(record)
-    await writer(consumed(ex.AGENCY_ACCEPTED, partition=1))
+        await one(writer, record)
+    await one(writer, consumed(ex.AGENCY_ACCEPTED, partition=1))
 
     signed = await checkpointer()
     assert signed is not None
@@ -391,7 +461,7 @@ async def test_the_checkpointer_signs_publishes_and_stores_the_heads(store: Trai
     assert isinstance(again, SignedCheckpoint)
     assert again.checkpoint_id == signed.checkpoint_id and again.heads == signed.heads
 
-    await writer(deadline_records(1, first_offset=3)[0])
+    await one(writer, deadline_records(1, first_offset=3)[0])
     later = await checkpointer()
     assert later is not None and later.heads[1].sequence == 4
     report = await verify(store)
@@ -404,18 +474,18 @@ async def test_the_checkpointer_signs_publishes_and_stores_the_heads(store: Trai
 async def populate(store: TrailStore, publisher: Any = None) -> None:
     """8 deadline records on one chain and 3 agency updates on another, checkpointed after
     the 6th and the 8th deadline record."""
-    writer = TrailWriter(store, DeadLetters(), clock=ticking())
+    writer = TrailWriter(store, Seen(), clock=ticking())
     checkpointer = Checkpointer(
         store, publisher or Published(), SIGNING_KEY, "audit-1", clock=ticking()
     )
     records = deadline_records(8)
     for record in records[:6]:
-        await writer(record)
+        await one(writer, record)
     for offset, event in enumerate([ex.AGENCY_ACCEPTED, ex.AGENCY_IN_PROGRESS, ex.AGENCY_RESOLVED]):
-        await writer(consumed(event, partition=1, offset=offset))
+        await one(writer, consumed(event, partition=1, offset=offset))
     await checkpointer()
     for record in records[6:]:
-        await writer(record)
+        await one(writer, record)
     await checkpointer()
     assert (await verify(store)).intact
 

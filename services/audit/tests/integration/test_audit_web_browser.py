@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from audit.app import AUDITED_TOPICS
 from audit.app import create_app as create_audit
 from audit.domain.checkpoints import generate_signing_key, load_signing_key, public_key_text
+from audit.handlers import AUDITED_TOPICS
 from audit.settings import Settings as AuditSettings
 from intake.app import create_app as create_intake
 from intake.settings import Settings as IntakeSettings
@@ -230,7 +230,7 @@ async def stack(kafka_bootstrap: str, mongodb_url: str) -> AsyncIterator[Stack]:
         overdue_code,
         in_to_hieu,
     )
-    assert all(e.to_kafka().topic in AUDITED_TOPICS for e in resolved + overdue)
+    assert all(e.to_kafka().topic in {t.name for t in AUDITED_TOPICS} for e in resolved + overdue)
 
     async with audit.running(), intake.running(), served(audit.asgi()) as url:
         await publish(kafka, resolved + overdue)

@@ -32,23 +32,26 @@ database. They are never read back.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from bson.codec_options import CodecOptions
 from phananh_platform.mongo import insert_once
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from audit.domain.facts import (
     AgencyStep,
     Escalation,
+    FoldedEvent,
     Rating,
     ReportFacts,
     StatusChange,
     apply,
+    fold_events,
     fold_record,
     report_key,
 )
@@ -57,6 +60,7 @@ from audit.domain.records import TrailRecord
 COLLECTION = "audit_report_facts"
 POINTERS = "audit_report_versions"
 MAX_ATTEMPTS = 20
+DUPLICATE_KEY = 11000
 POINTER_EVERY = 4
 """The version pointer moves every this many versions (a report has a handful)."""
 RECENT_REPORTS = 20_000
@@ -146,6 +150,69 @@ class FactsStore:
                 continue
             self._remember(key, version, None)  # another writer made it: read it
         raise FactsContention(f"the facts of {key} changed {MAX_ATTEMPTS} times under an update")
+
+    async def apply_events(self, events: Sequence[FoldedEvent]) -> None:
+        """Fold a batch's events (type, sanitized data, time), in order, into their reports'
+        facts: one new version per report that changed, all inserted with one
+        ``insert_many``, and the version pointers that move with one bulk write.
+
+        The latest version of a report comes from this instance's memory; a report it has
+        not seen is taken as new (version 1, no read: if one exists, the insert is refused).
+        A report whose version was taken by another writer, or that this instance must read,
+        goes through :meth:`apply_event`, event by event. Idempotent like it."""
+        keyed: dict[str, list[FoldedEvent]] = {}
+        for event in events:
+            key = report_key(event[0], event[1])
+            if key is not None:
+                keyed.setdefault(key, []).append(event)
+        known: dict[str, dict[str, Any] | None] = {}
+        one_by_one: list[str] = []
+        for key in keyed:
+            if key not in self._recent:
+                known[key] = None  # most likely new: written without reading
+            elif (document := self._recent[key][1]) is not None:
+                known[key] = document
+            else:
+                one_by_one.append(key)  # another writer moved it on: read it
+        latest = {key: facts_of(document) if document else None for key, document in known.items()}
+        folded = fold_events(latest, (event for key in known for event in keyed[key]))
+        versions: list[dict[str, Any]] = []
+        for key, after in folded.items():
+            if after == latest[key]:
+                continue  # the latest version holds the events (a redelivery)
+            document = known[key]
+            versions.append(document_of(after, version=document["version"] + 1 if document else 1))
+        refused = await self._insert_versions(versions)
+        pointers = []
+        for written in versions:
+            key, version = written["report_id"], written["version"]
+            if key in refused:
+                self._remember(key, version, None)
+                one_by_one.append(key)
+                continue
+            self._remember(key, version, written)
+            if version % POINTER_EVERY == 0:
+                pointers.append(
+                    UpdateOne({"_id": key}, {"$max": {"version": version}}, upsert=True)
+                )
+        if pointers:
+            await self.pointers.bulk_write(pointers, ordered=False)
+        for key in one_by_one:
+            for event_type, data, occurred_at in keyed[key]:
+                await self.apply_event(event_type, data, occurred_at)
+
+    async def _insert_versions(self, versions: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert new versions; the reports whose version another writer made first."""
+        if not versions:
+            return set()
+        try:
+            await self.collection.insert_many(versions, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors") or []
+            if any(item.get("code") != DUPLICATE_KEY for item in errors):
+                raise
+            return {versions[item["index"]]["report_id"] for item in errors}
+        return set()
 
     def _remember(self, key: str, version: int, document: dict[str, Any] | None) -> None:
         self._recent[key] = (version, document)

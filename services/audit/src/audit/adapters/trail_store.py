@@ -35,6 +35,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from audit.domain.chain import (
     EventFacts,
     SourcePosition,
+    chain_records,
     head_of,
     next_record,
     record_id,
@@ -47,6 +48,8 @@ CHECKPOINTS = "audit_checkpoints"
 _CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
 CHAINS = "audit_chains"
 DUPLICATE_KEY = 11000
+FOLLOW_WINDOW = 64
+"""Next places of a chain looked up together when following it past another writer."""
 _LISTED = "#listed"
 """The ``audit_chains`` document saying every chain of the trail is listed there (chain
 ids are ``<topic>:<partition>``; a Kafka topic name cannot hold ``#``)."""
@@ -144,43 +147,64 @@ class TrailStore:
         *,
         recorded_at: datetime,
     ) -> list[bool]:
-        """:meth:`append` for several events, in order: the records of each chain are
-        built on one another and inserted with one ``insert_many``.
+        """:meth:`append` for a batch of events, in order per chain: the heads it needs
+        are read once (:meth:`heads_of`), the records of every chain are built on one
+        another (``chain_records``) and inserted with one ordered ``insert_many``.
 
         When the database refuses one (a redelivered event, or another writer took the
         sequence), those before it are in; it and the rest of its chain go through
-        :meth:`append` one by one, which sorts out either case. Returns, per event,
-        whether this call wrote it.
+        :meth:`append` one by one, which tells the two cases apart; the other chains'
+        records after it are inserted again together. Returns, per event, whether this
+        call wrote it.
         """
         written = [False] * len(items)
-        chains: dict[str, list[int]] = {}
+        if not items:
+            return written
+        indexes: dict[str, list[int]] = {}
         for index, (_, position) in enumerate(items):
-            chains.setdefault(position.chain_id, []).append(index)
-        for chain_id, indexes in chains.items():
-            head = self._heads.get(chain_id) or await self.head(chain_id)
-            records = []
-            for index in indexes:
-                facts, position = items[index]
-                records.append(next_record(head, facts, position, recorded_at=recorded_at))
-                head = head_of(records[-1])
+            indexes.setdefault(position.chain_id, []).append(index)
+        heads = await self.heads_of(list(indexes))
+        chains = chain_records(heads, items, recorded_at=recorded_at)
+        # chain by chain, each chain's records in order: (chain, position in the chain)
+        pending = [(chain_id, n) for chain_id, built in chains.items() for n in range(len(built))]
+        refused: set[str] = set()
+        while pending:
+            documents = [to_document(chains[chain_id][n]) for chain_id, n in pending]
             try:
-                await self.trail.insert_many([to_document(r) for r in records], ordered=True)
-                inserted = len(records)
+                await self.trail.insert_many(documents, ordered=True)
+                inserted = len(pending)
             except BulkWriteError as error:
-                refused = error.details.get("writeErrors") or []
-                if any(item.get("code") != DUPLICATE_KEY for item in refused):
+                errors = error.details.get("writeErrors") or []
+                if any(item.get("code") != DUPLICATE_KEY for item in errors):
                     raise
                 inserted = int(error.details.get("nInserted", 0))
-            if inserted:
-                self._heads[chain_id] = head_of(records[inserted - 1])
+            for chain_id, n in pending[:inserted]:
+                written[indexes[chain_id][n]] = True
+                self._heads[chain_id] = head_of(chains[chain_id][n])
+            if inserted == len(pending):
+                break
+            refused.add(pending[inserted][0])
+            pending = [(c, n) for c, n in pending[inserted + 1 :] if c not in refused]
+        for chain_id in chains:
+            if any(written[index] for index in indexes[chain_id]):
                 await self._list(chain_id)
-            for number, index in enumerate(indexes):
-                if number < inserted:
-                    written[index] = True
-                else:
+        for chain_id in refused:
+            for index in indexes[chain_id]:
+                if not written[index]:
                     facts, position = items[index]
                     written[index] = await self.append(facts, position, recorded_at=recorded_at)
         return written
+
+    async def heads_of(self, chain_ids: Sequence[str]) -> dict[str, ChainHead | None]:
+        """The heads of some chains as this instance knows them (None: empty chain).
+
+        Heads it wrote or read before are taken as known, without a read: a stale one (another
+        writer appended since) makes the insert built on it refused, and :meth:`append`
+        then follows the chain. A chain it never saw is read once (:meth:`head`)."""
+        return {
+            chain_id: self._heads.get(chain_id) or await self.head(chain_id)
+            for chain_id in chain_ids
+        }
 
     async def _refused_as_recorded(self, chain_id: str, sequence: int, facts: EventFacts) -> bool:
         """Whether a refused insert means the event is on the trail already.
@@ -236,13 +260,23 @@ class TrailStore:
         return newest
 
     async def _follow(self, head: ChainHead) -> ChainHead:
-        """The newest head reachable from ``head`` by looking up each next place."""
-        while document := await self.trail.find_one(
-            {"_id": record_id(head.chain_id, head.sequence + 1)},
-            projection={"sequence": 1, "hash": 1},
-        ):
-            head = _chain_head(head.chain_id, document)
-        return head
+        """The newest head reachable from ``head`` by looking up the next places, a window
+        of ``FOLLOW_WINDOW`` of them with each ``_id $in`` (one read for a chain another
+        writer moved on by fewer than that)."""
+        while True:
+            places = [
+                record_id(head.chain_id, head.sequence + n) for n in range(1, FOLLOW_WINDOW + 1)
+            ]
+            found = {
+                document["_id"]: document
+                async for document in self.trail.find(
+                    {"_id": {"$in": places}}, projection={"sequence": 1, "hash": 1}
+                )
+            }
+            for place in places:
+                if place not in found:
+                    return head
+                head = _chain_head(head.chain_id, found[place])
 
     async def _last_by_sequence(self, chain_id: str) -> ChainHead | None:
         document = await self.trail.find_one(

@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -237,6 +237,24 @@ def next_record(
         prev_hash=GENESIS_HASH if head is None else head.record_hash,
     )
     return _with_hash(record)
+
+
+def chain_records(
+    heads: Mapping[str, ChainHead | None],
+    items: Sequence[tuple[EventFacts, SourcePosition]],
+    *,
+    recorded_at: datetime,
+) -> dict[str, list[TrailRecord]]:
+    """The records of a batch's events, chain by chain, each built on the one before.
+
+    ``heads`` holds the head of every chain the items name (None: the chain is empty);
+    within a chain the items keep their order (their source partition's order)."""
+    chains: dict[str, list[TrailRecord]] = {}
+    for facts, position in items:
+        built = chains.setdefault(position.chain_id, [])
+        head = head_of(built[-1]) if built else heads[position.chain_id]
+        built.append(next_record(head, facts, position, recorded_at=recorded_at))
+    return chains
 
 
 def _with_hash(record: TrailRecord) -> TrailRecord:

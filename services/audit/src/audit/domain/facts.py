@@ -233,6 +233,28 @@ def apply(
     return _FOLDS[event_type](current, data, _instant(occurred_at))
 
 
+FoldedEvent = tuple[str, Mapping[str, Any], datetime]
+"""``(event_type, sanitized data, occurred_at)``: what ``apply`` folds."""
+
+
+def fold_events(
+    latest: Mapping[str, ReportFacts | None], events: Iterable[FoldedEvent]
+) -> dict[str, ReportFacts]:
+    """The facts of every report the events tell of, each folded from its ``latest`` facts
+    (None or absent: none stored yet) through its events, in their order. Events ``apply``
+    ignores are left out; a report's facts are returned even when they did not change."""
+    folded: dict[str, ReportFacts] = {}
+    for event_type, data, occurred_at in events:
+        key = report_key(event_type, data)
+        if key is None:
+            continue
+        before = folded[key] if key in folded else latest.get(key)
+        after = apply(before, event_type, data, occurred_at)
+        if after is not None:
+            folded[key] = after
+    return folded
+
+
 def event_of_record(
     record: Mapping[str, Any] | TrailRecord,
 ) -> tuple[str, Mapping[str, Any], datetime] | None:

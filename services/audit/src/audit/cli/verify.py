@@ -1,7 +1,7 @@
 """``verify``: recompute every chain of the trail, check every checkpoint, name the first
 broken record of each chain.
 
-    python -m audit.verify_command [--kafka]
+    python -m audit.cli.verify [--kafka]
 
 Reads the trail and the stored checkpoints from MongoDB and, with ``--kafka``, the
 checkpoints published to ``pakn.audit.checkpoints.v1`` too: the copy kept elsewhere,

@@ -1,0 +1,1 @@
+"""Audit's command-line tools (``phananh-audit verify``)."""
