@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from audit.adapters.facts_store import FactsStore
-from audit.domain.facts import ReportFacts, fold, report_key
+from audit.domain.facts import FoldedEvent, ReportFacts, fold, report_key
 from phananh_contracts import (
     AgencyUpdate,
     AgencyUpdateEvent,
@@ -261,4 +262,50 @@ async def test_instances_that_remember_stale_versions_lose_no_update(
 
     for key, facts in fold(records).items():
         assert await restarted.get(key) == facts
+        assert await store.get(key) == facts
+
+
+def batches(records: list[Record], size: int) -> list[list[FoldedEvent]]:
+    events = [(r["event_type"], r["payload"], r["occurred_at"]) for r in records]
+    return [events[start : start + size] for start in range(0, len(events), size)]
+
+
+async def versions_stored(store: FactsStore) -> int:
+    return await store.collection.count_documents({})
+
+
+async def test_a_batch_folds_each_report_into_one_new_version_and_a_redelivery_into_none(
+    store: FactsStore, mongo_settings: MongoSettings, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    records = month_of_records()
+    for batch in batches(records, 50):
+        await store.apply_events(batch)
+    expected = fold(records)
+    for key, facts in expected.items():
+        assert await store.get(key) == facts
+    stored = await versions_stored(store)
+    assert stored < len(records)  # a report's events of one batch make one version
+
+    for batch in batches(records, 50):  # redelivered, to this instance and to a restarted one
+        await store.apply_events(batch)
+    restarted = FactsStore(mongo_client[mongo_settings.database])
+    await restarted.apply_events(batches(records, len(records))[0])
+    assert await versions_stored(store) == stored
+    for key, facts in expected.items():
+        assert await restarted.get(key) == facts
+
+
+async def test_two_instances_folding_batches_of_the_same_reports_lose_no_event(
+    store: FactsStore, mongo_settings: MongoSettings, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    """A report's events come from several topics, so two instances fold batches of the
+    same reports at once: a version the other made first is read and folded on."""
+    records = month_of_records()
+    other = FactsStore(mongo_client[mongo_settings.database])
+    mine, theirs = records[0::2], records[1::2]
+    for first, second in itertools.zip_longest(
+        batches(mine, 20), batches(theirs, 20), fillvalue=[]
+    ):
+        await asyncio.gather(store.apply_events(first), other.apply_events(second))
+    for key, facts in fold(records).items():
         assert await store.get(key) == facts

@@ -383,6 +383,39 @@ async def test_two_writers_on_one_chain_never_fork_it(
     assert (await verify(store)).intact
 
 
+async def test_two_writers_appending_batches_on_one_chain_never_fork_it(
+    store: TrailStore, database: AsyncDatabase[Any], mongodb_url: str
+) -> None:
+    """Two instances handle the same partitions during a rebalance, a batch at a time, and
+    overlap on half of the records: every event is on the chain once, in one chain."""
+    records = [
+        *deadline_records(60),
+        *(consumed(renamed(ex.AGENCY_ACCEPTED), partition=1, offset=n) for n in range(30)),
+    ]
+    other_client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    try:
+        first = TrailWriter(store, Seen(), clock=ticking())
+        second = TrailWriter(TrailStore(other_client[database.name]), Seen(), clock=ticking())
+
+        async def run(writer: TrailWriter, batch: list[Consumed]) -> list[bool]:
+            written: list[bool] = []
+            for start in range(0, len(batch), 15):
+                written += await writer.write(batch[start : start + 15])
+            return written
+
+        wrote_first, wrote_second = await asyncio.gather(
+            run(first, records[:60]), run(second, records[30:])
+        )
+    finally:
+        await other_client.close()
+    assert sum(wrote_first) + sum(wrote_second) == 90
+    documents = await stored(database, DEADLINES)
+    assert [d["sequence"] for d in documents] == list(range(1, 61))
+    assert len({d["event_id"] for d in documents}) == 60
+    assert [d["sequence"] for d in await stored(database, UPDATES)] == list(range(1, 31))
+    assert (await verify(store)).intact
+
+
 async def test_heads_see_what_another_instance_appended(
     store: TrailStore, database: AsyncDatabase[Any], mongodb_url: str
 ) -> None:

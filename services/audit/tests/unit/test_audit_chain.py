@@ -16,6 +16,7 @@ from audit.domain.chain import (
     actor_from_source,
     actor_of,
     canonical_json,
+    chain_records,
     document_hash,
     event_facts,
     head_of,
@@ -155,6 +156,25 @@ def test_a_chain_starts_at_sequence_1_from_the_genesis_hash_and_links_each_recor
     assert (second.sequence, second.prev_hash) == (2, first.hash)
     assert first.hash == record_hash(first) and second.hash == record_hash(second)
     assert second.hash != first.hash
+
+
+def test_a_batch_is_chained_per_partition_in_its_order_from_each_chains_head() -> None:
+    other = SourcePosition("pakn.deadlines.v1", 0, 7)
+    known = next_record(None, facts("e-0"), other, recorded_at=AT)
+    items = [
+        (facts("e-1"), POSITION),
+        (facts("e-2"), replace(other, offset=8)),
+        (facts("e-3"), replace(POSITION, offset=POSITION.offset + 1)),
+    ]
+    chains = chain_records(
+        {POSITION.chain_id: None, other.chain_id: head_of(known)}, items, recorded_at=AT
+    )
+    reports, deadlines = chains[POSITION.chain_id], chains[other.chain_id]
+    assert [(r.event_id, r.sequence) for r in reports] == [("e-1", 1), ("e-3", 2)]
+    assert reports[1].prev_hash == reports[0].hash
+    assert [(r.event_id, r.sequence, r.prev_hash) for r in deadlines] == [("e-2", 2, known.hash)]
+    # the same records as one at a time
+    assert reports[1] == next_record(head_of(reports[0]), *items[2], recorded_at=AT)
 
 
 def test_times_are_truncated_to_milliseconds_before_hashing_as_the_database_keeps_them() -> None:
