@@ -16,7 +16,11 @@ writer makes version n+1. A writer reads the latest version, folds its event and
 the next version, then repeats until the latest version already holds its event.
 Readers take the highest version of each report.
 
-Versions are kept (a report has as many as it had events, a handful), so they are
+The hot path (``apply_events``) folds a batch: each report's events of the batch into one
+new version, all versions with one ``insert_many``, the pointers with one bulk write; a
+report whose version another writer took goes through ``apply_event``, event by event.
+
+Versions are kept (a report has as many as batches that changed it, a handful), so they are
 contiguous and the latest is found by ``_id`` lookups alone: from a hint (this
 process's last known version, else ``audit_report_versions``, a pointer moved forward
 with ``$max``) probe ``n+1``, ``n+2`` … until one is missing. FerretDB answers ``_id``
