@@ -111,6 +111,16 @@ def test_naive_datetimes_are_rejected() -> None:
     assert _violation("pakn.reports.v1", naive_data).startswith("data.received_at: ")
 
 
+@pytest.mark.parametrize("number", [12.5, 1678781551, True])
+def test_times_given_as_numbers_are_rejected(number: object) -> None:
+    # RFC 3339 strings only: a number would otherwise read as seconds since 1970.
+    reason = _violation("pakn.reports.v1", _value(REPORT_RECEIVED, time=number))
+    assert reason.startswith("time: ")
+
+    as_data = _value(REPORT_RECEIVED, data__received_at=number)
+    assert _violation("pakn.reports.v1", as_data).startswith("data.received_at: ")
+
+
 def test_times_in_vietnam_time_are_normalized_to_utc() -> None:
     event = decode_event(
         "pakn.reports.v1", _value(REPORT_RECEIVED, time="2023-03-14T08:12:31+07:00")

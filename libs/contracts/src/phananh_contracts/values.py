@@ -11,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,6 +21,13 @@ from pydantic import (
 
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+def _no_number(value: object) -> object:
+    # pydantic reads a number as seconds since the epoch; the contract says RFC 3339.
+    if isinstance(value, int | float):
+        raise ValueError("a date-time is an RFC 3339 string with a timezone, not a number")
+    return value
 
 
 def _to_nfc(value: str) -> str:
@@ -35,8 +43,8 @@ def check_base64(value: str) -> str:
     return value
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware instant, normalized to UTC; naive datetimes are rejected."""
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_no_number), AfterValidator(_to_utc)]
+"""A timezone-aware instant, normalized to UTC; naive datetimes and numbers are rejected."""
 
 NfcText = Annotated[str, AfterValidator(_to_nfc)]
 """Human-readable (usually Vietnamese) text, normalized to Unicode NFC on validation.

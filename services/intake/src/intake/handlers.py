@@ -109,8 +109,21 @@ class Normalizer:
             )
             await self.store.remember({outcome.key: outcome.handled() for outcome in decided})
         self.metrics.count(linked.outcomes)
+        refs = {delivery.event.id: delivery.ref for delivery in batch}
         for outcome in linked.outcomes:
-            logger.debug("message handled: %s", type(outcome).__name__.lower())
+            if isinstance(outcome, Accepted) and (ref := refs.get(outcome.raw_event_id)):
+                logger.info(
+                    "report received",
+                    extra={
+                        "event_id": outcome.raw_event_id,
+                        "report_id": outcome.new.report.report_id,
+                        "topic": ref.topic,
+                        "partition": ref.partition,
+                        "offset": ref.offset,
+                    },
+                )
+            else:
+                logger.debug("message handled: %s", type(outcome).__name__.lower())
         logger.info(
             "raw batch handled: %d messages, %d seen before",
             len(linked.outcomes),

@@ -179,6 +179,8 @@ class Accepted:
 
     new: NewReport
     fingerprint: Fingerprint
+    raw_event_id: str = ""
+    """The raw channel event the report was made from (for the log)."""
 
     @property
     def key(self) -> str:
@@ -317,7 +319,7 @@ class _Decider:
         )
         if isinstance(outcome, Rejection):
             return self.record(Rejected(outcome.rejected))
-        return self.record(Accepted(outcome, fingerprint(outcome.folded_text)))
+        return self.record(Accepted(outcome, fingerprint(outcome.folded_text), raw_event_id))
 
 
 def decide(
