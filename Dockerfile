@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image for the four services (intake, routing, notify, audit) and the operator CLI
-# (`phananh`). The image has no per-service command: docker-compose.yml sets `command`
-# for each service, e.g. `phananh-intake`, `phananh topics create`.
+# One image for the four services (intake, routing, notify, audit), the operator CLI
+# (`phananh`) and the reference agency client (`phananh-agency`). The image has no
+# per-service command: docker-compose.yml sets `command` for each service, e.g.
+# `phananh-intake`, `phananh topics create`.
 #
 #   docker build -t phananh:local .
 #   docker run --rm phananh:local phananh --help
@@ -43,13 +44,15 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY pyproject.toml uv.lock ./
 COPY libs/ libs/
 COPY services/ services/
+COPY clients/ clients/
 COPY deploy/cli/ deploy/cli/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-editable
 
 # Fail the build, not the container, if a console script the compose file runs is missing.
 RUN set -eu; \
-    for script in phananh phananh-intake phananh-routing phananh-notify phananh-audit; do \
+    for script in phananh phananh-intake phananh-routing phananh-notify phananh-audit \
+                  phananh-agency; do \
         test -x "/app/.venv/bin/${script}" || { echo "missing console script: ${script}" >&2; exit 1; }; \
     done
 

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Installs each service alone (its own dependencies, from the lock file, nothing else)
-# into a fresh environment and imports every one of its modules. A service that imports a
-# package it does not declare fails here, not on the first machine that installs it alone.
+# Installs each service, and the agency client, alone (its own dependencies, from the lock
+# file, nothing else) into a fresh environment and imports every one of its modules. One
+# that imports a package it does not declare fails here, not on the first machine that
+# installs it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 status=0
-for service in intake routing notify audit; do
-  env="$work/$service"
-  echo "== $service, installed alone"
-  UV_PROJECT_ENVIRONMENT="$env" uv sync --frozen --quiet --no-dev --package "phananh-$service"
-  if ! "$env/bin/python" - "$service" <<'PY'
+# distribution:top-level package
+for member in phananh-intake:intake phananh-routing:routing phananh-notify:notify \
+  phananh-audit:audit phananh-agency:phananh_agency; do
+  distribution="${member%%:*}"
+  package="${member#*:}"
+  env="$work/$package"
+  echo "== $distribution, installed alone"
+  UV_PROJECT_ENVIRONMENT="$env" uv sync --frozen --quiet --no-dev --package "$distribution"
+  if ! "$env/bin/python" - "$package" <<'PY'
 import importlib
 import pkgutil
 import sys

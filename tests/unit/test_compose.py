@@ -145,10 +145,11 @@ def host_path(svc_name: str, container_path: PurePosixPath) -> Path:
 
 
 def console_scripts() -> dict[str, str]:
-    """Console script name -> `module:function`, from every service and the CLI."""
+    """Console script name -> `module:function`, from every service, client and the CLI."""
     scripts: dict[str, str] = {}
     pyprojects = [
         *sorted(ROOT.glob("services/*/pyproject.toml")),
+        *sorted(ROOT.glob("clients/*/pyproject.toml")),
         ROOT / "deploy/cli/pyproject.toml",
     ]
     for pyproject in pyprojects:
@@ -242,7 +243,8 @@ def test_every_command_of_our_image_is_a_declared_console_script() -> None:
         assert cmd, f"service {name!r} has no command (the image has no per-service command)"
         assert cmd[0] in scripts, (
             f"service {name!r} runs {cmd[0]!r}, which no [project.scripts] of "
-            f"services/*/pyproject.toml or deploy/cli/pyproject.toml declares"
+            f"services/*/pyproject.toml, clients/*/pyproject.toml or deploy/cli/pyproject.toml "
+            "declares"
         )
 
 

@@ -1,2 +1,2 @@
-"""Routing's command-line tools: ``dry-run``, ``publish-rules`` and the reference agency
-client ``phananh-agency``."""
+"""Routing's command-line tools: ``dry-run`` and ``publish-rules``. The reference agency
+client ``phananh-agency`` is its own package, ``clients/agency``."""

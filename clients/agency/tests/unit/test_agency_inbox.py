@@ -9,6 +9,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from phananh_agency import (
+    EXCERPT_CHARS,
+    AgencyClient,
+    ClosedTask,
+    KafkaSettings,
+    NotInInbox,
+    Task,
+    UpdateNotAllowed,
+    fold_inbox,
+    inbox_json,
+    new_update,
+    render_inbox,
+    target_of,
+)
+from phananh_agency.cli import main
 from phananh_contracts import (
     AGENCY_UPDATES_TOPIC,
     AgencyTaskAssigned,
@@ -24,21 +39,6 @@ from phananh_contracts import (
     UpdateRefusalReason,
 )
 from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
-from phananh_platform.settings import KafkaSettings
-from routing.cli import agency_client
-from routing.cli.agency_client import (
-    AgencyClient,
-    ClosedTask,
-    NotInInbox,
-    Task,
-    UpdateNotAllowed,
-    fold_inbox,
-    inbox_json,
-    main,
-    new_update,
-    render_inbox,
-    target_of,
-)
 
 pytestmark = pytest.mark.unit
 
@@ -124,7 +124,7 @@ def test_a_long_text_is_cut_to_an_excerpt_on_one_line() -> None:
     event = assigned("r1", "SL-2303-AAAAA1")
     long = event.data.model_copy(update={"text": "Chợ\nNoong   Đúc " * 100})
     (task,) = fold_inbox([AgencyTaskAssignedEvent.new(long, source="/services/routing")]).open
-    assert len(task.excerpt) <= agency_client.EXCERPT_CHARS
+    assert len(task.excerpt) <= EXCERPT_CHARS
     assert task.excerpt.endswith("…")
     assert "\n" not in task.excerpt and "  " not in task.excerpt
 

@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from phananh_agency import AgencyClient
+from phananh_agency import KafkaSettings as AgencyKafkaSettings
+from phananh_agency.cli import main
 from phananh_contracts import (
     AGENCY_UPDATES_TOPIC,
     AgencyTaskAssigned,
@@ -38,7 +41,6 @@ from phananh_contracts import (
 from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.settings import KafkaSettings
-from routing.cli.agency_client import AgencyClient, main
 
 from tests.support.kafka import TopicWatcher
 
@@ -128,7 +130,7 @@ def refused(
 
 async def to_inbox(kafka: KafkaSettings, agency_id: str, *events: Event[Any]) -> None:
     """Routing's part: write events to the agency's inbox."""
-    producer = RecordProducer(kafka, client_id="it-agency-client-routing")
+    producer = RecordProducer(kafka, client_id="it-agency-client")
     await producer.start()
     try:
         for event in events:
@@ -188,7 +190,9 @@ async def test_the_inbox_lists_exactly_the_open_tasks_with_their_tracking_codes(
     status, out, _ = await officer([*connection, "inbox", "--all"], capsys)
     assert f"{resolved.code} · " in out and "Phần việc của đơn vị đã được giải quyết." in out
 
-    inbox = await AgencyClient(kafka_settings, agency).inbox()  # the library, same view
+    inbox = await AgencyClient(
+        AgencyKafkaSettings(bootstrap_servers=kafka_bootstrap), agency
+    ).inbox()  # the library, same view
     assert inbox.open[0].tracking_code == late.code
     assert {task.tracking_code for task in inbox.open} == {late.code, helping.code, back.code}
     assert [gone.tracking_code for gone in inbox.closed] == [resolved.code]
@@ -297,7 +301,7 @@ async def test_the_command_runs_as_a_program_with_the_broker_from_the_environmen
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "routing.cli.agency_client",
+            "phananh_agency",
             "--agency",
             agency,
             *argv,

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+from phananh_agency import AgencyClient, Inbox
+from phananh_agency import KafkaSettings as AgencyKafkaSettings
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
@@ -39,7 +41,6 @@ from phananh_platform.settings import KafkaSettings, MongoSettings
 from routing.adapters.rules_feed import publication, publish_rules
 from routing.adapters.rules_file import city_check
 from routing.app import create_app
-from routing.cli.agency_client import AgencyClient, Inbox
 from routing.domain.rules import parse_ruleset
 from routing.settings import Settings
 
@@ -76,6 +77,12 @@ async def routing(
     settings = settings_for(kafka_settings, mongo_settings, scope)
     async with create_app(settings).running():
         yield settings
+
+
+@pytest.fixture
+def agency_kafka(kafka_bootstrap: str) -> AgencyKafkaSettings:
+    """The agencies' own view of the broker (the client shares no settings with routing)."""
+    return AgencyKafkaSettings(bootstrap_servers=kafka_bootstrap)
 
 
 def new_report() -> ReportReceivedEvent:
@@ -120,11 +127,14 @@ async def holding(client: AgencyClient, report_id: str) -> Inbox:
 
 
 async def test_declined_rerouted_then_resolved_by_the_new_lead_and_the_market_board(
-    routing: Settings, kafka_settings: KafkaSettings, kafka_bootstrap: str
+    routing: Settings,
+    kafka_settings: KafkaSettings,
+    kafka_bootstrap: str,
+    agency_kafka: AgencyKafkaSettings,
 ) -> None:
     report = new_report()
     rid, code = report.data.report_id, report.data.tracking_code
-    ward, qltt, market = (AgencyClient(kafka_settings, a) for a in (WARD, QLTT, MARKET))
+    ward, qltt, market = (AgencyClient(agency_kafka, a) for a in (WARD, QLTT, MARKET))
     mine = lambda e: e.data.report_id == rid  # noqa: E731
     async with (
         TopicWatcher(kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
@@ -173,11 +183,14 @@ async def test_declined_rerouted_then_resolved_by_the_new_lead_and_the_market_bo
 
 
 async def test_asking_the_citizen_waits_for_the_answer_which_reaches_the_inbox(
-    routing: Settings, kafka_settings: KafkaSettings, kafka_bootstrap: str
+    routing: Settings,
+    kafka_settings: KafkaSettings,
+    kafka_bootstrap: str,
+    agency_kafka: AgencyKafkaSettings,
 ) -> None:
     report = new_report()
     rid, code = report.data.report_id, report.data.tracking_code
-    ward = AgencyClient(kafka_settings, WARD)
+    ward = AgencyClient(agency_kafka, WARD)
     mine = lambda e: e.data.report_id == rid  # noqa: E731
     answer = CitizenRepliedEvent.new(
         CitizenReplied(
@@ -218,11 +231,14 @@ async def test_asking_the_citizen_waits_for_the_answer_which_reaches_the_inbox(
 
 
 async def test_updates_from_strangers_are_refused_and_malformed_ones_are_parked(
-    routing: Settings, kafka_settings: KafkaSettings, kafka_bootstrap: str
+    routing: Settings,
+    kafka_settings: KafkaSettings,
+    kafka_bootstrap: str,
+    agency_kafka: AgencyKafkaSettings,
 ) -> None:
     report = new_report()
     rid, code = report.data.report_id, report.data.tracking_code
-    ward, qltt = AgencyClient(kafka_settings, WARD), AgencyClient(kafka_settings, QLTT)
+    ward, qltt = AgencyClient(agency_kafka, WARD), AgencyClient(agency_kafka, QLTT)
     malformed = KafkaRecord(
         topic=AGENCY_UPDATES_TOPIC.name,
         key=rid.encode(),

@@ -1,0 +1,237 @@
+"""``AgencyClient``: one agency's inbox read from Kafka and its updates sent to Kafka.
+
+The inbox topic is read from the beginning to its end at the moment of reading, without
+a consumer group (nothing to commit, no GROUP ACL needed); updates go to
+``pakn.agency.updates.v1`` through an idempotent producer that waits for every replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from phananh_contracts import (
+    AgencyUpdateEvent,
+    AgencyUpdateKind,
+    AgencyUpdateRefusedEvent,
+    ContractViolation,
+    Event,
+    Topic,
+    agency_inbox_topic,
+)
+
+from phananh_agency.domain import (
+    ClosedTask,
+    Inbox,
+    RefusedUpdate,
+    Task,
+    fold_inbox,
+    new_update,
+    target_of,
+)
+from phananh_agency.errors import AgencyClientError, InboxNotFound, KafkaUnavailable
+from phananh_agency.settings import KafkaSettings
+
+
+class AgencyClient:
+    """One agency's view of the platform: read its inbox, send its updates."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        agency_id: str,
+        *,
+        read_timeout_s: float = 60.0,
+    ) -> None:
+        self.kafka = kafka
+        self.agency_id = agency_id
+        self.topic: Topic = agency_inbox_topic(agency_id)  # ValueError for a bad id
+        self.read_timeout_s = read_timeout_s
+        self._read_up_to: dict[TopicPartition, int] | None = None
+
+    async def inbox(self) -> Inbox:
+        """The inbox as it is now: read from the beginning to the current end, folded."""
+        try:
+            events, unreadable = await asyncio.wait_for(self._read(), self.read_timeout_s)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"đọc hộp thư {self.topic.name} quá {self.read_timeout_s:g} giây"
+            ) from None
+        return replace(fold_inbox(events), unreadable=unreadable)
+
+    async def send(
+        self,
+        report_ref: str,
+        kind: AgencyUpdateKind | str,
+        note: str | None = None,
+        suggested_agency_id: str | None = None,
+        officer_ref: str | None = None,
+    ) -> AgencyUpdateEvent:
+        """Send an update about a report in the inbox (tracking code or report id).
+
+        Checked first (contract, then inbox and role): UpdateNotAllowed or NotInInbox
+        and nothing is sent. Returns once the broker has the update.
+        """
+        _, update = await self.prepare(
+            report_ref,
+            kind,
+            note=note,
+            suggested_agency_id=suggested_agency_id,
+            officer_ref=officer_ref,
+        )
+        await self.publish(update)
+        return update
+
+    async def prepare(
+        self,
+        report_ref: str,
+        kind: AgencyUpdateKind | str,
+        *,
+        note: str | None = None,
+        suggested_agency_id: str | None = None,
+        officer_ref: str | None = None,
+    ) -> tuple[Task | ClosedTask, AgencyUpdateEvent]:
+        """The report an update is about and the update, checked but not sent."""
+        options: dict[str, Any] = {
+            "note": note,
+            "suggested_agency_id": suggested_agency_id,
+            "officer_ref": officer_ref,
+        }
+        draft = new_update(self.agency_id, "draft", kind, **options)  # fail before any I/O
+        target = target_of(await self.inbox(), report_ref, draft.data.kind, self.agency_id)
+        return target, new_update(self.agency_id, target.report_id, kind, **options)
+
+    async def publish(self, update: AgencyUpdateEvent) -> None:
+        """Put an update on ``pakn.agency.updates.v1``; returns once the broker has it."""
+        record = update.to_kafka()
+        async with self._kafka_errors():
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.kafka.bootstrap_servers,
+                client_id=f"phananh-agency-{self.agency_id}",
+                enable_idempotence=True,  # a retried send is stored once
+                acks="all",
+                request_timeout_ms=self.kafka.request_timeout_ms,
+            )
+            try:
+                await producer.start()  # stopped below even if it fails half-way
+                await producer.send_and_wait(
+                    record.topic, value=record.value, key=record.key, headers=list(record.headers)
+                )
+            finally:
+                await producer.stop()
+
+    async def wait_for_refusal(
+        self, update_event_id: str, *, timeout_s: float
+    ) -> RefusedUpdate | None:
+        """Watch the inbox up to ``timeout_s`` for routing's refusal of one update.
+
+        Starts where the last ``inbox()`` stopped reading (so a refusal that came right
+        after sending is not missed), or from the beginning.
+        """
+        deadline = time.monotonic() + timeout_s
+        consumer = self._consumer()
+        async with self._kafka_errors():
+            try:
+                await consumer.start()  # stopped below even if it fails half-way
+                partitions = await self._assign(consumer)
+                if self._read_up_to is None:
+                    await consumer.seek_to_beginning(*partitions)
+                else:
+                    for partition in partitions:
+                        consumer.seek(partition, self._read_up_to.get(partition, 0))
+                while (remaining := deadline - time.monotonic()) > 0:
+                    batch = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+                    for records in batch.values():
+                        for record in records:
+                            event = self._decode(record.value)
+                            if (
+                                isinstance(event, AgencyUpdateRefusedEvent)
+                                and event.data.update_event_id == update_event_id
+                            ):
+                                return RefusedUpdate.of(event.data)
+            finally:
+                await consumer.stop()
+        return None
+
+    async def _read(self) -> tuple[list[Event[Any]], int]:
+        consumer = self._consumer()
+        events: list[Event[Any]] = []
+        unreadable = 0
+        async with self._kafka_errors():
+            try:
+                await consumer.start()  # stopped below even if it fails half-way
+                partitions = await self._assign(consumer)
+                await consumer.seek_to_beginning(*partitions)
+                ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+                while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                    batch = await consumer.getmany(*partitions, timeout_ms=500)
+                    for partition, records in batch.items():
+                        for record in records:
+                            if record.offset >= ends[partition]:
+                                continue  # came after we started: the next read shows it
+                            event = self._decode(record.value)
+                            if event is None:
+                                unreadable += 1
+                            else:
+                                events.append(event)
+                self._read_up_to = ends
+            finally:
+                await consumer.stop()
+        return events, unreadable
+
+    def _decode(self, value: bytes | None) -> Event[Any] | None:
+        if value is None:
+            return None
+        try:
+            return self.topic.decode(value)
+        except ContractViolation:
+            return None
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            client_id=f"phananh-agency-{self.agency_id}",
+            group_id=None,  # no consumer group: nothing to commit, no GROUP ACL needed
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            request_timeout_ms=self.kafka.request_timeout_ms,
+        )
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        # Listing topics asks for no topic by name, so it never auto-creates the inbox.
+        if self.topic.name not in await consumer.topics():
+            raise InboxNotFound(
+                f"chưa có hộp thư {self.topic.name}: kiểm tra mã đơn vị {self.agency_id!r} "
+                "(định tuyến tạo hộp thư cho mỗi đơn vị trong cấu hình) và quyền READ trên topic."
+            )
+        first = TopicPartition(self.topic.name, 0)
+        consumer.assign([first])
+        await consumer.end_offsets([first])  # loads the topic's metadata
+        numbers = consumer.partitions_for_topic(self.topic.name) or {0}
+        partitions = [TopicPartition(self.topic.name, number) for number in sorted(numbers)]
+        if len(partitions) > 1:  # the contract says one; read them all anyway
+            consumer.assign(partitions)
+        return partitions
+
+    def _kafka_errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return _broker_errors(self.kafka.bootstrap_servers)
+
+
+@contextlib.asynccontextmanager
+async def _broker_errors(bootstrap: str) -> AsyncIterator[None]:
+    """Turn the broker's errors into messages for officers."""
+    try:
+        yield
+    except (KafkaConnectionError, OSError) as error:
+        raise KafkaUnavailable(
+            f"không kết nối được Kafka tại {bootstrap} ({error}); kiểm tra --bootstrap "
+            "hoặc PHANANH_KAFKA__BOOTSTRAP_SERVERS."
+        ) from None
+    except KafkaError as error:
+        raise AgencyClientError(f"Kafka từ chối: {error!r}") from None

@@ -1,0 +1,372 @@
+"""What an agency holds and what it may send, without any I/O.
+
+The inbox's events fold into open and closed tasks (``fold_inbox``); an update is built
+and checked against the contract and the inbox (``new_update``, ``target_of``) before
+anything is sent. Times are UTC inside; ``local_time`` shows them as officers read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from phananh_contracts import (
+    AgencyTaskAssigned,
+    AgencyTaskAssignedEvent,
+    AgencyTaskWithdrawn,
+    AgencyTaskWithdrawnEvent,
+    AgencyUpdate,
+    AgencyUpdateEvent,
+    AgencyUpdateKind,
+    AgencyUpdateRefused,
+    AgencyUpdateRefusedEvent,
+    CitizenRepliedEvent,
+    ContractViolation,
+    Event,
+    Place,
+    UpdateRefusalReason,
+)
+from pydantic import ValidationError
+
+from phananh_agency.errors import NotInInbox, UpdateNotAllowed
+
+try:
+    LOCAL_TIME: tzinfo = ZoneInfo("Asia/Ho_Chi_Minh")
+except ZoneInfoNotFoundError:  # no tz database (e.g. Windows without tzdata): no DST anyway
+    LOCAL_TIME = timezone(timedelta(hours=7), "ICT")
+
+EXCERPT_CHARS = 200
+"""Length of the text excerpt shown for each task."""
+
+KIND_LABELS: dict[AgencyUpdateKind, str] = {
+    AgencyUpdateKind.ACCEPTED: "tiếp nhận",
+    AgencyUpdateKind.REJECTED: "từ chối",
+    AgencyUpdateKind.IN_PROGRESS: "đang xử lý",
+    AgencyUpdateKind.NEEDS_INFORMATION: "đề nghị người dân bổ sung thông tin",
+    AgencyUpdateKind.RESOLVED: "đã giải quyết",
+    AgencyUpdateKind.REOPENED: "mở lại",
+}
+"""How officers call each kind of update."""
+
+REFUSAL_LABELS: dict[UpdateRefusalReason, str] = {
+    UpdateRefusalReason.UNKNOWN_REPORT: "phản ánh chưa được giao",
+    UpdateRefusalReason.NOT_HOLDER: "đơn vị không còn giữ phản ánh này",
+    UpdateRefusalReason.UNKNOWN_AGENCY: "đơn vị (hoặc đơn vị được đề xuất) không có trong cấu hình",
+    UpdateRefusalReason.NOT_ALLOWED_NOW: "cập nhật không phù hợp với trạng thái của phản ánh",
+    UpdateRefusalReason.LEAD_ONLY: "chỉ đơn vị chủ trì được làm việc này",
+}
+"""Why routing refused an update, for officers."""
+
+_LEAD_ONLY = frozenset({AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.REOPENED})
+_NOTE_REQUIRED = frozenset(
+    {AgencyUpdateKind.REJECTED, AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.RESOLVED}
+)
+
+
+# --- the inbox, folded ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitizenAnswer:
+    """What the citizen answered on a report the agency holds."""
+
+    received_at: datetime
+    text: str
+    rating: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at.isoformat(),
+            "text": self.text,
+            "rating": self.rating,
+        }
+
+
+@dataclass(frozen=True)
+class RefusedUpdate:
+    """One of the agency's updates that routing refused; the report did not change."""
+
+    report_id: str
+    update_event_id: str
+    update_kind: AgencyUpdateKind
+    reason: UpdateRefusalReason
+    detail: str
+    refused_at: datetime
+
+    @classmethod
+    def of(cls, data: AgencyUpdateRefused) -> RefusedUpdate:
+        return cls(
+            report_id=data.report_id,
+            update_event_id=data.update_event_id,
+            update_kind=data.update_kind,
+            reason=data.reason,
+            detail=data.detail,
+            refused_at=data.refused_at,
+        )
+
+    def describe(self) -> str:
+        """One line for officers, e.g. ``«đã giải quyết» bị từ chối: … — detail``."""
+        return (
+            f"«{KIND_LABELS[self.update_kind]}» bị từ chối {local_time(self.refused_at)}: "
+            f"{REFUSAL_LABELS.get(self.reason, self.reason.value)} — {self.detail}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "update_event_id": self.update_event_id,
+            "update_kind": self.update_kind.value,
+            "reason": self.reason.value,
+            "detail": self.detail,
+            "refused_at": self.refused_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Task:
+    """A report in the agency's inbox, as the last assignment described it."""
+
+    report_id: str
+    tracking_code: str
+    role: Literal["lead", "supporting"]
+    lead_agency_id: str
+    deadline: datetime
+    priority: str
+    category: str
+    title: str | None
+    text: str
+    place: Place | None
+    received_at: datetime
+    assigned_at: datetime
+    note: str | None = None
+    """Why it came here, e.g. after another agency declined it."""
+    answers: tuple[CitizenAnswer, ...] = ()
+    refusals: tuple[RefusedUpdate, ...] = ()
+
+    @classmethod
+    def of(cls, data: AgencyTaskAssigned) -> Task:
+        return cls(
+            report_id=data.report_id,
+            tracking_code=data.tracking_code,
+            role=data.role,
+            lead_agency_id=data.lead_agency_id,
+            deadline=data.deadline,
+            priority=data.priority.value,
+            category=data.category,
+            title=data.title,
+            text=data.text,
+            place=data.place,
+            received_at=data.received_at,
+            assigned_at=data.assigned_at,
+            note=data.note,
+        )
+
+    @property
+    def excerpt(self) -> str:
+        """The start of the citizen's text, on one line."""
+        return excerpt(self.text)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return now >= self.deadline
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "tracking_code": self.tracking_code,
+            "role": self.role,
+            "lead_agency_id": self.lead_agency_id,
+            "deadline": self.deadline.isoformat(),
+            "deadline_local": local_time(self.deadline),
+            "overdue": self.is_overdue(now),
+            "priority": self.priority,
+            "category": self.category,
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "text": self.text,
+            "place": self.place.model_dump(mode="json", exclude_none=True) if self.place else None,
+            "received_at": self.received_at.isoformat(),
+            "assigned_at": self.assigned_at.isoformat(),
+            "note": self.note,
+            "answers": [answer.to_json() for answer in self.answers],
+            "refused_updates": [refusal.to_json() for refusal in self.refusals],
+        }
+
+
+@dataclass(frozen=True)
+class ClosedTask:
+    """A report that left the inbox: resolved, its rejection accepted, or reassigned."""
+
+    report_id: str
+    tracking_code: str
+    reason: str
+    withdrawn_at: datetime
+    task: Task | None = None
+    """The task as it was last assigned; None when that is no longer on the topic."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "tracking_code": self.tracking_code,
+            "reason": self.reason,
+            "withdrawn_at": self.withdrawn_at.isoformat(),
+            "role": self.task.role if self.task else None,
+        }
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """What an agency holds: open tasks (earliest deadline first) and closed ones."""
+
+    open: tuple[Task, ...] = ()
+    closed: tuple[ClosedTask, ...] = ()
+    """Tasks withdrawn and not assigned again, most recently withdrawn first."""
+    refusals: tuple[RefusedUpdate, ...] = ()
+    """Every refusal of the agency's updates, in the order they came."""
+    unreadable: int = 0
+    """Records on the inbox that are not valid contract events (skipped)."""
+
+    def find(self, ref: str) -> Task | ClosedTask | None:
+        """The open task, else the closed one, named by tracking code or report id."""
+        wanted = ref.strip()
+        for entries in (self.open, self.closed):
+            for entry in entries:
+                if entry.report_id == wanted or entry.tracking_code == wanted.upper():
+                    return entry
+        return None
+
+    def refusal_of(self, update_event_id: str) -> RefusedUpdate | None:
+        """Routing's refusal of the update with this event id, if it came."""
+        return next((r for r in self.refusals if r.update_event_id == update_event_id), None)
+
+
+@dataclass
+class _Entry:
+    assigned: AgencyTaskAssigned | None = None
+    withdrawn: AgencyTaskWithdrawn | None = None
+    answers: list[CitizenAnswer] = field(default_factory=list)
+    refusals: list[RefusedUpdate] = field(default_factory=list)
+
+    def task(self) -> Task | None:
+        if self.assigned is None:
+            return None
+        return replace(
+            Task.of(self.assigned), answers=tuple(self.answers), refusals=tuple(self.refusals)
+        )
+
+
+def fold_inbox(events: Iterable[Event[Any]]) -> Inbox:
+    """Fold an inbox's events, in topic order, into what the agency holds now.
+
+    Per report the latest of assigned/withdrawn wins; citizens' answers and refused
+    updates stay with their report. Events seen twice (same id) count once; event
+    types that do not belong on an inbox are ignored.
+    """
+    entries: dict[str, _Entry] = {}
+    refusals: list[RefusedUpdate] = []
+    seen: set[str] = set()
+    for event in events:
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        match event:
+            case AgencyTaskAssignedEvent(data=assigned):
+                entry = entries.setdefault(assigned.report_id, _Entry())
+                entry.assigned, entry.withdrawn = assigned, None
+            case AgencyTaskWithdrawnEvent(data=withdrawn):
+                entries.setdefault(withdrawn.report_id, _Entry()).withdrawn = withdrawn
+            case CitizenRepliedEvent(data=reply):
+                entries.setdefault(reply.report_id, _Entry()).answers.append(
+                    CitizenAnswer(reply.received_at, reply.text, reply.rating)
+                )
+            case AgencyUpdateRefusedEvent(data=refused):
+                refusal = RefusedUpdate.of(refused)
+                refusals.append(refusal)
+                entries.setdefault(refused.report_id, _Entry()).refusals.append(refusal)
+    open_tasks: list[Task] = []
+    closed: list[ClosedTask] = []
+    for entry in entries.values():
+        task = entry.task()
+        if entry.withdrawn is not None:
+            gone = entry.withdrawn
+            closed.append(
+                ClosedTask(gone.report_id, gone.tracking_code, gone.reason, gone.withdrawn_at, task)
+            )
+        elif task is not None:
+            open_tasks.append(task)
+    open_tasks.sort(key=lambda task: (task.deadline, task.tracking_code))
+    closed.sort(key=lambda gone: gone.withdrawn_at, reverse=True)
+    return Inbox(open=tuple(open_tasks), closed=tuple(closed), refusals=tuple(refusals))
+
+
+# --- updates, checked before they are sent ----------------------------------------------
+
+
+def new_update(
+    agency_id: str,
+    report_id: str,
+    kind: AgencyUpdateKind | str,
+    *,
+    note: str | None = None,
+    suggested_agency_id: str | None = None,
+    officer_ref: str | None = None,
+    now: datetime | None = None,
+) -> AgencyUpdateEvent:
+    """The update event an agency publishes, or UpdateNotAllowed saying what is wrong."""
+    note = note.strip() if note is not None else None
+    now = now if now is not None else datetime.now(UTC)
+    if kind in _NOTE_REQUIRED and not note:
+        raise UpdateNotAllowed(
+            f"«{KIND_LABELS[AgencyUpdateKind(kind)]}» cần ghi chú (--note): người dân sẽ đọc nó."
+        )
+    try:
+        data = AgencyUpdate(
+            report_id=report_id,
+            agency_id=agency_id,
+            kind=AgencyUpdateKind(kind),
+            note=note or None,
+            suggested_agency_id=suggested_agency_id,
+            officer_ref=officer_ref,
+            updated_at=now,
+        )
+    except ValidationError as error:
+        reason = ContractViolation.from_validation_error(error).reason
+        raise UpdateNotAllowed(f"cập nhật không hợp lệ: {reason}") from None
+    except ValueError:
+        raise UpdateNotAllowed(f"không có loại cập nhật {kind!r}") from None
+    return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=now)
+
+
+def target_of(inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str) -> Task | ClosedTask:
+    """The report an update is about, or why it cannot be sent.
+
+    Updates are about open tasks; reopening is about a report that left the inbox
+    (resolved) too. Asking the citizen and reopening are for the lead agency only.
+    """
+    found = inbox.find(ref)
+    if found is None:
+        raise NotInInbox(f"{ref} không có trong hộp thư của {agency_id}: không gửi gì.")
+    if isinstance(found, ClosedTask) and kind != AgencyUpdateKind.REOPENED:
+        raise NotInInbox(
+            f"{found.tracking_code} đã rời hộp thư của {agency_id} "
+            f"{local_time(found.withdrawn_at)} ({found.reason}): không gửi gì."
+        )
+    task = found if isinstance(found, Task) else found.task
+    if kind in _LEAD_ONLY and task is not None and task.role != "lead":
+        raise UpdateNotAllowed(
+            f"chỉ đơn vị chủ trì ({task.lead_agency_id}) được «{KIND_LABELS[kind]}» "
+            f"cho {task.tracking_code}; {agency_id} là đơn vị phối hợp: không gửi gì."
+        )
+    return found
+
+
+def local_time(instant: datetime) -> str:
+    """An instant as officers read it in Sơn La, e.g. ``21/03/2023 17:00``."""
+    return instant.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
