@@ -90,8 +90,8 @@ def batch_subscriber_options(
     ``getmany`` hands over whatever has been fetched (up to ``max_records``) without
     waiting for more, so a batch adds no latency; the batch is committed once, after the
     handler returned, instead of once per record. The handler gets the records
-    (``message.raw_message``, a tuple) and handles each under the delivery rules
-    (:meth:`phananh_platform.delivery.DeliveryGuard.each`).
+    (``message.raw_message``, a tuple) and hands them to
+    :class:`phananh_platform.subscribers.BatchDelivery` (:meth:`ServiceApp.subscribe`).
     """
     return {
         "group_id": group_id,

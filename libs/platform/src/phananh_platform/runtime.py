@@ -1,8 +1,9 @@
 """The process every service runs: Kafka consumers plus a small HTTP server.
 
 A service's ``app.py`` builds a :class:`ServiceApp` with :func:`build_service`,
-registers its subscribers on ``app.broker`` and its HTTP routes, and returns
-it from ``create_app(settings)``. ``__main__`` calls :func:`serve`.
+declares its subscriptions with :meth:`ServiceApp.subscribe` (from its ``handlers.py``)
+and its HTTP routes, and returns it from ``create_app(settings)``. ``__main__`` calls
+:func:`serve`.
 
 Every service answers:
 
@@ -34,7 +35,6 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -92,46 +92,6 @@ class ServiceApp:
     started: bool = False
     guard: DeliveryGuard | None = None
     _refresh_failures: RefreshFailures | None = field(default=None, init=False, repr=False)
-
-    def consume(
-        self,
-        *topics: str,
-        group_id: str,
-        handle: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[object]],
-        handle_batch: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[object]]
-        | None = None,
-        name: str | None = None,
-        description: str | None = None,
-    ) -> None:
-        """Hand every record of ``topics`` to ``handle``, in order per partition.
-
-        Records come in batches (whatever was fetched, up to ``BATCH_MAX_RECORDS``); each
-        is handled under the delivery rules, and the batch is committed once, after the
-        last record's effects are durable: one commit per batch instead of per record.
-        ``handle_batch``, when given, handles a whole batch at once (fewer round trips);
-        if it raises, the batch is handled again record by record with ``handle`` under
-        the delivery rules, so both must be idempotent. ``name`` and ``description`` are
-        what the AsyncAPI document says of the consumer.
-        """
-        guard = self.guard
-        assert guard is not None, "consume() on a service built by build_service()"
-
-        async def consume_batch(body: list[bytes], message: KafkaMessage) -> None:
-            records = message.raw_message
-            if handle_batch is not None and len(records) > 1:
-                try:
-                    await handle_batch(records)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    logger.info("a batch failed (%s); handling it record by record", error)
-                else:
-                    return
-            await guard.each(records, handle)
-
-        consume_batch.__doc__ = description
-        consume_batch.__name__ = name or f"consume_{group_id.replace('-', '_')}"
-        self.broker.subscriber(*topics, **batch_subscriber_options(group_id))(consume_batch)
 
     def subscribe(
         self,
