@@ -62,7 +62,7 @@ class DeadLetter:
     def event_id(self) -> str | None:
         try:
             document = json.loads(self.value)
-        except ValueError:
+        except (ValueError, RecursionError):  # poison may be any bytes, nested any depth
             return None
         found = document.get("id") if isinstance(document, dict) else None
         return found if isinstance(found, str) else None

@@ -52,7 +52,7 @@ def outbox_app(path: Path) -> Starlette:
         raw = await request.body()
         try:
             body: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = raw.decode("utf-8", "replace")
         line = {
             "received_at": datetime.now(UTC).isoformat(),
