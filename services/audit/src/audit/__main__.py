@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from phananh_citydata import CityDataError
 from phananh_platform.runtime import serve
 from phananh_platform.settings import load_settings
 
@@ -24,7 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "serve"
     if command == "serve":
-        serve(create_app(load_settings(Settings, "phananh-audit")))
+        settings = load_settings(Settings, "phananh-audit")
+        try:
+            app = create_app(settings)
+        except CityDataError as error:
+            print(f"phananh-audit: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        serve(app)
     elif command == "verify":
         from audit.cli.verify import main as verify
 

@@ -9,11 +9,9 @@ leadership board under ``/board`` and the citizens' lookup page ``/tra-cuu``.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
 
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from phananh_citydata import CityData, load_city_data
 from phananh_contracts import AUDIT_CHECKPOINTS_TOPIC
 from phananh_platform.runtime import ServiceApp, build_service
 
@@ -40,32 +38,21 @@ __all__ = ["AUDITED_TOPICS", "SERVICE", "create_app"]
 logger = logging.getLogger("audit.app")
 
 
-def ward_names(city_config: Path | None) -> dict[str, str]:
-    """Ward code -> current name, from the city's YAML (empty without one)."""
-    if city_config is None:
-        return {}
-    data: dict[str, Any] = yaml.safe_load(city_config.read_text(encoding="utf-8"))
-    return {ward["code"]: ward["name"] for ward in data.get("places", {}).get("wards", [])}
+def city_data(settings: Settings) -> CityData | None:
+    """The city's reference data that names wards, categories and agencies on the pages.
 
-
-def category_names(city_config: Path | None) -> dict[str, str]:
-    """Category code -> Vietnamese name, from the city's YAML (empty without one)."""
-    if city_config is None:
-        return {}
-    data: dict[str, Any] = yaml.safe_load(city_config.read_text(encoding="utf-8"))
-    return {item["code"]: item["name"] for item in data.get("categories") or []}
-
-
-def agency_names(routing_config: Path | None) -> dict[str, str]:
-    """Agency id -> Vietnamese name, from routing's YAML (empty without one)."""
-    if routing_config is None:
-        return {}
-    data: dict[str, Any] = yaml.safe_load(routing_config.read_text(encoding="utf-8"))
-    return {item["id"]: item["name"] for item in data.get("agencies") or []}
+    Read with :func:`phananh_citydata.load_city_data` from ``PHANANH_CITY_CONFIG`` and, when
+    set, the agencies of ``PHANANH_ROUTING_CONFIG``; None without a city file (the pages
+    then show codes, or the names the reports carry).
+    """
+    if settings.city_config is None:
+        return None
+    return load_city_data(settings.city_config, agencies=settings.routing_config)
 
 
 def create_app(settings: Settings) -> ServiceApp:
     """Build the audit service from its settings."""
+    city = city_data(settings)
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
@@ -92,7 +79,7 @@ def create_app(settings: Settings) -> ServiceApp:
         logger.warning("PHANANH_AUDIT_SIGNING_KEY is not set: no checkpoints are signed")
 
     role_keys = {key.get_secret_value(): role for role, key in settings.oversight_keys.items()}
-    wards = ward_names(settings.city_config)
+    wards = city.ward_names() if city else {}
     service.routes.extend(
         oversight_routes(
             OversightContext(facts=facts, trail=trail, role_keys=role_keys, ward_names=wards)
@@ -111,8 +98,8 @@ def create_app(settings: Settings) -> ServiceApp:
                 logins=RateLimiter(5 / 60, 5),
                 public_keys=_trusted_keys(settings),
                 ward_names=wards,
-                agency_names=agency_names(settings.routing_config),
-                category_names=category_names(settings.city_config),
+                agency_names=city.agency_names() if city else {},
+                category_names=city.category_names() if city else {},
                 reply_url=settings.web_reply_url,
                 cookie_secure=settings.web_cookie_secure,
             )

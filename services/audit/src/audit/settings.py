@@ -10,9 +10,10 @@
 * ``PHANANH_OVERSIGHT_KEYS``  JSON object role -> API key of the oversight API, e.g.
   ``{"leadership:thanh-uy": "…", "auditor:ubkt": "…", "agency:ubnd-chieng-sinh": "…"}``.
 * ``PHANANH_CITY_CONFIG``  the city's YAML (ward and category names for the summaries
-  and the board).
-* ``PHANANH_ROUTING_CONFIG``  routing's YAML; only its ``agencies`` (id, name) are read,
-  to name agencies on the leadership board.
+  and the board), read through ``phananh_citydata``.
+* ``PHANANH_ROUTING_CONFIG``  routing's YAML; only its ``agencies`` are read (through
+  ``phananh_citydata``, checked against the city's wards), to name agencies on the
+  leadership board. It needs ``PHANANH_CITY_CONFIG``.
 * ``PHANANH_WEB_*``  the web pages (docs/web.md): board session length, the citizens'
   lookup rate limit, the optional rating relay URL, Secure cookies.
 """
@@ -20,9 +21,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 
 class Settings(ServiceSettings):
@@ -81,3 +83,12 @@ class Settings(ServiceSettings):
     @classmethod
     def _empty_is_absent(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _agencies_need_the_city(self) -> Self:
+        if self.routing_config is not None and self.city_config is None:
+            raise ValueError(
+                "PHANANH_ROUTING_CONFIG needs PHANANH_CITY_CONFIG: the agencies are read "
+                "with the city's wards they answer for"
+            )
+        return self

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import yaml
+from phananh_citydata import CityDataError, load_city_data
 from phananh_platform.config import read_yaml_mapping
 
 from routing.domain.rules import RuleSet, RuleSetError, ruleset_of, validate_ruleset
@@ -25,10 +24,16 @@ def load_ruleset(path: Path) -> RuleSet:
 
 
 def city_check(settings: Settings) -> Callable[[RuleSet], list[str]]:
-    """The problems of a rule set against the city's ward and category codes."""
-    city: dict[str, Any] = yaml.safe_load(settings.city_config.read_text(encoding="utf-8"))
-    wards = {str(ward["code"]) for ward in city["places"]["wards"]}
-    categories = {str(category["code"]) for category in city["categories"]}
+    """The problems of a rule set against the city's ward and category codes.
+
+    The codes come from the city's reference data (:func:`phananh_citydata.load_city_data`);
+    a city file that cannot be used is a :class:`RuleSetError` naming the file and field.
+    """
+    try:
+        city = load_city_data(settings.city_config)
+    except CityDataError as error:
+        raise RuleSetError(str(error)) from None
+    wards, categories = set(city.ward_codes), set(city.category_codes)
     return lambda ruleset: [str(p) for p in validate_ruleset(ruleset, categories, wards)]
 
 
