@@ -96,3 +96,30 @@ def test_a_missing_or_broken_file_says_which(tmp_path: Path) -> None:
         load_city_data(tmp_path / "absent.yaml")
     with pytest.raises(CityDataError, match="must be a YAML mapping"):
         load_city_data(write(tmp_path / "list.yaml", "- a\n- b\n"))
+
+
+def test_codes_are_machine_codes_as_the_events_carry_them(tmp_path: Path) -> None:
+    """A category code or agency id the owning service accepts (``.``, ``-``, ``_``) is
+    accepted here too, so no service refuses a file another one runs on."""
+    city = write(
+        tmp_path / "city.yaml",
+        (CITY % "Asia/Ho_Chi_Minh").replace("code: other", "code: roads.pot-holes"),
+    )
+    routing = write(
+        tmp_path / "routing.yaml",
+        "agencies:\n"
+        "- {id: ubnd.mot, name: UBND Một, level: ward, jurisdiction: ['00001'], parent: so_xd}\n"
+        "- {id: so_xd, name: Sở Xây dựng, level: province}\n",
+    )
+    data = load_city_data(city, agencies=routing)
+    assert data.category_name("roads.pot-holes") == "Khác"
+    assert data.ladder("ubnd.mot") == ("ubnd.mot", "so_xd")
+
+
+def test_a_ward_is_a_ward_or_a_commune(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "city.yaml", (CITY % "Asia/Ho_Chi_Minh").replace("kind: ward", "kind: town")
+    )
+    with pytest.raises(CityDataError) as error:
+        load_city_data(path)
+    assert str(path) in str(error.value) and "wards[0].kind" in str(error.value)

@@ -1,6 +1,6 @@
 """A city's reference data, typed: wards, categories, agencies, time zone.
 
-See :func:`load_city_data`. Depends on pydantic and PyYAML only.
+See :func:`load_city_data`. Depends on pydantic, PyYAML and phananh_contracts (machine codes).
 """
 
 from phananh_citydata.model import (

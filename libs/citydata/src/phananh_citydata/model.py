@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from phananh_contracts.values import Code
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -61,7 +62,7 @@ class Ward(_Part):
 
     code: str = Field(pattern=r"^[0-9]{5}$", description="Official 5-digit code, e.g. '03679'.")
     name: Text = Field(description="Current name without 'phường'/'xã', e.g. 'Chiềng Sinh'.")
-    kind: str = Field(description="ward (phường) or commune (xã).")
+    kind: Literal["ward", "commune"] = Field(description="ward (phường) or commune (xã).")
     aliases: tuple[Text, ...] = Field(default=(), description="Old names and other spellings.")
 
     @property
@@ -73,7 +74,7 @@ class Ward(_Part):
 class Category(_Part):
     """One category of the taxonomy."""
 
-    code: str = Field(pattern=r"^[a-z0-9_]+$", description="e.g. 'urban_order'.")
+    code: Code = Field(description="e.g. 'urban_order' (a machine code, as in the events).")
     name: Text = Field(description="Vietnamese name, e.g. 'Trật tự đô thị'.")
     name_en: str = Field(default="", description="English name, e.g. 'Urban order'.")
     group: Text | None = Field(default=None, description="Group shown to citizens.")
@@ -91,10 +92,10 @@ class AgencyLevel(StrEnum):
 class Agency(_Part):
     """An agency that handles reports, and whom it escalates to."""
 
-    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="e.g. 'ubnd-chieng-sinh'.")
+    id: Code = Field(description="e.g. 'ubnd-chieng-sinh' (a machine code, as in the events).")
     name: Text = Field(description="Vietnamese name.")
     level: AgencyLevel = Field(description="Administrative level, on the escalation ladder.")
-    parent: str | None = Field(default=None, description="Agency escalated to, if any.")
+    parent: Code | None = Field(default=None, description="Agency escalated to, if any.")
     jurisdiction: tuple[str, ...] = Field(default=(), description="Ward codes it answers for.")
 
 
