@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from phananh_citydata import CityIdentity
 from phananh_contracts.values import Code, NfcText
 from phananh_platform.config import read_yaml_mapping
 from pydantic import (
@@ -64,30 +64,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class City(_Section):
-    """Who the configuration is for."""
+class City(CityIdentity):
+    """Who the configuration is for: the city's identity as every service reads it
+    (:class:`phananh_citydata.CityIdentity`: code, name, tracking prefix, time zone), with
+    nothing else allowed in intake's file."""
 
-    code: str = Field(
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="Machine name, e.g. 'son-la'."
-    )
-    name: NfcText = Field(min_length=1, description="Vietnamese name, e.g. 'Sơn La'.")
-    tracking_prefix: str = Field(
-        pattern=r"^[A-Z]{2,4}$",
-        description="2–4 uppercase letters that start every tracking code, e.g. 'SL'.",
-    )
-    timezone: str = Field(
-        default="Asia/Ho_Chi_Minh",
-        description="IANA time zone for messages to citizens and working days.",
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class TextRules(_Section):

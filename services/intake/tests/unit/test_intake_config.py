@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from intake.config import CityConfigError, Words, load_city_config
+from phananh_citydata import CityIdentity, load_city_data
 
 pytestmark = pytest.mark.unit
 
@@ -171,3 +172,27 @@ def test_words_expand_teencode_only_where_typed_without_diacritics() -> None:
 
     assert Words.of("ko co dien", teencode).folded == ("khong", "co", "dien")
     assert Words.of("đường hỏng", teencode).folded == ("duong", "hong")
+
+
+def test_intake_and_every_other_service_read_the_same_city() -> None:
+    """Intake's richer model and the shared reference data (phananh_citydata) agree on the
+    reference file: the same identity, wards and categories."""
+    config = load_city_config(REFERENCE)
+    shared = load_city_data(REFERENCE)
+
+    assert isinstance(config.city, CityIdentity)
+    assert config.city.model_dump() == shared.city.model_dump()
+    assert [(w.code, w.name, w.kind, w.aliases) for w in config.places.wards] == [
+        (w.code, w.name, w.kind, w.aliases) for w in shared.wards
+    ]
+    assert [(c.code, c.name, c.name_en, c.group) for c in config.categories] == [
+        (c.code, c.name, c.name_en, c.group) for c in shared.categories
+    ]
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_field(tmp_path: Path) -> None:
+    document = reference_document()
+    document["city"]["timezone"] = "Asia/Son_La"
+    with pytest.raises(CityConfigError) as error:
+        load_city_config(write(tmp_path, document))
+    assert "city.timezone: Value error, unknown time zone 'Asia/Son_La'" in str(error.value)

@@ -45,6 +45,13 @@ def test_retries_that_could_outlast_the_consumer_are_refused(tmp_path: Path) -> 
         load_notify_config(variant(tmp_path, retry=retry))
 
 
+def test_an_unknown_time_zone_is_named(tmp_path: Path) -> None:
+    with pytest.raises(
+        NotifyConfigError, match="timezone: Value error, unknown time zone 'Mars/Base'"
+    ):
+        load_notify_config(variant(tmp_path, timezone="Mars/Base"))
+
+
 def test_an_unknown_provider_kind_is_named(tmp_path: Path) -> None:
     providers = [{"id": "pigeon", "kind": "carrier_pigeon"}]
     with pytest.raises(NotifyConfigError, match=r"providers\.0"):

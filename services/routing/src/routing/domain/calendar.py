@@ -42,9 +42,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
+from phananh_citydata import TimeZoneName
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -103,7 +104,7 @@ class WorkingCalendar(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timezone: str = Field(
+    timezone: TimeZoneName = Field(
         default="Asia/Ho_Chi_Minh",
         description="IANA time zone of the working hours and working days.",
     )
@@ -148,15 +149,6 @@ class WorkingCalendar(BaseModel):
 
     _zone: ZoneInfo = PrivateAttr()
     _weekdays: frozenset[int] = PrivateAttr()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @field_validator("country")
     @classmethod
