@@ -21,9 +21,9 @@ from notify.adapters.providers import build_providers
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
 from notify.adapters.templates import TemplateBook
 from notify.config import NotifyConfig, load_notify_config
+from notify.domain.samples import sample_contexts
 from notify.handlers import NotifyHandlers, subscribe
 from notify.metrics import NotifyMetrics
-from notify.samples import sample_contexts
 from notify.settings import Settings
 
 SERVICE = "notify"

@@ -32,7 +32,7 @@ from notify.config import (
 )
 from notify.domain.delivery import Verdict
 from notify.domain.notices import TemplateId
-from notify.samples import sample_contexts
+from notify.domain.samples import sample_contexts
 from phananh_platform.privacy import SealedContact
 from pydantic import AnyHttpUrl
 

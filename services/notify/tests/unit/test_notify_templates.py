@@ -9,8 +9,8 @@ import pytest
 from notify.adapters.templates import CHANNEL_BLOCKS, TemplateBook, TemplateProblem
 from notify.config import load_notify_config
 from notify.domain.notices import TemplateId
+from notify.domain.samples import sample_contexts
 from notify.domain.text import sms_segments, strip_diacritics
-from notify.samples import sample_contexts
 
 pytestmark = pytest.mark.unit
 
