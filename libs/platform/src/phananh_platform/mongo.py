@@ -13,9 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import (
+    AsyncMongoClient,
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    ReplaceOne,
+    UpdateMany,
+    UpdateOne,
+    monitoring,
+)
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
 from phananh_platform.settings import MongoSettings
 
@@ -116,6 +125,133 @@ async def insert_once(collection: AsyncCollection[Any], document: dict[str, Any]
     except DuplicateKeyError:
         return False
     return True
+
+
+STATEMENTS_PER_COMMAND = 8
+"""Update, replace and delete statements sent in one command by :func:`bulk_write`.
+
+FerretDB 1.24 (SQLite) keeps the query of every statement of an ``update`` command open
+until the whole command returns, each holding one of the 100 SQLite connections its pool
+shares among all clients: a few services sending bulk updates of dozens of statements at
+once exhaust the pool, and every writer then waits forever (seen as a pipeline that
+stops dead under load). With at most 8 statements per command, sent one command at a
+time per call, a deployment's processes together stay far below the pool. MongoDB is
+indifferent: it runs a small command in about the time of a large one's share."""
+
+
+@dataclass
+class BulkOutcome:
+    """What :func:`bulk_write` did, summed over its commands."""
+
+    inserted_count: int = 0
+    matched_count: int = 0
+    modified_count: int = 0
+    upserted_count: int = 0
+    deleted_count: int = 0
+
+
+async def bulk_write(collection: AsyncCollection[Any], operations: Sequence[Any]) -> BulkOutcome:
+    """``operations`` written unordered: inserts in one command, the other statements in
+    commands of at most :data:`STATEMENTS_PER_COMMAND`, one after the other.
+
+    As ``collection.bulk_write(operations, ordered=False)`` does, every operation is
+    tried; if any was refused, one ``BulkWriteError`` is raised at the end whose
+    ``writeErrors`` carry the indexes of ``operations`` (so callers read a refusal the
+    same way whether it came in the first command or the last).
+    """
+    outcome = BulkOutcome()
+    errors: list[dict[str, Any]] = []
+    inserts = [i for i, operation in enumerate(operations) if isinstance(operation, InsertOne)]
+    others = [i for i, operation in enumerate(operations) if not isinstance(operation, InsertOne)]
+    parts = [inserts] if inserts else []
+    parts += [
+        others[i : i + STATEMENTS_PER_COMMAND]
+        for i in range(0, len(others), STATEMENTS_PER_COMMAND)
+    ]
+    for part in parts:
+        try:
+            result = await collection.bulk_write([operations[i] for i in part], ordered=False)
+        except KeyError:
+            # FerretDB answers an update command with a write error without 'nModified',
+            # which pymongo cannot merge: the part again, a statement at a time.
+            errors += await _one_at_a_time(collection, operations, part, outcome)
+            continue
+        except BulkWriteError as error:
+            details = error.details
+            errors += [{**item, "index": part[item["index"]]} for item in details["writeErrors"]]
+            outcome.inserted_count += details.get("nInserted", 0)
+            outcome.matched_count += details.get("nMatched", 0)
+            outcome.modified_count += details.get("nModified", 0)
+            outcome.upserted_count += details.get("nUpserted", 0)
+            outcome.deleted_count += details.get("nRemoved", 0)
+            continue
+        outcome.inserted_count += result.inserted_count
+        outcome.matched_count += result.matched_count
+        outcome.modified_count += result.modified_count
+        outcome.upserted_count += result.upserted_count
+        outcome.deleted_count += result.deleted_count
+    if errors:
+        raise BulkWriteError(
+            {
+                "writeErrors": errors,
+                "writeConcernErrors": [],
+                "nInserted": outcome.inserted_count,
+                "nMatched": outcome.matched_count,
+                "nModified": outcome.modified_count,
+                "nUpserted": outcome.upserted_count,
+                "nRemoved": outcome.deleted_count,
+                "upserted": [],
+            }
+        )
+    return outcome
+
+
+async def _one_at_a_time(
+    collection: AsyncCollection[Any],
+    operations: Sequence[Any],
+    part: list[int],
+    outcome: BulkOutcome,
+) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    for index in part:
+        operation = operations[index]
+        try:
+            await _write_one(collection, operation, outcome)
+        except WriteError as error:  # DuplicateKeyError included
+            errors.append({"index": index, "code": error.code, "errmsg": str(error)})
+    return errors
+
+
+async def _write_one(
+    collection: AsyncCollection[Any], operation: Any, outcome: BulkOutcome
+) -> None:
+    # pymongo's bulk operations keep their arguments in these attributes.
+    match operation:
+        case InsertOne():
+            await collection.insert_one(operation._doc)
+            outcome.inserted_count += 1
+            return
+        case UpdateOne() | UpdateMany() | ReplaceOne():
+            where, change, upsert = operation._filter, operation._doc, bool(operation._upsert)
+            if isinstance(operation, UpdateOne):
+                result = await collection.update_one(where, change, upsert=upsert)
+            elif isinstance(operation, UpdateMany):
+                result = await collection.update_many(where, change, upsert=upsert)
+            else:
+                result = await collection.replace_one(where, operation._doc, upsert=upsert)
+            outcome.matched_count += result.matched_count
+            outcome.modified_count += result.modified_count
+            outcome.upserted_count += result.upserted_id is not None
+            return
+        case DeleteOne() | DeleteMany():
+            delete = (
+                collection.delete_one
+                if isinstance(operation, DeleteOne)
+                else collection.delete_many
+            )
+            outcome.deleted_count += (await delete(operation._filter)).deleted_count
+            return
+    raise TypeError(f"not a bulk write operation: {operation!r}")
 
 
 @dataclass(frozen=True)

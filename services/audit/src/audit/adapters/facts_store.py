@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson.codec_options import CodecOptions
-from phananh_platform.mongo import insert_once
+from phananh_platform.mongo import bulk_write, insert_once
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -200,7 +200,7 @@ class FactsStore:
                     UpdateOne({"_id": key}, {"$max": {"version": version}}, upsert=True)
                 )
         if pointers:
-            await self.pointers.bulk_write(pointers, ordered=False)
+            await bulk_write(self.pointers, pointers)
         for key in one_by_one:
             for event_type, data, occurred_at in keyed[key]:
                 await self.apply_event(event_type, data, occurred_at)

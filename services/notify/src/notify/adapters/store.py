@@ -26,6 +26,7 @@ from typing import Any
 
 from phananh_contracts import topic_by_name
 from phananh_platform.delivery import ConcurrentChange
+from phananh_platform.mongo import bulk_write
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -43,14 +44,6 @@ from notify.domain.telling import (
 logger = logging.getLogger("notify.store")
 
 DUPLICATE_KEY = 11000
-BULK_SLICE = 50
-"""Statements per bulk command: FerretDB 1.24 on SQLite slows down sharply (minutes) on
-one bulk update of a few hundred statements over existing documents, while slices of 50
-take milliseconds each. A batch still costs a handful of commands, not one per message."""
-
-
-def _slices(operations: Sequence[Any]) -> list[list[Any]]:
-    return [list(operations[i : i + BULK_SLICE]) for i in range(0, len(operations), BULK_SLICE)]
 
 
 class ClaimHeld(ConcurrentChange):
@@ -88,14 +81,12 @@ def _duplicates(error: BulkWriteError) -> list[int]:
 
 
 async def _upsert_all(collection: AsyncCollection[Any], updates: Sequence[UpdateOne]) -> None:
-    """Upserts by ``_id`` in one command; those that lost a race to create their document
-    (a concurrent upsert inserted it first) are applied once more."""
-    for part in _slices(updates):
-        try:
-            await collection.bulk_write(part, ordered=False)
-        except BulkWriteError as error:
-            again = [part[index] for index in _duplicates(error)]
-            await collection.bulk_write(again, ordered=False)
+    """Upserts by ``_id`` in bulk; those that lost a race to create their document (a
+    concurrent upsert inserted it first) are applied once more."""
+    try:
+        await bulk_write(collection, updates)
+    except BulkWriteError as error:
+        await bulk_write(collection, [updates[index] for index in _duplicates(error)])
 
 
 class ReportBook:
@@ -300,8 +291,7 @@ class NotificationLog:
             )
             for decision in decisions
         ]
-        for part in _slices(updates):
-            await self.notifications.bulk_write(part, ordered=False)
+        await bulk_write(self.notifications, updates)
 
     async def published(self, notification_ids: Iterable[str]) -> None:
         """The outcome events of these notifications are on Kafka."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from phananh_contracts import KafkaRecord
 from phananh_platform.delivery import ConcurrentChange
+from phananh_platform.mongo import bulk_write
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -150,7 +151,7 @@ class CaseStore:
                 )
         updates = sum(1 for write in writes if write.expected_version is not None)
         try:
-            result = await self.cases.bulk_write(operations, ordered=False)
+            result = await bulk_write(self.cases, operations)
         except BulkWriteError as error:
             refused = _duplicate_indexes(error)
             ids = ", ".join(writes[index].case.report_id for index in sorted(refused))
@@ -163,12 +164,12 @@ class CaseStore:
     async def clear_outboxes(self, published: Sequence[tuple[str, int]]) -> None:
         """Empty the outboxes of (report id, version) whose records were published."""
         if published:
-            await self.cases.bulk_write(
+            await bulk_write(
+                self.cases,
                 [
                     UpdateOne({"_id": report_id, "version": version}, {"$set": {"outbox": []}})
                     for report_id, version in published
                 ],
-                ordered=False,
             )
 
 
@@ -249,13 +250,13 @@ class DeadlineStore:
         if not operations:
             return
         try:
-            await self.deadlines.bulk_write(operations, ordered=False)
+            await bulk_write(self.deadlines, operations)
         except BulkWriteError as error:
             refused = _duplicate_indexes(error)
             if not refused <= replace_if_other_term.keys():
                 raise
-            await self.deadlines.bulk_write(
-                [replace_if_other_term[index] for index in sorted(refused)], ordered=False
+            await bulk_write(
+                self.deadlines, [replace_if_other_term[index] for index in sorted(refused)]
             )
 
     async def due(self, now: datetime) -> list[TrackedDeadline]:
@@ -299,10 +300,10 @@ class DeadlineStore:
     async def mark_all(self, marks: Sequence[DeadlineMark]) -> None:
         """Record, in one bulk write, which facts of each term were published."""
         if marks:
-            await self.deadlines.bulk_write(
+            await bulk_write(
+                self.deadlines,
                 [
                     UpdateOne({"_id": mark.report_id, "term": mark.term}, {"$set": mark.flags})
                     for mark in marks
                 ],
-                ordered=False,
             )
