@@ -26,3 +26,10 @@ def test_a_dead_letter_that_is_not_an_event_is_listed_without_an_event_id(value:
 
 def test_a_dead_letter_that_is_an_event_is_listed_with_its_id() -> None:
     assert _letter(b'{"id": "e-1", "type": "t"}').summary()["event_id"] == "e-1"
+
+
+def test_an_id_holding_a_lone_surrogate_is_listed_escaped() -> None:
+    summary = _letter(b'{"id": "e-\\ud800-1"}').summary()
+
+    assert summary["event_id"] == "e-\\ud800-1"
+    assert json.dumps(summary, ensure_ascii=False).encode("utf-8")

@@ -65,7 +65,10 @@ class DeadLetter:
         except (ValueError, RecursionError):  # poison may be any bytes, nested any depth
             return None
         found = document.get("id") if isinstance(document, dict) else None
-        return found if isinstance(found, str) else None
+        if not isinstance(found, str):
+            return None
+        # JSON may escape a lone surrogate ("\ud800"): printable only once escaped again.
+        return found.encode("utf-8", "backslashreplace").decode("utf-8")
 
     @property
     def ref(self) -> str:
