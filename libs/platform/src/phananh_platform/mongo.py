@@ -139,6 +139,15 @@ time per call, a deployment's processes together stay far below the pool. MongoD
 indifferent: it runs a small command in about the time of a large one's share."""
 
 
+ORDERED_INSERT_LIMIT = 100
+"""Documents per ``insert_many(..., ordered=True)`` where order matters.
+
+FerretDB 1.24 inserts in batches of 100 and, after a refused document, skips the rest of
+that batch but goes on with the next ones, reporting them in ``nInserted``: only within
+100 documents does an ordered insert stop at the first refusal, as MongoDB's always does.
+Read the first ``writeErrors`` index, never ``nInserted``, as the count written."""
+
+
 @dataclass
 class BulkOutcome:
     """What :func:`bulk_write` did, summed over its commands."""

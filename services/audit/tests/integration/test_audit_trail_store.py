@@ -354,6 +354,28 @@ async def test_a_database_failure_mid_batch_loses_nothing_and_writes_nothing_twi
     assert (await verify(store)).intact
 
 
+async def test_a_large_redelivered_batch_with_an_event_recorded_before_loses_nothing(
+    store: TrailStore, database: AsyncDatabase[Any]
+) -> None:
+    """Hundreds of records of one chain in one batch, one of them recorded before (by
+    another instance, before a rebalance): every event ends up on the chain once, in an
+    unbroken chain. (FerretDB goes on inserting after a refusal beyond its first 100
+    documents even when asked to stop, and counts those as inserted.)"""
+    records = deadline_records(300)
+    writer = TrailWriter(store, Seen(), clock=ticking())
+    assert await one(writer, records[150]) is True
+
+    written = await TrailWriter(TrailStore(database), Seen(), clock=ticking()).write(records)
+
+    assert written == [n != 150 for n in range(300)]
+    documents = await stored(database, DEADLINES)
+    assert [d["sequence"] for d in documents] == list(range(1, 301))
+    assert sorted(d["event_id"] for d in documents) == sorted(
+        item.event.id for item in records if not isinstance(item, Undecodable)
+    )
+    assert (await verify(store)).intact
+
+
 # ------------------------------------------------------------------ two writers
 
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from phananh_contracts import AuditCheckpoint, ChainHead
-from phananh_platform.mongo import insert_once
+from phananh_platform.mongo import ORDERED_INSERT_LIMIT, insert_once
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -149,7 +149,8 @@ class TrailStore:
     ) -> list[bool]:
         """:meth:`append` for a batch of events, in order per chain: the heads it needs
         are read once (:meth:`heads_of`), the records of every chain are built on one
-        another (``chain_records``) and inserted with one ordered ``insert_many``.
+        another (``chain_records``) and inserted with ordered ``insert_many`` commands of
+        at most ``ORDERED_INSERT_LIMIT`` documents (the most FerretDB stops within).
 
         When the database refuses one (a redelivered event, or another writer took the
         sequence), those before it are in; it and the rest of its chain go through
@@ -169,21 +170,23 @@ class TrailStore:
         pending = [(chain_id, n) for chain_id, built in chains.items() for n in range(len(built))]
         refused: set[str] = set()
         while pending:
-            documents = [to_document(chains[chain_id][n]) for chain_id, n in pending]
+            part = pending[:ORDERED_INSERT_LIMIT]
+            documents = [to_document(chains[chain_id][n]) for chain_id, n in part]
             try:
                 await self.trail.insert_many(documents, ordered=True)
-                inserted = len(pending)
+                inserted = len(part)
             except BulkWriteError as error:
                 errors = error.details.get("writeErrors") or []
-                if any(item.get("code") != DUPLICATE_KEY for item in errors):
+                if not errors or any(item.get("code") != DUPLICATE_KEY for item in errors):
                     raise
-                inserted = int(error.details.get("nInserted", 0))
-            for chain_id, n in pending[:inserted]:
+                inserted = min(int(item["index"]) for item in errors)  # not nInserted
+            for chain_id, n in part[:inserted]:
                 written[indexes[chain_id][n]] = True
                 self._heads[chain_id] = head_of(chains[chain_id][n])
-            if inserted == len(pending):
-                break
-            refused.add(pending[inserted][0])
+            if inserted == len(part):
+                pending = pending[inserted:]
+                continue
+            refused.add(part[inserted][0])
             pending = [(c, n) for c, n in pending[inserted + 1 :] if c not in refused]
         for chain_id in chains:
             if any(written[index] for index in indexes[chain_id]):
