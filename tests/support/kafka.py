@@ -1,4 +1,5 @@
-"""Watching contract topics from a test, as an agency system or auditor would."""
+"""Watching contract topics from a test, as an agency system or auditor would, and
+publishing records on them as another service would."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from phananh_contracts import ContractViolation, Event, decode_event
+from phananh_contracts import ContractViolation, Event, KafkaRecord, decode_event
+from phananh_platform.kafka import RecordProducer
+from phananh_platform.settings import KafkaSettings
 
 
 class TopicWatcher:
@@ -75,3 +78,16 @@ class TopicWatcher:
                     self.seen.append((record, decode_event(self.topic, record.value)))
                 except ContractViolation:
                     self.undecodable.append(record)  # a hostile test's poison, say
+
+
+async def publish(
+    kafka: KafkaSettings, *records: KafkaRecord, client_id: str = "it-publisher"
+) -> None:
+    """Put ``records`` on their topics as they are, in order; returns once the broker has them."""
+    producer = RecordProducer(kafka, client_id=client_id)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.publish(record)
+    finally:
+        await producer.stop()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from phananh_contracts import (
     AgencyUpdateEvent,
@@ -135,54 +135,38 @@ class AgencyClient:
         after sending is not missed), or from the beginning.
         """
         deadline = time.monotonic() + timeout_s
-        consumer = self._consumer()
-        async with self._kafka_errors():
-            try:
-                await consumer.start()  # stopped below even if it fails half-way
-                partitions = await self._assign(consumer)
-                if self._read_up_to is None:
-                    await consumer.seek_to_beginning(*partitions)
-                else:
-                    for partition in partitions:
-                        consumer.seek(partition, self._read_up_to.get(partition, 0))
-                while (remaining := deadline - time.monotonic()) > 0:
-                    batch = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
-                    for records in batch.values():
-                        for record in records:
-                            event = self._decode(record.value)
-                            if (
-                                isinstance(event, AgencyUpdateRefusedEvent)
-                                and event.data.update_event_id == update_event_id
-                            ):
-                                return RefusedUpdate.of(event.data)
-            finally:
-                await consumer.stop()
+        async with self._reading() as (consumer, partitions):
+            if self._read_up_to is None:
+                await consumer.seek_to_beginning(*partitions)
+            else:
+                for partition in partitions:
+                    consumer.seek(partition, self._read_up_to.get(partition, 0))
+            while (remaining := deadline - time.monotonic()) > 0:
+                for record in await _next_records(consumer, timeout_s=min(remaining, 0.5)):
+                    event = self._decode(record.value)
+                    if (
+                        isinstance(event, AgencyUpdateRefusedEvent)
+                        and event.data.update_event_id == update_event_id
+                    ):
+                        return RefusedUpdate.of(event.data)
         return None
 
     async def _read(self) -> tuple[list[Event[Any]], int]:
-        consumer = self._consumer()
         events: list[Event[Any]] = []
         unreadable = 0
-        async with self._kafka_errors():
-            try:
-                await consumer.start()  # stopped below even if it fails half-way
-                partitions = await self._assign(consumer)
-                await consumer.seek_to_beginning(*partitions)
-                ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-                while [p for p in partitions if await consumer.position(p) < ends[p]]:
-                    batch = await consumer.getmany(*partitions, timeout_ms=500)
-                    for partition, records in batch.items():
-                        for record in records:
-                            if record.offset >= ends[partition]:
-                                continue  # came after we started: the next read shows it
-                            event = self._decode(record.value)
-                            if event is None:
-                                unreadable += 1
-                            else:
-                                events.append(event)
-                self._read_up_to = ends
-            finally:
-                await consumer.stop()
+        async with self._reading() as (consumer, partitions):
+            await consumer.seek_to_beginning(*partitions)
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                for record in await _next_records(consumer, *partitions, timeout_s=0.5):
+                    if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
+                        continue  # came after we started: the next read shows it
+                    event = self._decode(record.value)
+                    if event is None:
+                        unreadable += 1
+                    else:
+                        events.append(event)
+            self._read_up_to = ends
         return events, unreadable
 
     def _decode(self, value: bytes | None) -> Event[Any] | None:
@@ -219,19 +203,34 @@ class AgencyClient:
             consumer.assign(partitions)
         return partitions
 
-    def _kafka_errors(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return _broker_errors(self.kafka.bootstrap_servers)
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+        """A consumer of the inbox with its partitions assigned, stopped afterwards."""
+        consumer = self._consumer()
+        async with self._kafka_errors():
+            try:
+                await consumer.start()  # stopped below even if it fails half-way
+                yield consumer, await self._assign(consumer)
+            finally:
+                await consumer.stop()
+
+    @contextlib.asynccontextmanager
+    async def _kafka_errors(self) -> AsyncIterator[None]:
+        """Turn the broker's errors into messages for officers."""
+        try:
+            yield
+        except (KafkaConnectionError, OSError) as error:
+            raise KafkaUnavailable(
+                f"không kết nối được Kafka tại {self.kafka.bootstrap_servers} ({error}); "
+                "kiểm tra --bootstrap hoặc PHANANH_KAFKA__BOOTSTRAP_SERVERS."
+            ) from None
+        except KafkaError as error:
+            raise AgencyClientError(f"Kafka từ chối: {error!r}") from None
 
 
-@contextlib.asynccontextmanager
-async def _broker_errors(bootstrap: str) -> AsyncIterator[None]:
-    """Turn the broker's errors into messages for officers."""
-    try:
-        yield
-    except (KafkaConnectionError, OSError) as error:
-        raise KafkaUnavailable(
-            f"không kết nối được Kafka tại {bootstrap} ({error}); kiểm tra --bootstrap "
-            "hoặc PHANANH_KAFKA__BOOTSTRAP_SERVERS."
-        ) from None
-    except KafkaError as error:
-        raise AgencyClientError(f"Kafka từ chối: {error!r}") from None
+async def _next_records(
+    consumer: AIOKafkaConsumer, *partitions: TopicPartition, timeout_s: float
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records of one fetch, of every partition, waiting at most ``timeout_s``."""
+    batch = await consumer.getmany(*partitions, timeout_ms=int(timeout_s * 1000))
+    return [record for records in batch.values() for record in records]

@@ -23,31 +23,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from phananh_agency import AgencyClient
 from phananh_agency import KafkaSettings as AgencyKafkaSettings
 from phananh_agency.cli import main
-from phananh_contracts import (
-    AGENCY_UPDATES_TOPIC,
-    AgencyTaskAssigned,
-    AgencyTaskAssignedEvent,
-    AgencyTaskWithdrawn,
-    AgencyTaskWithdrawnEvent,
-    AgencyUpdateKind,
-    AgencyUpdateRefused,
-    AgencyUpdateRefusedEvent,
-    CitizenReplied,
-    CitizenRepliedEvent,
-    Event,
-    UpdateRefusalReason,
-    agency_inbox_topic,
-)
-from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
-from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_contracts import AGENCY_UPDATES_TOPIC, AgencyUpdateKind, Event, agency_inbox_topic
+from phananh_platform.kafka import ensure_topics
 from phananh_platform.settings import KafkaSettings
 
-from tests.support.kafka import TopicWatcher
+from tests.support.agency import citizen_replied, task_assigned, task_withdrawn, update_refused
+from tests.support.kafka import TopicWatcher, publish
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
-SEED_DEADLINE = datetime(2023, 3, 21, 10, 0, tzinfo=UTC)  # 17:00 in Sơn La: long past
 FUTURE_DEADLINE = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -79,64 +64,10 @@ async def agency(kafka_settings: KafkaSettings) -> AsyncIterator[str]:
         await admin.close()
 
 
-def assigned(
-    agency_id: str, report: Report, *, role: str = "lead", deadline: datetime = SEED_DEADLINE
-) -> AgencyTaskAssignedEvent:
-    data = TASK_ASSIGNED.data.model_dump()
-    data.update(
-        report_id=report.id,
-        tracking_code=report.code,
-        agency_id=agency_id,
-        role=role,
-        lead_agency_id=agency_id if role == "lead" else "ubnd-thanh-pho",
-        deadline=deadline,
-    )
-    return AgencyTaskAssignedEvent.new(
-        AgencyTaskAssigned.model_validate(data), source="/services/routing"
-    )
-
-
-def withdrawn(agency_id: str, report: Report, reason: str) -> AgencyTaskWithdrawnEvent:
-    data = AgencyTaskWithdrawn(
-        report_id=report.id,
-        tracking_code=report.code,
-        agency_id=agency_id,
-        reason=reason,
-        withdrawn_at=datetime.now(UTC),
-    )
-    return AgencyTaskWithdrawnEvent.new(data, source="/services/routing")
-
-
-def replied(report: Report, text: str) -> CitizenRepliedEvent:
-    data = CITIZEN_REPLIED.data.model_dump()
-    data.update(report_id=report.id, tracking_code=report.code, text=text)
-    return CitizenRepliedEvent.new(CitizenReplied.model_validate(data), source="/services/intake")
-
-
-def refused(
-    agency_id: str, report: Report, update_event_id: str, detail: str
-) -> AgencyUpdateRefusedEvent:
-    data = AgencyUpdateRefused(
-        report_id=report.id,
-        agency_id=agency_id,
-        update_event_id=update_event_id,
-        update_kind=AgencyUpdateKind.RESOLVED,
-        reason=UpdateRefusalReason.NOT_ALLOWED_NOW,
-        detail=detail,
-        refused_at=datetime.now(UTC),
-    )
-    return AgencyUpdateRefusedEvent.new(data, source="/services/routing")
-
-
 async def to_inbox(kafka: KafkaSettings, agency_id: str, *events: Event[Any]) -> None:
     """Routing's part: write events to the agency's inbox."""
-    producer = RecordProducer(kafka, client_id="it-agency-client")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.publish(event.to_kafka(agency_inbox_topic(agency_id)))
-    finally:
-        await producer.stop()
+    inbox = agency_inbox_topic(agency_id)
+    await publish(kafka, *(event.to_kafka(inbox) for event in events), client_id="it-agency-client")
 
 
 async def officer(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -153,14 +84,20 @@ async def test_the_inbox_lists_exactly_the_open_tasks_with_their_tracking_codes(
     await to_inbox(
         kafka_settings,
         agency,
-        assigned(agency, late),
-        assigned(agency, helping, role="supporting", deadline=FUTURE_DEADLINE),
-        assigned(agency, resolved, deadline=FUTURE_DEADLINE),
-        withdrawn(agency, back, "Chuyển đơn vị khác"),
-        replied(late, "Hàng vẫn bày bán ở cổng phía đông chợ."),
-        withdrawn(agency, resolved, "Phần việc của đơn vị đã được giải quyết."),
-        refused(agency, late, str(uuid.uuid4()), "Phản ánh đang chờ người dân trả lời."),
-        assigned(agency, back, deadline=FUTURE_DEADLINE),  # rerouted back: open again
+        task_assigned(agency, late.id, late.code),
+        task_assigned(
+            agency, helping.id, helping.code, role="supporting", deadline=FUTURE_DEADLINE
+        ),
+        task_assigned(agency, resolved.id, resolved.code, deadline=FUTURE_DEADLINE),
+        task_withdrawn(agency, back.id, back.code, "Chuyển đơn vị khác"),
+        citizen_replied(late.id, late.code, "Hàng vẫn bày bán ở cổng phía đông chợ."),
+        task_withdrawn(
+            agency, resolved.id, resolved.code, "Phần việc của đơn vị đã được giải quyết."
+        ),
+        update_refused(agency, late.id, str(uuid.uuid4()), "Phản ánh đang chờ người dân trả lời."),
+        task_assigned(
+            agency, back.id, back.code, deadline=FUTURE_DEADLINE
+        ),  # rerouted back: open again
     )
     connection = ["--agency", agency, "--bootstrap", kafka_bootstrap]
 
@@ -205,8 +142,8 @@ async def test_updates_reach_the_updates_topic_as_the_officer_gave_them(
     await to_inbox(
         kafka_settings,
         agency,
-        assigned(agency, lead),
-        assigned(agency, helping, role="supporting"),
+        task_assigned(agency, lead.id, lead.code),
+        task_assigned(agency, helping.id, helping.code, role="supporting"),
     )
     connection = ["--agency", agency, "--bootstrap", kafka_bootstrap]
     ours = lambda e: e.source == f"/agencies/{agency}"  # noqa: E731
@@ -261,7 +198,7 @@ async def test_wait_reports_routing_refusing_that_very_update(
     agency: str, kafka_settings: KafkaSettings, kafka_bootstrap: str, capsys: Any
 ) -> None:
     report = Report()
-    await to_inbox(kafka_settings, agency, assigned(agency, report))
+    await to_inbox(kafka_settings, agency, task_assigned(agency, report.id, report.code))
     connection = ["--agency", agency, "--bootstrap", kafka_bootstrap]
     ours = lambda e: e.source == f"/agencies/{agency}"  # noqa: E731
 
@@ -273,8 +210,10 @@ async def test_wait_reports_routing_refusing_that_very_update(
         await to_inbox(
             kafka_settings,
             agency,
-            refused(agency, report, str(uuid.uuid4()), "Một cập nhật khác."),
-            refused(agency, report, update.id, "Phản ánh đang chờ người dân bổ sung thông tin."),
+            update_refused(agency, report.id, str(uuid.uuid4()), "Một cập nhật khác."),
+            update_refused(
+                agency, report.id, update.id, "Phản ánh đang chờ người dân bổ sung thông tin."
+            ),
         )
         status, out, err = await asyncio.wait_for(command, 30)
 
@@ -293,7 +232,11 @@ async def test_the_command_runs_as_a_program_with_the_broker_from_the_environmen
     agency: str, kafka_settings: KafkaSettings, kafka_bootstrap: str
 ) -> None:
     report = Report()
-    await to_inbox(kafka_settings, agency, assigned(agency, report, deadline=FUTURE_DEADLINE))
+    await to_inbox(
+        kafka_settings,
+        agency,
+        task_assigned(agency, report.id, report.code, deadline=FUTURE_DEADLINE),
+    )
     env = {**os.environ, "PHANANH_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap}
     env.pop("PHANANH_AGENCY_ID", None)
 

@@ -36,7 +36,7 @@ from phananh_contracts import (
 )
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import AgencyUpdateKind
-from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.kafka import ensure_topics
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from routing.adapters.rules_feed import publication, publish_rules
 from routing.adapters.rules_file import city_check
@@ -44,7 +44,7 @@ from routing.app import create_app
 from routing.domain.rules import parse_ruleset
 from routing.settings import Settings
 
-from tests.support.kafka import TopicWatcher
+from tests.support.kafka import TopicWatcher, publish
 
 pytestmark = pytest.mark.integration
 
@@ -92,16 +92,6 @@ def new_report() -> ReportReceivedEvent:
         update={"report_id": str(uuid.uuid4()), "tracking_code": code}
     )
     return ReportReceivedEvent.new(data, source="/services/intake")
-
-
-async def publish(kafka: KafkaSettings, *records: KafkaRecord) -> None:
-    producer = RecordProducer(kafka, client_id="it-routing-loop")
-    await producer.start()
-    try:
-        for record in records:
-            await producer.publish(record)
-    finally:
-        await producer.stop()
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30) -> T:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,21 +25,9 @@ from phananh_agency import (
     target_of,
 )
 from phananh_agency.cli import main
-from phananh_contracts import (
-    AGENCY_UPDATES_TOPIC,
-    AgencyTaskAssigned,
-    AgencyTaskAssignedEvent,
-    AgencyTaskWithdrawn,
-    AgencyTaskWithdrawnEvent,
-    AgencyUpdateKind,
-    AgencyUpdateRefused,
-    AgencyUpdateRefusedEvent,
-    CitizenReplied,
-    CitizenRepliedEvent,
-    Event,
-    UpdateRefusalReason,
-)
-from phananh_contracts.examples import CITIZEN_REPLIED, TASK_ASSIGNED
+from phananh_contracts import AGENCY_UPDATES_TOPIC, AgencyTaskAssignedEvent, AgencyUpdateKind, Event
+
+from tests.support.agency import citizen_replied, task_assigned, task_withdrawn, update_refused
 
 pytestmark = pytest.mark.unit
 
@@ -48,61 +37,10 @@ BEFORE = DEADLINE - timedelta(days=2)
 AFTER = DEADLINE + timedelta(hours=1)
 
 
-def assigned(
-    report_id: str,
-    code: str,
-    *,
-    role: str = "lead",
-    deadline: datetime = DEADLINE,
-    title: str | None = "Bán hàng ngoài hành lang chợ",
-) -> AgencyTaskAssignedEvent:
-    data = TASK_ASSIGNED.data.model_copy(
-        update={
-            "report_id": report_id,
-            "tracking_code": code,
-            "agency_id": AGENCY,
-            "role": role,
-            "lead_agency_id": AGENCY if role == "lead" else "ubnd-thanh-pho",
-            "deadline": deadline,
-            "title": title,
-        }
-    )
-    return AgencyTaskAssignedEvent.new(
-        AgencyTaskAssigned.model_validate(data.model_dump()), source="/services/routing"
-    )
-
-
-def withdrawn(report_id: str, code: str, reason: str = "Đã giải quyết") -> AgencyTaskWithdrawnEvent:
-    data = AgencyTaskWithdrawn(
-        report_id=report_id,
-        tracking_code=code,
-        agency_id=AGENCY,
-        reason=reason,
-        withdrawn_at=DEADLINE - timedelta(days=1),
-    )
-    return AgencyTaskWithdrawnEvent.new(data, source="/services/routing")
-
-
-def replied(report_id: str, code: str, text: str) -> CitizenRepliedEvent:
-    data = CITIZEN_REPLIED.data.model_copy(
-        update={"report_id": report_id, "tracking_code": code, "text": text, "rating": None}
-    )
-    return CitizenRepliedEvent.new(
-        CitizenReplied.model_validate(data.model_dump()), source="/services/intake"
-    )
-
-
-def refused(report_id: str, update_event_id: str) -> AgencyUpdateRefusedEvent:
-    data = AgencyUpdateRefused(
-        report_id=report_id,
-        agency_id=AGENCY,
-        update_event_id=update_event_id,
-        update_kind=AgencyUpdateKind.RESOLVED,
-        reason=UpdateRefusalReason.NOT_ALLOWED_NOW,
-        detail="Phản ánh đang chờ người dân bổ sung thông tin.",
-        refused_at=BEFORE,
-    )
-    return AgencyUpdateRefusedEvent.new(data, source="/services/routing")
+assigned = partial(task_assigned, AGENCY, deadline=DEADLINE, title="Bán hàng ngoài hành lang chợ")
+withdrawn = partial(task_withdrawn, AGENCY, at=DEADLINE - timedelta(days=1))
+replied = partial(citizen_replied, rating=None)
+refused = partial(update_refused, AGENCY, at=BEFORE)
 
 
 # --- the fold ---------------------------------------------------------------------------
