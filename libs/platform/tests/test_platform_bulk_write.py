@@ -79,3 +79,20 @@ async def test_concurrent_bulk_updates_of_hundreds_of_statements_all_finish(
     for collection in collections:
         assert await collection.count_documents({"n": 1}) == 60
         await collection.drop()
+
+
+async def test_ordered_writes_stop_at_the_first_refusal_and_name_it(
+    mongo_client: AsyncMongoClient[Any],
+) -> None:
+    collection = _collection(mongo_client)
+    await collection.create_index("k", unique=True)
+    await collection.insert_one({"_id": "holder", "k": 12})
+    operations = [UpdateOne({"_id": f"u{i}"}, {"$set": {"k": i}}, upsert=True) for i in range(20)]
+
+    with pytest.raises(BulkWriteError) as refused:
+        await bulk_write(collection, operations, ordered=True)
+
+    assert [item["index"] for item in refused.value.details["writeErrors"]] == [12]
+    written = [d["k"] async for d in collection.find({"_id": {"$ne": "holder"}})]
+    assert sorted(written) == list(range(12))
+    await collection.drop()

@@ -159,31 +159,28 @@ class BulkOutcome:
     deleted_count: int = 0
 
 
-async def bulk_write(collection: AsyncCollection[Any], operations: Sequence[Any]) -> BulkOutcome:
-    """``operations`` written unordered: inserts in one command, the other statements in
-    commands of at most :data:`STATEMENTS_PER_COMMAND`, one after the other.
+async def bulk_write(
+    collection: AsyncCollection[Any], operations: Sequence[Any], *, ordered: bool = False
+) -> BulkOutcome:
+    """``operations`` written in commands of at most :data:`STATEMENTS_PER_COMMAND`
+    statements, one after the other (unordered: the inserts all in one command).
 
-    As ``collection.bulk_write(operations, ordered=False)`` does, every operation is
-    tried; if any was refused, one ``BulkWriteError`` is raised at the end whose
-    ``writeErrors`` carry the indexes of ``operations`` (so callers read a refusal the
-    same way whether it came in the first command or the last).
+    As ``collection.bulk_write(operations, ordered=...)`` does, unordered tries every
+    operation and ordered stops at the first refusal; either way a refusal is raised as
+    one ``BulkWriteError`` whose ``writeErrors`` carry the indexes of ``operations`` (so
+    callers read it the same way whether it came in the first command or the last).
     """
     outcome = BulkOutcome()
     errors: list[dict[str, Any]] = []
-    inserts = [i for i, operation in enumerate(operations) if isinstance(operation, InsertOne)]
-    others = [i for i, operation in enumerate(operations) if not isinstance(operation, InsertOne)]
-    parts = [inserts] if inserts else []
-    parts += [
-        others[i : i + STATEMENTS_PER_COMMAND]
-        for i in range(0, len(others), STATEMENTS_PER_COMMAND)
-    ]
-    for part in parts:
+    for part in _parts(operations, ordered=ordered):
+        if errors and ordered:
+            break
         try:
-            result = await collection.bulk_write([operations[i] for i in part], ordered=False)
+            result = await collection.bulk_write([operations[i] for i in part], ordered=ordered)
         except KeyError:
             # FerretDB answers an update command with a write error without 'nModified',
             # which pymongo cannot merge: the part again, a statement at a time.
-            errors += await _one_at_a_time(collection, operations, part, outcome)
+            errors += await _one_at_a_time(collection, operations, part, outcome, ordered)
             continue
         except BulkWriteError as error:
             details = error.details
@@ -215,11 +212,25 @@ async def bulk_write(collection: AsyncCollection[Any], operations: Sequence[Any]
     return outcome
 
 
+def _parts(operations: Sequence[Any], *, ordered: bool) -> list[list[int]]:
+    """The indexes of ``operations`` per command."""
+    if ordered:
+        indexes = list(range(len(operations)))
+        inserts: list[int] = []
+    else:
+        inserts = [i for i, op in enumerate(operations) if isinstance(op, InsertOne)]
+        indexes = [i for i, op in enumerate(operations) if not isinstance(op, InsertOne)]
+    parts = [inserts] if inserts else []
+    step = STATEMENTS_PER_COMMAND
+    return parts + [indexes[i : i + step] for i in range(0, len(indexes), step)]
+
+
 async def _one_at_a_time(
     collection: AsyncCollection[Any],
     operations: Sequence[Any],
     part: list[int],
     outcome: BulkOutcome,
+    ordered: bool,
 ) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     for index in part:
@@ -228,6 +239,8 @@ async def _one_at_a_time(
             await _write_one(collection, operation, outcome)
         except WriteError as error:  # DuplicateKeyError included
             errors.append({"index": index, "code": error.code, "errmsg": str(error)})
+            if ordered:
+                break
     return errors
 
 

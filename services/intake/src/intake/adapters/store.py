@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phananh_contracts import ReportReceived, ReportRejected
-from phananh_platform.mongo import STATEMENTS_PER_COMMAND
+from phananh_platform.mongo import bulk_write
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -412,25 +412,23 @@ def _read_model_update(update: ReadModelUpdate) -> _Update:
 
 
 async def _update_all(collection: AsyncCollection[Any], updates: Sequence[_Update]) -> None:
-    """Apply updates in order, in bulk commands of ``STATEMENTS_PER_COMMAND``.
+    """Apply updates in order, in bulk (:func:`phananh_platform.mongo.bulk_write`).
 
     The filters are chosen so that no update collides (an upsert only where nothing is
-    stored); if one does anyway (another writer raced this one), the rest are applied one
-    at a time and the collision changes nothing. (FerretDB answers a bulk update with a
-    write error in a form pymongo cannot merge, hence KeyError.)
+    stored); if one does anyway (another writer raced this one), it and the rest are
+    applied one at a time and the collision changes nothing.
     """
-    for start in range(0, len(updates), STATEMENTS_PER_COMMAND):
-        part = updates[start : start + STATEMENTS_PER_COMMAND]
-        try:
-            await collection.bulk_write(
-                [UpdateOne(where, change, upsert=upsert) for where, change, upsert in part],
-                ordered=True,
-            )
-        except (BulkWriteError, KeyError):
-            for where, change, upsert in updates[start:]:
-                with contextlib.suppress(DuplicateKeyError):
-                    await collection.update_one(where, change, upsert=upsert)
-            return
+    try:
+        await bulk_write(
+            collection,
+            [UpdateOne(where, change, upsert=upsert) for where, change, upsert in updates],
+            ordered=True,
+        )
+    except BulkWriteError as error:
+        first = min((int(e["index"]) for e in error.details.get("writeErrors", [])), default=0)
+        for where, change, upsert in updates[first:]:
+            with contextlib.suppress(DuplicateKeyError):
+                await collection.update_one(where, change, upsert=upsert)
 
 
 def _pack(fingerprint: Iterable[int]) -> str:
