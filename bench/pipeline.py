@@ -180,7 +180,7 @@ async def trail_stamps(platform: Platform, expected: Sequence[Expected]) -> dict
     found: dict[str, dict[str, float]] = {}
     counts = {stage: 0 for stage in ("reported", "assigned", "notified")}
     try:
-        cursor = client["pakn"]["audit_trail"].find(
+        cursor = client["pakn_audit"]["audit_trail"].find(
             {"event_type": {"$in": list(AUDITED_TYPES)}},
             projection={"_id": 0, "report_id": 1, "event_type": 1, "recorded_at": 1},
             batch_size=TRAIL_BATCH,

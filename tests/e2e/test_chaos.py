@@ -257,7 +257,7 @@ async def test_promises_hold_through_kills_a_broker_restart_and_a_database_outag
     print(f"\nloaded {len(accepted)} reports; faults: {log}", flush=True)
 
     client: AsyncMongoClient[Any] = AsyncMongoClient(platform.stack.database_url, tz_aware=True)
-    trail = client["pakn"]["audit_trail"]
+    trail = client["pakn_audit"]["audit_trail"]
     try:
         # Quiet down: everything on the audited topics recorded, every receipt told.
         deadline = time.monotonic() + QUIET_S

@@ -118,7 +118,7 @@ def built_services() -> dict[str, ServiceApp]:
     from routing.settings import Settings as RoutingSettings
 
     kafka = KafkaSettings(bootstrap_servers="kafka:9092")  # as in docker-compose.yml
-    mongo = MongoSettings(url=SecretStr("mongodb://mongo:27017/"), database="pakn")
+    mongo = MongoSettings(url=SecretStr("mongodb://mongo:27017/"))
     city = ROOT / "config" / "son-la" / "city.yaml"
     return {
         "intake": intake_app(

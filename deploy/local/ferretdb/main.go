@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // CPU and goroutine profiles on -debug-addr, for the benchmark
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +35,8 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to accept MongoDB wire-protocol clients on")
 	dataDir := flag.String("data-dir", "data/ferretdb", "directory holding the SQLite database files")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	debugAddr := flag.String("debug-addr", os.Getenv("FERRETDB_LOCAL_DEBUG_ADDR"),
+		"TCP address serving Go's /debug/pprof profiles (empty: none)")
 	flag.Parse()
 
 	var level slog.Level
@@ -50,10 +54,14 @@ func main() {
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  "sqlite",
+		// synchronous(NORMAL): in WAL mode a commit is written to the log but not synced
+		// to disk; it survives a crash of any process (the page cache holds it), not a
+		// power loss, the same promise as the local single Kafka broker. FULL (SQLite's
+		// default) syncs every commit, under the one write lock of a database file.
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(NORMAL)",
 	})
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
@@ -63,6 +71,14 @@ func main() {
 	defer stop()
 
 	go keepIDIndexes(ctx, abs, logger)
+
+	if *debugAddr != "" {
+		go func() {
+			if err := http.ListenAndServe(*debugAddr, nil); err != nil {
+				logger.Warn("ferretdb-local: debug listener stopped", "error", err)
+			}
+		}()
+	}
 
 	fmt.Fprintf(os.Stderr, "ferretdb-local listening on %s, data in %s\n", *listen, abs)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from phananh_platform.logs import JsonFormatter
-from phananh_platform.settings import ServiceSettings, load_settings
+from phananh_platform.settings import MongoSettings, ServiceSettings, load_settings
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
@@ -29,6 +29,27 @@ def test_nested_environment_variables_configure_a_service(
     assert settings.mongodb.database == "pakn_sonla"
     assert settings.http.port == 8080
     assert "s3cret" not in repr(settings), "the database password leaked into a repr"
+
+
+def test_each_service_owns_its_database_unless_one_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Intake(ServiceSettings):
+        service = "intake"
+
+    class Audit(ServiceSettings):
+        service = "audit"
+
+    monkeypatch.setenv("PHANANH_MONGODB__URL", "mongodb://mongo:27017/")
+    assert Intake().mongodb.database == "pakn_intake"
+    assert Audit().mongodb.database == "pakn_audit"
+
+    shared = MongoSettings()
+    assert Intake(mongodb=shared).mongodb.database == "pakn_intake"
+    assert Audit(mongodb=shared).mongodb.database == "pakn_audit", "one service's name leaked"
+
+    monkeypatch.setenv("PHANANH_MONGODB__DATABASE", "pakn_sonla")
+    assert Audit().mongodb.database == "pakn_sonla"
 
 
 def test_the_placeholder_password_from_env_example_is_refused(

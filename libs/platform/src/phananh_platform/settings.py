@@ -8,9 +8,16 @@ point at the local stack that ``phananh up`` starts on 127.0.0.1.
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -36,7 +43,12 @@ class MongoSettings(BaseModel):
         default=SecretStr(LOCAL_MONGODB),
         description="MongoDB connection string; may carry credentials, so it is secret.",
     )
-    database: str = Field(default="pakn", min_length=1, description="Database name.")
+    database: str = Field(
+        default="",
+        description="Database name; empty: the service's own, ``pakn_<service>``. Each "
+        "service owns its database: no service reads another's collections, a role can be "
+        "granted per database, and the local FerretDB writes each in a file of its own.",
+    )
     server_selection_timeout_ms: int = Field(
         default=5_000, ge=100, description="How long to wait for a reachable server."
     )
@@ -65,6 +77,9 @@ class ServiceSettings(BaseSettings):
         extra="ignore",
     )
 
+    service: ClassVar[str] = "service"
+    """The service's name (each service's settings set it): its own database's suffix."""
+
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongodb: MongoSettings = Field(default_factory=MongoSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -86,6 +101,13 @@ class ServiceSettings(BaseSettings):
         description="Seconds between measurements behind gauges that must ask a server "
         "(consumer lag, dead letters, open cases, audit chains).",
     )
+
+    @model_validator(mode="after")
+    def _own_database(self) -> ServiceSettings:
+        if not self.mongodb.database:
+            own = f"pakn_{self.service}"  # a copy: a MongoSettings may be shared
+            self.mongodb = self.mongodb.model_copy(update={"database": own})
+        return self
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

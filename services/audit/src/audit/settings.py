@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -29,6 +29,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 class Settings(ServiceSettings):
     """Everything the audit service reads from its environment."""
+
+    service: ClassVar[str] = "audit"
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8084))
     audit_signing_key: SecretStr | None = Field(

@@ -15,6 +15,7 @@ Secrets are ``SecretStr`` and refused while they hold a placeholder:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -50,6 +51,8 @@ class FacebookSettings(_Webhook):
 
 class Settings(ServiceSettings):
     """Everything the intake service reads from its environment."""
+
+    service: ClassVar[str] = "intake"
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8081))
     city_config: Path = Field(

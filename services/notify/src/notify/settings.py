@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.fernet import Fernet
 from phananh_platform.settings import HttpSettings, ServiceSettings
@@ -29,6 +30,8 @@ def _real(value: SecretStr, name: str) -> SecretStr:
 
 class Settings(ServiceSettings):
     """Everything the notify service reads from its environment."""
+
+    service: ClassVar[str] = "notify"
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8083))
     notify_config: Path = Field(

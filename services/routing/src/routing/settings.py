@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from phananh_platform.settings import HttpSettings, ServiceSettings
 from pydantic import Field
@@ -16,6 +17,8 @@ from pydantic import Field
 
 class Settings(ServiceSettings):
     """Everything the routing service reads from its environment."""
+
+    service: ClassVar[str] = "routing"
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8082))
     routing_config: Path = Field(
