@@ -57,10 +57,37 @@ async def test_a_batch_is_claimed_once_and_an_interrupted_delivery_is_taken_over
     await log.decide_all([Decision("n-1", "sent", outcome, {"provider": "sms"})], now=NOW)
     done = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=1), lease_s=60)
     assert done["n-1"].done is not None and done["n-1"].done["state"] == "sent"
+    assert done["n-1"].done["outcome"] == outcome, "the stored event, to publish"
     assert done["n-1"].done["published"] is False  # the outcome event still has to go out
     await log.published(["n-1"])
+    await log.published(["n-1"])  # a redelivered batch marks it again: no error
     last = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=2), lease_s=60)
     assert last["n-1"].done is not None and last["n-1"].done["published"] is True
+    assert (await log.get("n-1") or {})["provider"] == "sms"
+
+
+async def test_a_notification_decided_twice_keeps_its_first_outcome(
+    database: AsyncDatabase[Any],
+) -> None:
+    log = NotificationLog(database)
+    await log.claim_all([claim("n-1"), claim("n-2")], now=NOW, lease_s=60)
+    first = {"topic": "pakn.notifications.v1", "key": "r-1", "value": '{"first": true}'}
+    await log.decide_all([Decision("n-1", "sent", first, {"provider": "sms"})], now=NOW)
+
+    # A delivery that outlived its lease decides n-1 again, along with a fresh n-2.
+    second = {"topic": "pakn.notifications.v1", "key": "r-1", "value": '{"second": true}'}
+    recorded = await log.decide_all(
+        [
+            Decision("n-1", "failed", second, {"provider": "zalo-zns"}),
+            Decision("n-2", "sent", None, {"provider": "email"}),
+        ],
+        now=NOW + timedelta(minutes=10),
+    )
+    assert recorded == [
+        Decision("n-1", "sent", first, {"provider": "sms"}),
+        Decision("n-2", "sent", None, {"provider": "email"}),
+    ], "the first outcome is the one recorded and published"
+    assert (await log.get("n-1") or {})["state"] == "sent"
 
 
 async def test_a_long_batch_renews_the_leases_of_deliveries_still_in_progress(

@@ -11,9 +11,9 @@
    messages go one after the other, in the batch's order. Transient failures are retried
    with exponential backoff and jitter (each retry counted before it is made), permanent
    ones move on to the next provider.
-4. **Decide** every outcome in one bulk write (``sent`` / ``failed`` with the event that
-   tells it), **publish** all the events together, then mark them published (one write).
-   The handler returns, and Kafka commits, only after that.
+4. **Decide** every outcome in one ``insert_many`` (``sent`` / ``failed`` with the event
+   that tells it), **publish** all the events together, then mark them published (one
+   ``insert_many``). The handler returns, and Kafka commits, only after that.
 
 A delivery that crashed between its claim and its decision left the notification
 ``sending``; the redelivered batch takes it over once the lease expired and sends again
@@ -149,13 +149,13 @@ class Courier:
 
         verdicts = await self._send_all(to_send, lease_until=now + self._lease())
         decisions = skipped + [self._decision(item, verdict) for item, verdict in verdicts]
-        await self.log.decide_all(decisions, now=self.clock())
+        recorded = await self.log.decide_all(decisions, now=self.clock())
         records = republish + [
-            _record(decision.outcome) for decision in decisions if decision.outcome is not None
+            _record(decision.outcome) for decision in recorded if decision.outcome is not None
         ]
         await self.producer.publish_all(records)
         await self.log.published(
-            republished + [d.notification_id for d in decisions if d.outcome is not None]
+            republished + [d.notification_id for d in recorded if d.outcome is not None]
         )
         if held:
             raise ClaimHeld(
@@ -174,7 +174,7 @@ class Courier:
     ) -> None:
         self.metrics.redelivered.inc()
         if not done.get("published", True) and done.get("outcome"):
-            republish.append(_record(done["outcome"]))
+            republish.append(_record(done["outcome"]))  # a crash came before it went out
             republished.append(done["_id"])
         logger.info("already %s, not sent again", done["state"], extra=context)
 
