@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 from phananh_contracts import NOTIFICATIONS_TOPIC
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
 from notify.adapters.courier import Courier
-from notify.adapters.providers import build_providers
+from notify.adapters.providers import HttpClient, build_providers
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
 from notify.adapters.templates import TemplateBook
 from notify.config import NotifyConfig, load_notify_config
@@ -44,7 +43,7 @@ def create_app(settings: Settings) -> ServiceApp:
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
-    http = httpx.AsyncClient(follow_redirects=False)
+    http = HttpClient()
     providers, without_secret = build_providers(config, settings.notify_provider_secrets, http)
     producer = RecordProducer(settings.kafka, client_id="phananh-notify-events")
     metrics = NotifyMetrics(service.registry)
@@ -62,7 +61,7 @@ def create_app(settings: Settings) -> ServiceApp:
     subscribe(service, NotifyHandlers(config, ReportBook(database), opt_outs, courier, metrics))
 
     async def close_http() -> None:
-        await http.aclose()
+        await http.close()
 
     async def announce_providers() -> None:
         for provider_id in without_secret:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from notify.adapters.providers import (
     AppPush,
     FacebookSend,
+    HttpClient,
     OutgoingMessage,
     SmsGateway,
     SmtpMail,
@@ -65,9 +65,10 @@ async def server() -> AsyncIterator[ProviderServer]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
+async def client() -> AsyncIterator[HttpClient]:
+    http = HttpClient()
+    yield http
+    await http.close()
 
 
 def url(server: ProviderServer, path: str) -> AnyHttpUrl:
@@ -75,7 +76,7 @@ def url(server: ProviderServer, path: str) -> AnyHttpUrl:
 
 
 async def test_app_push_posts_the_message_with_its_idempotency_key(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     config = AppPushProvider(id="app-push", kind="app_push", url=url(server, "/push"))
     server.reply(Reply(202, {"id": "push-77"}))
@@ -96,7 +97,7 @@ async def test_app_push_posts_the_message_with_its_idempotency_key(
 
 
 async def test_zalo_oa_sends_a_consultation_message_and_reads_zalo_error_codes(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     config = ZaloOaProvider(id="zalo-oa", kind="zalo_oa", url=url(server, "/v3.0/oa/message/cs"))
     provider = ZaloOa(config, client, "oa-access-token")
@@ -128,7 +129,7 @@ async def test_zalo_oa_sends_a_consultation_message_and_reads_zalo_error_codes(
 
 
 async def test_zns_sends_the_registered_template_to_the_phone(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     config = ZaloZnsProvider(
         id="zalo-zns", kind="zalo_zns", url=url(server, "/message/template"), template_id="31337"
@@ -148,7 +149,7 @@ async def test_zns_sends_the_registered_template_to_the_phone(
 
 
 async def test_the_sms_gateway_gets_a_short_text_without_diacritics(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     config = SmsHttpProvider(
         id="sms", kind="sms_http", url=url(server, "/sms"), sender="PAKN SONLA"
@@ -173,7 +174,7 @@ async def test_the_sms_gateway_gets_a_short_text_without_diacritics(
 
 
 async def test_facebook_replies_through_the_send_api_and_reads_graph_errors(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     config = FacebookProvider(id="facebook", kind="facebook", url=url(server, "/v21.0/me/messages"))
     provider = FacebookSend(config, client, "page-token")
@@ -202,7 +203,7 @@ async def test_facebook_replies_through_the_send_api_and_reads_graph_errors(
 
 
 async def test_a_provider_that_does_not_answer_in_time_or_at_all_is_transient(
-    server: ProviderServer, client: httpx.AsyncClient
+    server: ProviderServer, client: HttpClient
 ) -> None:
     slow = SmsHttpProvider(
         id="sms", kind="sms_http", url=url(server, "/sms"), sender="PAKN", timeout_s=0.3
