@@ -17,113 +17,20 @@ from phananh_contracts import (
     AgencyUpdateEvent,
     AgencyUpdateKind,
     Channel,
-    CitizenReplied,
-    CitizenRepliedEvent,
-    Event,
-    EventData,
     Place,
     Priority,
-    ReportAssigned,
-    ReportAssignedEvent,
     Reporter,
     ReportReceived,
     ReportReceivedEvent,
-    ReportStatus,
-    ReportStatusChanged,
-    ReportStatusChangedEvent,
 )
-from phananh_contracts.examples import ALL_EXAMPLES, REPORT_ID, TRACKING_CODE
+from phananh_contracts.examples import REPORT_ID, TRACKING_CODE
 from phananh_platform.settings import MongoSettings
 from pymongo import AsyncMongoClient
 
+from tests.support.audit import MARCH, Record, month_of_records, record
 from tests.support.reports import tracking_code
 
 pytestmark = pytest.mark.integration
-
-MARCH = (datetime(2023, 2, 28, 17, tzinfo=UTC), datetime(2023, 3, 31, 17, tzinfo=UTC))
-WARDS = {"03646": "Tô Hiệu", "03664": "Chiềng An", "03670": "Chiềng Cơi", "03679": "Chiềng Sinh"}
-Record = dict[str, Any]
-
-
-def record(event_class: type[Event[Any]], data: EventData, at: datetime) -> Record:
-    """A trail-like record of one event: what both the live path and a rebuild fold."""
-    return {
-        "event_type": event_class.event_type(),
-        "payload": data.model_dump(mode="json"),
-        "occurred_at": at,
-        "valid": True,
-    }
-
-
-def month_of_records() -> list[Record]:
-    """The examples' events plus 40 reports of March 2023, at microsecond precision."""
-    rng = random.Random(31)
-    records = [
-        {"event_type": e.type, "payload": e.data.model_dump(mode="json"), "occurred_at": e.time}
-        for e in ALL_EXAMPLES
-    ]
-    for number in range(1, 41):
-        received_at = datetime(2023, 3, 1, tzinfo=UTC) + timedelta(
-            seconds=rng.uniform(0, 30 * 86400)
-        )
-        ward = rng.choice(list(WARDS))
-        report_id, code, agency = f"rpt-{number:04d}", tracking_code(number), f"ubnd-{ward}"
-        received = ReportReceived(
-            report_id=report_id,
-            tracking_code=code,
-            channel=rng.choice(list(Channel)),
-            channel_message_id=f"m-{number}",
-            received_at=received_at,
-            text="Đèn chiếu sáng ngõ 12 bị hỏng nhiều ngày.",
-            category="urban_order",
-            place=Place(ward_code=ward, ward_name=WARDS[ward]),
-            priority=Priority.NORMAL,
-            reporter=Reporter(anonymous=True),
-        )
-        assigned_at = received_at + timedelta(minutes=rng.uniform(1, 60))
-        records.append(record(ReportReceivedEvent, received, received_at))
-        assigned = ReportAssigned(
-            report_id=report_id,
-            tracking_code=code,
-            lead_agency_id=agency,
-            deadline=assigned_at + timedelta(days=7),
-            priority=Priority.NORMAL,
-            category="urban_order",
-            rule_id="urban",
-            ruleset_version="1",
-            assigned_at=assigned_at,
-        )
-        records.append(record(ReportAssignedEvent, assigned, assigned_at))
-        accepted_at = assigned_at + timedelta(hours=rng.uniform(1, 30))
-        accepted = AgencyUpdate(
-            report_id=report_id,
-            agency_id=agency,
-            kind=AgencyUpdateKind.ACCEPTED,
-            updated_at=accepted_at,
-        )
-        records.append(record(AgencyUpdateEvent, accepted, accepted_at))
-        if number % 3:
-            resolved_at = accepted_at + timedelta(days=rng.uniform(1, 10))
-            status = ReportStatusChanged(
-                report_id=report_id,
-                tracking_code=code,
-                status=ReportStatus.RESOLVED,
-                changed_at=resolved_at,
-            )
-            records.append(record(ReportStatusChangedEvent, status, resolved_at))
-            replied_at = resolved_at + timedelta(hours=3)
-            reply = CitizenReplied(
-                report_id=report_id,
-                tracking_code=code,
-                channel=Channel.ZALO,
-                channel_message_id=f"r-{number}",
-                received_at=replied_at,
-                text=f"Đã sửa xong, đánh giá {1 + number % 5}/5.",
-                rating=1 + number % 5,
-                reporter=Reporter(anonymous=True),
-            )
-            records.append(record(CitizenRepliedEvent, reply, replied_at))
-    return records
 
 
 @pytest.fixture

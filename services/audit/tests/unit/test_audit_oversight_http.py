@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import itertools
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,8 @@ from phananh_contracts import ReportEventData, topic_for_event
 from phananh_contracts.examples import ALL_EXAMPLES, REPORT_ID, TRACKING_CODE
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+
+from tests.support.audit import ListedFacts, ListedTrail
 
 pytestmark = pytest.mark.unit
 
@@ -95,41 +96,6 @@ def trail_records() -> list[dict[str, Any]]:
         )
         previous = digest
     return records
-
-
-class ListedFacts:
-    """FactsReader over a list."""
-
-    def __init__(self, facts: Sequence[ReportFacts]) -> None:
-        self.facts = facts
-
-    async def facts_received_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        lead_agency_id: str | None = None,
-        ward_code: str | None = None,
-    ) -> list[ReportFacts]:
-        return [
-            f
-            for f in self.facts
-            if f.received_at is not None
-            and start <= f.received_at < end
-            and lead_agency_id in (None, f.lead_agency_id)
-            and ward_code in (None, f.ward_code)
-        ]
-
-
-class ListedTrail:
-    """TrailReader over a list."""
-
-    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
-        self.records = records
-
-    async def records_of_report(self, ref: str) -> list[Mapping[str, Any]]:
-        ids = {r["report_id"] for r in self.records if ref in (r["report_id"], r["tracking_code"])}
-        return [r for r in self.records if r["report_id"] in ids]
 
 
 @pytest.fixture

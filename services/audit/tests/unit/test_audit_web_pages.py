@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +14,6 @@ from audit.adapters.web import WebContext, normalize_code, vietnamese_number, we
 from audit.adapters.web_guard import BoardSessions, RateLimiter
 from audit.domain.chain import SourcePosition, event_facts, head_of, next_record, to_document
 from audit.domain.checkpoints import (
-    SignedCheckpoint,
-    UnreadableCheckpoint,
     build_checkpoint,
     generate_signing_key,
     keyring,
@@ -25,10 +23,12 @@ from audit.domain.checkpoints import (
 from audit.domain.citizen_history import citizen_history
 from audit.domain.facts import AgencyStep, ReportFacts, StatusChange
 from audit.domain.report_proof import ProofState, SignedHead, prove_segment
-from phananh_contracts import ChainHead, Event, topic_for_event
+from phananh_contracts import ChainHead
 from phananh_contracts import examples as ex
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+
+from tests.support.audit import ListedFacts, ListedTrail, chained
 
 pytestmark = pytest.mark.unit
 
@@ -39,89 +39,7 @@ KEYS = {LEADER: "leadership:thanh-uy", TO_HIEU: "agency:ubnd-to-hieu"}
 SIGNING_KEY = load_signing_key(generate_signing_key())
 GOLDEN = [e for e in ex.GOLDEN_PATH if getattr(e.data, "report_id", None) == ex.REPORT_ID]
 STORY = [*GOLDEN, ex.CITIZEN_REPLIED]
-
-
-def chained(events: Sequence[Event[Any]]) -> list[dict[str, Any]]:
-    """Trail documents of the events, chained per topic partition 0 as audit writes them."""
-    heads: dict[str, ChainHead] = {}
-    documents = []
-    for offset, event in enumerate(events):
-        position = SourcePosition(topic_for_event(type(event)).name, 0, offset)
-        record = next_record(
-            heads.get(position.chain_id),
-            event_facts(event),
-            position,
-            recorded_at=event.time + timedelta(seconds=1),
-        )
-        heads[position.chain_id] = head_of(record)
-        documents.append(to_document(record))
-    return documents
-
-
 TRAIL = chained(STORY)
-
-
-class MemoryTrail:
-    def __init__(
-        self, documents: list[dict[str, Any]], checkpoints: Sequence[SignedCheckpoint] = ()
-    ) -> None:
-        self.documents = documents
-        self.stored_checkpoints = list(checkpoints)
-
-    async def records_of_report(self, ref: str) -> list[dict[str, Any]]:
-        ids = {
-            d["report_id"] for d in self.documents if ref in (d["tracking_code"], d["report_id"])
-        }
-        return sorted(
-            (d for d in self.documents if d["report_id"] in ids),
-            key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"]),
-        )
-
-    async def records_of_tracking_code(self, code: str) -> list[dict[str, Any]]:
-        return await self.records_of_report(code) if TRACKING.match(code) else []
-
-    async def chain_segment(
-        self, chain_id: str, first: int, last: int | None = None, *, limit: int = 10_000
-    ) -> list[dict[str, Any]]:
-        found = [
-            d
-            for d in self.documents
-            if d["chain_id"] == chain_id
-            and d["sequence"] >= first
-            and (last is None or d["sequence"] <= last)
-        ]
-        return sorted(found, key=lambda d: d["sequence"])[:limit]
-
-    async def checkpoints_since(
-        self, moment: datetime, *, limit: int = 20
-    ) -> list[SignedCheckpoint | UnreadableCheckpoint]:
-        return [
-            c for c in self.stored_checkpoints if datetime.fromisoformat(c.created_at) >= moment
-        ][:limit]
-
-
-TRACKING = re.compile(r"^SL-\d{4}-\w{6}$")
-
-
-class ListedFacts:
-    def __init__(self, facts: Sequence[ReportFacts]) -> None:
-        self.facts = facts
-
-    async def facts_received_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        lead_agency_id: str | None = None,
-        ward_code: str | None = None,
-    ) -> list[ReportFacts]:
-        return [
-            f
-            for f in self.facts
-            if f.received_at is not None
-            and start <= f.received_at < end
-            and lead_agency_id in (None, f.lead_agency_id)
-        ]
 
 
 def facts(number: int, ward: str, name: str, agency: str, *, resolved: bool) -> ReportFacts:
@@ -155,7 +73,7 @@ FACTS = [
 def context(**changes: Any) -> WebContext:
     base = WebContext(
         facts=ListedFacts(FACTS),
-        trail=MemoryTrail(TRAIL),
+        trail=ListedTrail(TRAIL),
         role_keys=KEYS,
         sessions=BoardSessions(KEYS, 3600),
         lookups=RateLimiter(1 / 60, 3),
@@ -253,7 +171,7 @@ def test_notes_are_escaped_and_the_rating_form_goes_to_the_relay() -> None:
         for record in map(_record, TRAIL)
     ]
     relay = "https://congdichvu.sonla.example/pakn/phan-hoi"
-    ctx = context(trail=MemoryTrail(hostile), reply_url=relay)
+    ctx = context(trail=ListedTrail(hostile), reply_url=relay)
     with TestClient(Starlette(routes=web_routes(ctx))) as http:
         page = http.get("/tra-cuu", params={"ma": ex.TRACKING_CODE})
     assert "<script>x()" not in page.text and "&lt;script&gt;x()&lt;/script&gt;" in page.text
@@ -334,7 +252,7 @@ def test_a_trail_opens_with_the_state_of_its_chains() -> None:
     )
     stored = signed_checkpoint(checkpoint, origin="database")
     ctx = context(
-        trail=MemoryTrail(TRAIL, [stored]), public_keys=keyring([SIGNING_KEY.public_key()])
+        trail=ListedTrail(TRAIL, [stored]), public_keys=keyring([SIGNING_KEY.public_key()])
     )
     with TestClient(Starlette(routes=web_routes(ctx))) as http:
         page = http.get(f"/board/reports/{ex.TRACKING_CODE}", headers={"X-Api-Key": LEADER})

@@ -42,6 +42,7 @@ from audit.domain.chain import (
     to_document,
 )
 from audit.domain.checkpoints import SignedCheckpoint, UnreadableCheckpoint, read_signed
+from audit.domain.records import in_report_order, owner_of_code
 
 TRAIL = "audit_trail"
 CHECKPOINTS = "audit_checkpoints"
@@ -351,8 +352,7 @@ class TrailStore:
         if coded is not None and coded.get("report_id"):
             report_id = coded["report_id"]
         cursor = self.trail.find({"report_id": report_id}, projection={"_id": 0})
-        records = [document async for document in cursor]
-        return sorted(records, key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"]))
+        return in_report_order([document async for document in cursor])
 
     async def records_of_tracking_code(self, code: str) -> list[dict[str, Any]]:
         """Every record about the report with this tracking code, oldest first (never
@@ -365,23 +365,12 @@ class TrailStore:
         coded = [d async for d in self.trail.find({"tracking_code": code}, projection={"_id": 0})]
         if not coded:
             return []
-        received = sorted(
-            (d["occurred_at"], d["report_id"])
-            for d in coded
-            if d.get("event_type") == "vn.pakn.report.received" and d.get("report_id")
-        )
-        if received:
-            report_id = received[0][1]
-        else:
-            named = sorted((d["occurred_at"], d["report_id"]) for d in coded if d.get("report_id"))
-            report_id = named[0][1] if named else None
+        report_id = owner_of_code(coded)
         records = {d["event_id"]: d for d in coded if d.get("report_id") == report_id}
         if report_id is not None:
             async for document in self.trail.find({"report_id": report_id}, projection={"_id": 0}):
                 records[document["event_id"]] = document
-        return sorted(
-            records.values(), key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"])
-        )
+        return in_report_order(records.values())
 
     async def chain_segment(
         self, chain_id: str, first: int, last: int | None = None, *, limit: int = 10_000

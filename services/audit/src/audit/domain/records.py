@@ -14,6 +14,7 @@ and therefore stay out of the trail).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,3 +55,28 @@ class TrailRecord:
     invalid_reason: str | None = None
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+
+
+def in_report_order(documents: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """Trail documents about one report, oldest first: a report's events come from several
+    topics, so its records sit in several chains; ordered by the events' own times, then
+    by chain position."""
+    return sorted(documents, key=lambda d: (d["occurred_at"], d["chain_id"], d["sequence"]))
+
+
+def owner_of_code(coded: Iterable[Mapping[str, Any]]) -> str | None:
+    """The report a tracking code stands for, given the trail documents carrying it.
+
+    Two reports may share a code (see intake's tracking codes): the first one received
+    keeps it. Without a receipt among them, the earliest record naming a report decides;
+    a message refused at intake names none (None)."""
+    documents = list(coded)
+    received = sorted(
+        (d["occurred_at"], d["report_id"])
+        for d in documents
+        if d.get("event_type") == "vn.pakn.report.received" and d.get("report_id")
+    )
+    if received:
+        return str(received[0][1])
+    named = sorted((d["occurred_at"], d["report_id"]) for d in documents if d.get("report_id"))
+    return str(named[0][1]) if named else None
