@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from faststream.kafka import TestKafkaBroker
 from phananh_platform.delivery import DeliveryGuard, DeliveryMetrics
+from phananh_platform.runtime import ServiceApp
 from prometheus_client import CollectorRegistry
 
 
@@ -37,3 +41,15 @@ def make_guard(sink: MemorySink) -> tuple[DeliveryGuard, list[float], CollectorR
         sleep=sleep,
     )
     return guard, pauses, registry
+
+
+@asynccontextmanager
+async def under_test_broker(service: ServiceApp) -> AsyncIterator[tuple[Any, MemorySink]]:
+    """A service's subscriptions under FastStream's in-memory ``TestKafkaBroker``, its dead
+    letters kept in memory: publish to a topic and the service's own handler runs, through
+    the platform's decoding and delivery guard, with no broker or database."""
+    assert service.guard is not None, "built by build_service"
+    sink = MemorySink()
+    service.guard.sink = sink
+    async with TestKafkaBroker(service.broker) as broker:
+        yield broker, sink

@@ -10,11 +10,15 @@ from typing import Any
 
 from audit.domain.chain import EventFacts, SourcePosition
 from audit.domain.facts import FoldedEvent
-from audit.handlers import AUDITED_TOPICS, TrailWriter
-from phananh_contracts import REPORTS_TOPIC, ContractViolation
+from audit.handlers import AUDITED_TOPICS, TrailWriter, subscribe
+from audit.settings import Settings
+from phananh_contracts import REPORT_STATUS_TOPIC, REPORTS_TOPIC, ContractViolation
 from phananh_contracts import examples as ex
 from phananh_platform.delivery import RecordRef
+from phananh_platform.runtime import build_service
 from phananh_platform.subscribers import Delivery, Undecodable
+
+from tests.support.delivery import under_test_broker
 
 NOW = datetime(2023, 3, 20, 10, 0, tzinfo=UTC)
 
@@ -84,3 +88,28 @@ def test_audit_reads_every_domain_topic_but_the_raw_channel() -> None:
     names = {topic.name for topic in AUDITED_TOPICS}
     assert "pakn.channel.raw.v1" not in names
     assert {"pakn.reports.v1", "pakn.deadlines.v1", "pakn.routing.rules.v1"} <= names
+
+
+async def test_records_published_on_audited_topics_reach_the_trail_through_the_subscriber() -> None:
+    """Topic -> subscriber -> handler -> domain, under FastStream's test broker."""
+    service = build_service("audit", Settings(), uses_database=False)
+    trail, facts = MemoryTrail(), MemoryReadModel()
+    subscribe(service, TrailWriter(trail, facts, clock=lambda: NOW))
+    received, assigned = ex.REPORT_RECEIVED.to_kafka(), ex.STATUS_ASSIGNED.to_kafka()
+
+    async with under_test_broker(service) as (broker, dead_letters):
+        await broker.publish(received.value, topic=REPORTS_TOPIC.name, key=received.key)
+        await broker.publish(b"{not json", topic=REPORTS_TOPIC.name, key=b"k")
+        await broker.publish(assigned.value, topic=REPORT_STATUS_TOPIC.name, key=assigned.key)
+
+    assert [facts.event_type for facts, _ in trail.appended] == [
+        ex.REPORT_RECEIVED.type,
+        "invalid",
+        ex.STATUS_ASSIGNED.type,
+    ]
+    assert [event_type for event_type, _, _ in facts.folded] == [
+        ex.REPORT_RECEIVED.type,
+        ex.STATUS_ASSIGNED.type,
+    ]
+    (dead,) = dead_letters.records
+    assert dead["topic"] == "pakn.dlq.audit.v1" and dead["value"] == b"{not json"
