@@ -216,3 +216,28 @@ async def test_two_instances_folding_batches_of_the_same_reports_lose_no_event(
         await asyncio.gather(store.apply_events(first), other.apply_events(second))
     for key, facts in fold(records).items():
         assert await store.get(key) == facts
+
+
+async def test_reports_another_instance_folded_are_read_back_in_batches(
+    store: FactsStore,
+    mongo_settings: MongoSettings,
+    mongo_client: AsyncMongoClient[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An instance that never saw a report (restarted, or it left its memory: a backlog of
+    many reports) folds the report's next events on the stored version, read together with
+    the batch's others, not one event at a time with a read each."""
+    records = month_of_records()
+    first, rest = records[: len(records) // 2], records[len(records) // 2 :]
+    for batch in batches(first, 50):
+        await store.apply_events(batch)
+    restarted = FactsStore(mongo_client[mongo_settings.database])
+
+    async def one_by_one(*_: Any) -> None:
+        raise AssertionError("a report went through apply_event, event by event")
+
+    monkeypatch.setattr(restarted, "apply_event", one_by_one)
+    for batch in batches(rest, 100):
+        await restarted.apply_events(batch)
+    for key, facts in fold(records).items():
+        assert await restarted.get(key) == facts

@@ -67,8 +67,11 @@ MAX_ATTEMPTS = 20
 DUPLICATE_KEY = 11000
 POINTER_EVERY = 4
 """The version pointer moves every this many versions (a report has a handful)."""
-RECENT_REPORTS = 20_000
-"""Reports whose latest version an instance keeps in memory (a few MB)."""
+RECENT_REPORTS = 5_000
+"""Reports whose latest version an instance keeps in memory (a few MB); the others are
+read back in batches when their events come."""
+BATCH_ROUNDS = 3
+"""Rounds of batched reads and inserts before a contended report goes event by event."""
 """Rounds of one update while other writers keep changing the same report."""
 REBUILD_BATCH = 500
 
@@ -162,22 +165,46 @@ class FactsStore:
 
         The latest version of a report comes from this instance's memory; a report it has
         not seen is taken as new (version 1, no read: if one exists, the insert is refused).
-        A report whose version was taken by another writer, or that this instance must read,
-        goes through :meth:`apply_event`, event by event. Idempotent like it."""
+        The reports whose insert was refused, and those this instance knows were moved on
+        by another writer, are read together (``_id $in`` lookups, :meth:`_latest_many`)
+        and folded again, a few rounds at most; one still contended after that goes
+        through :meth:`apply_event`, event by event. Idempotent like it."""
         keyed: dict[str, list[FoldedEvent]] = {}
         for event in events:
             key = report_key(event[0], event[1])
             if key is not None:
                 keyed.setdefault(key, []).append(event)
         known: dict[str, dict[str, Any] | None] = {}
-        one_by_one: list[str] = []
+        to_read: list[str] = []
         for key in keyed:
             if key not in self._recent:
                 known[key] = None  # most likely new: written without reading
             elif (document := self._recent[key][1]) is not None:
                 known[key] = document
             else:
-                one_by_one.append(key)  # another writer moved it on: read it
+                to_read.append(key)  # another writer moved it on: read it
+        pointers: list[UpdateOne] = []
+        for _ in range(BATCH_ROUNDS):
+            known |= await self._latest_many(to_read)
+            refused = await self._fold_and_insert(known, keyed, pointers)
+            known = {}
+            to_read = sorted(refused)
+            if not to_read:
+                break
+        if pointers:
+            await bulk_write(self.pointers, pointers)
+        for key in to_read:  # contended round after round: one event at a time
+            for event_type, data, occurred_at in keyed[key]:
+                await self.apply_event(event_type, data, occurred_at)
+
+    async def _fold_and_insert(
+        self,
+        known: Mapping[str, dict[str, Any] | None],
+        keyed: Mapping[str, Sequence[FoldedEvent]],
+        pointers: list[UpdateOne],
+    ) -> set[str]:
+        """Fold each report's events onto its ``known`` latest version and insert the new
+        versions; the reports whose version another writer took first."""
         latest = {key: facts_of(document) if document else None for key, document in known.items()}
         folded = fold_events(latest, (event for key in known for event in keyed[key]))
         versions: list[dict[str, Any]] = []
@@ -187,23 +214,51 @@ class FactsStore:
             document = known[key]
             versions.append(document_of(after, version=document["version"] + 1 if document else 1))
         refused = await self._insert_versions(versions)
-        pointers = []
         for written in versions:
             key, version = written["report_id"], written["version"]
             if key in refused:
                 self._remember(key, version, None)
-                one_by_one.append(key)
                 continue
             self._remember(key, version, written)
             if version % POINTER_EVERY == 0:
                 pointers.append(
                     UpdateOne({"_id": key}, {"$max": {"version": version}}, upsert=True)
                 )
-        if pointers:
-            await bulk_write(self.pointers, pointers)
-        for key in one_by_one:
-            for event_type, data, occurred_at in keyed[key]:
-                await self.apply_event(event_type, data, occurred_at)
+        return refused
+
+    async def _latest_many(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The latest versions of several reports, with ``_id $in`` lookups only: their
+        pointers, then the versions from each pointer (or from this instance's hint) up to
+        ``POINTER_EVERY`` past it; a report whose newest probed version exists is followed
+        on by :meth:`_latest_of`."""
+        if not report_ids:
+            return {}
+        hints = {key: self._recent.get(key, (0, None))[0] for key in report_ids}
+        async for pointer in self.pointers.find({"_id": {"$in": list(report_ids)}}):
+            key = pointer["_id"]
+            hints[key] = max(hints[key], int(pointer.get("version", 0)))
+        probes = {
+            key: range(max(1, hint), max(1, hint) + POINTER_EVERY + 1)
+            for key, hint in hints.items()
+        }
+        wanted = [version_id(key, n) for key, numbers in probes.items() for n in numbers]
+        found: dict[str, dict[str, Any]] = {}
+        async for document in self.collection.find({"_id": {"$in": wanted}}):
+            key = document["report_id"]
+            if key not in found or document["version"] > found[key]["version"]:
+                found[key] = document
+        latest: dict[str, dict[str, Any] | None] = {}
+        for key, numbers in probes.items():
+            document = found.get(key)
+            if document is not None and document["version"] == numbers[-1]:
+                latest[key] = await self._latest_of(key, document["version"])  # moved far on
+            elif document is None and hints[key] > 1:
+                latest[key] = await self._latest_of(key)  # a hint older than a rebuild
+            else:
+                latest[key] = document
+                if document is not None:
+                    self._remember(key, document["version"], document)
+        return latest
 
     async def _insert_versions(self, versions: Sequence[dict[str, Any]]) -> set[str]:
         """Insert new versions; the reports whose version another writer made first."""
