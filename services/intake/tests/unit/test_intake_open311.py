@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -38,6 +38,8 @@ from phananh_contracts import (
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+
+from tests.support.intake import ListedRequests
 
 pytestmark = pytest.mark.unit
 
@@ -134,40 +136,6 @@ class MemoryPublisher:
         self.events.append(event)
 
 
-class MemoryRequests:
-    """ServiceRequestLookup over a few views, filtering as the MongoDB read model must."""
-
-    def __init__(self, *views: ServiceRequestView) -> None:
-        self.views = views
-
-    async def by_id(self, service_request_id: str) -> ServiceRequestView | None:
-        return next((v for v in self.views if v.service_request_id == service_request_id), None)
-
-    async def by_token(self, token: str) -> ServiceRequestView | None:
-        return next((v for v in self.views if v.token == token), None)
-
-    async def search(
-        self,
-        *,
-        ids: Sequence[str] = (),
-        service_code: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        status: str | None = None,
-        limit: int = 1000,
-    ) -> list[ServiceRequestView]:
-        if ids:
-            return [v for v in self.views if v.service_request_id in ids][:limit]
-        return [
-            v
-            for v in self.views
-            if service_code in (None, v.service_code)
-            and status in (None, v.status)
-            and (start is None or v.requested_datetime >= start)
-            and (end is None or v.requested_datetime <= end)
-        ][:limit]
-
-
 @pytest.fixture
 def publisher() -> MemoryPublisher:
     return MemoryPublisher()
@@ -180,7 +148,7 @@ def ctx(publisher: MemoryPublisher) -> FrontContext:
         tracking_secret=SECRET,
         city_prefix="SL",
         api_keys={API_KEY: "open311:fixmystreet"},
-        requests=MemoryRequests(MARKET, LAMP, WASTE),
+        requests=ListedRequests(MARKET, LAMP, WASTE),
         open311_services=SERVICES,
         clock=lambda: NOW,
     )
@@ -618,7 +586,7 @@ def test_reads_answer_503_without_the_read_model(ctx: FrontContext, path: str) -
     assert response.status_code == 503
 
 
-class UnreachableRequests(MemoryRequests):
+class UnreachableRequests(ListedRequests):
     """The read model while its database is away."""
 
     async def by_id(self, service_request_id: str) -> ServiceRequestView | None:
@@ -648,7 +616,7 @@ def test_reads_answer_503_in_open311_form_while_the_database_is_away(
 
 def test_xml_drops_characters_xml_cannot_carry(ctx: FrontContext) -> None:
     noisy = dataclasses.replace(MARKET, description="Chợ\x0cNoong Đúc")
-    client = client_for(dataclasses.replace(ctx, requests=MemoryRequests(noisy)))
+    client = client_for(dataclasses.replace(ctx, requests=ListedRequests(noisy)))
 
     response = client.get(f"/open311/v2/requests/{noisy.service_request_id}.xml")
 
