@@ -738,3 +738,31 @@ def test_the_store_never_updates_or_deletes() -> None:
     code = source.read_text()
     for call in ("update_", "delete_", "replace_one", "find_one_and_", "drop", "bulk_write"):
         assert f".{call}" not in code, call
+
+
+async def test_a_restarted_writer_finds_its_chains_ends_without_reading_the_trail(
+    store: TrailStore, database: AsyncDatabase[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart (nothing remembered) each chain's end is found by ``_id``, from the
+    last checkpoint's heads or from the chain's first place; reading a chain by sequence
+    (a scan of the whole trail on FerretDB, once per chain) is left to older trails."""
+    records = deadline_records(6)
+    writer = TrailWriter(store, Seen(), clock=ticking())
+    for record in records[:3]:
+        await one(writer, record)
+    published = Published()
+    assert await Checkpointer(store, published, SIGNING_KEY, "audit-1", clock=ticking())()
+    for record in records[3:5]:
+        await one(writer, record)
+
+    restarted = TrailStore(database)
+
+    async def scan(chain_id: str) -> None:
+        raise AssertionError(f"{chain_id} was read by sequence")
+
+    monkeypatch.setattr(restarted, "_last_by_sequence", scan)
+    resumed = TrailWriter(restarted, Seen(), clock=ticking())
+    assert await one(resumed, records[5]) is True
+    assert await one(resumed, consumed(ex.AGENCY_ACCEPTED, partition=1)) is True  # a new chain
+    assert [d["sequence"] for d in await stored(database, DEADLINES)] == [1, 2, 3, 4, 5, 6]
+    assert (await verify(restarted)).intact

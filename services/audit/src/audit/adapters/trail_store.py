@@ -95,6 +95,8 @@ class TrailStore:
         """Chains this instance made sure are in ``audit_chains``."""
         self._unnamed: set[str] = set()
         """Chains whose last record, when read, had a server ``_id`` (an older version's)."""
+        self._signed_heads: dict[str, int] | None = None
+        """Each chain's sequence in the latest stored checkpoint (read once, when needed)."""
 
     async def ensure_indexes(self) -> None:
         await self.trail.create_index("event_id", unique=True, name="event_id")
@@ -255,13 +257,56 @@ class TrailStore:
         """The last record of a chain, or None for a chain without records.
 
         From the head this instance knows, newer records are looked up by ``_id`` (their
-        place); a chain it never saw is read by sequence once (a scan on FerretDB)."""
-        known = self._heads.get(chain_id) or await self._last_by_sequence(chain_id)
+        place). A chain it never saw starts from the head the latest stored checkpoint
+        signed for it, else from its first place; only a chain written before records
+        were named by place is read by sequence (a scan on FerretDB)."""
+        known = self._heads.get(chain_id) or await self._start_of(chain_id)
         if known is None:
             return None
         newest = await self._follow(known)
         self._heads[chain_id] = newest
         return newest
+
+    async def _start_of(self, chain_id: str) -> ChainHead | None:
+        """A record of a chain this instance never saw, found by ``_id`` where it can be."""
+        if self._signed_heads is None:
+            self._signed_heads = await self._latest_checkpoint_heads()
+        places = [record_id(chain_id, 1)]
+        if (signed := self._signed_heads.get(chain_id)) is not None:
+            places.insert(0, record_id(chain_id, signed))
+        for place in places:
+            document = await self.trail.find_one(
+                {"_id": place}, projection={"sequence": 1, "hash": 1}
+            )
+            if document is not None:
+                return _chain_head(chain_id, document)
+        if chain_id in await self._chains_listed():
+            return await self._last_by_sequence(chain_id)  # records without named places
+        return None
+
+    async def _latest_checkpoint_heads(self) -> dict[str, int]:
+        """Chain id -> sequence, as the latest stored checkpoint signed them (a hint only:
+        the record at that place is read, and the chain followed from it)."""
+        cursor = self.checkpoint_documents.find({}, sort=[("created_at", DESCENDING)]).limit(1)
+        async for document in cursor:
+            return {
+                head["chain_id"]: int(head["sequence"])
+                for head in document.get("heads", [])
+                if isinstance(head, dict) and "chain_id" in head and "sequence" in head
+            }
+        return {}
+
+    async def _chains_listed(self) -> set[str]:
+        """The chains ``audit_chains`` names, after listing, once, those of a trail written
+        before the collection existed (a scan per chain, then never again)."""
+        listed = {document["_id"] async for document in self.chain_documents.find({})}
+        if _LISTED not in listed:
+            for chain_id in await self.chain_ids():
+                await self._list(chain_id)
+            await insert_once(self.chain_documents, {"_id": _LISTED})
+            listed = {document["_id"] async for document in self.chain_documents.find({})}
+        listed.discard(_LISTED)
+        return listed
 
     async def _follow(self, head: ChainHead) -> ChainHead:
         """The newest head reachable from ``head`` by looking up the next places, a window
@@ -321,13 +366,7 @@ class TrailStore:
         writes to it: one small read, however long the trail). A trail
         written before that collection existed is listed once, from the trail itself
         (a scan per chain on FerretDB)."""
-        listed = {document["_id"] async for document in self.chain_documents.find({})}
-        if _LISTED not in listed:
-            for chain_id in await self.chain_ids():
-                await self._list(chain_id)
-            await insert_once(self.chain_documents, {"_id": _LISTED})
-            listed = {document["_id"] async for document in self.chain_documents.find({})}
-        listed.discard(_LISTED)
+        listed = await self._chains_listed()
         heads: list[ChainHead] = []
         for chain_id in sorted(listed):
             head = await self.head(chain_id)
