@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from intake.domain.model import ServiceRequestView
+from phananh_contracts import RawChannelMessageReceivedEvent
 
 
 class ListedRequests:
@@ -54,3 +55,17 @@ class ListedRequests:
                 and (end is None or v.requested_datetime <= end)
             ]
         return sorted(found, key=lambda v: v.requested_datetime, reverse=True)[:limit]
+
+
+class KeptPublisher:
+    """``RawPublisher`` keeping what it published; ``down`` makes it raise as an
+    unreachable Kafka does (intake's fronts then answer 503 and keep nothing)."""
+
+    def __init__(self) -> None:
+        self.events: list[RawChannelMessageReceivedEvent] = []
+        self.down = False
+
+    async def publish_raw(self, event: RawChannelMessageReceivedEvent) -> None:
+        if self.down:
+            raise ConnectionError("Kafka is unreachable")
+        self.events.append(event)

@@ -15,9 +15,11 @@ import pytest
 from intake.adapters.http import city_app, collaborator, email, facebook, hotline, web, zalo
 from intake.adapters.http.context import FrontContext
 from intake.domain.tracking import tracking_code
-from phananh_contracts import Channel, RawChannelMessageReceivedEvent
+from phananh_contracts import Channel
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+
+from tests.support.intake import KeptPublisher
 
 pytestmark = pytest.mark.unit
 
@@ -46,25 +48,12 @@ APP_REPORT: dict[str, Any] = {
 }
 
 
-class InMemoryPublisher:
-    """A RawPublisher keeping what it published; ``failing`` makes it raise like Kafka down."""
-
-    def __init__(self) -> None:
-        self.events: list[RawChannelMessageReceivedEvent] = []
-        self.failing = False
-
-    async def publish_raw(self, event: RawChannelMessageReceivedEvent) -> None:
-        if self.failing:
-            raise ConnectionError("Kafka is unreachable")
-        self.events.append(event)
-
-
 @pytest.fixture
-def publisher() -> InMemoryPublisher:
-    return InMemoryPublisher()
+def publisher() -> KeptPublisher:
+    return KeptPublisher()
 
 
-def front(publisher: InMemoryPublisher, **changes: Any) -> TestClient:
+def front(publisher: KeptPublisher, **changes: Any) -> TestClient:
     settings: dict[str, Any] = {
         "publisher": publisher,
         "tracking_secret": SECRET,
@@ -89,7 +78,7 @@ def front(publisher: InMemoryPublisher, **changes: Any) -> TestClient:
 
 
 @pytest.fixture
-def client(publisher: InMemoryPublisher) -> TestClient:
+def client(publisher: KeptPublisher) -> TestClient:
     return front(publisher)
 
 
@@ -105,7 +94,7 @@ def code(channel: str, message_id: str) -> str:
 
 
 def test_an_app_report_is_published_once_and_answered_with_its_tracking_code(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     body = json.dumps(APP_REPORT, ensure_ascii=False)
     response = client.post(
@@ -132,7 +121,7 @@ def test_an_app_report_is_published_once_and_answered_with_its_tracking_code(
 
 
 def test_a_retried_app_report_is_the_same_event(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     for _ in range(2):
         client.post("/channels/app/reports", json=APP_REPORT, headers=bearer("app"))
@@ -142,7 +131,7 @@ def test_a_retried_app_report_is_the_same_event(
 
 
 def test_an_app_report_without_a_client_id_gets_a_new_one(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     report = {key: value for key, value in APP_REPORT.items() if key != "client_message_id"}
     headers = {"X-Api-Key": KEYS["app"]}
@@ -165,7 +154,7 @@ def test_an_app_report_without_a_client_id_gets_a_new_one(
     ],
 )
 def test_a_report_without_the_apps_key_is_refused_and_not_published(
-    client: TestClient, publisher: InMemoryPublisher, headers: dict[str, str], status: int
+    client: TestClient, publisher: KeptPublisher, headers: dict[str, str], status: int
 ) -> None:
     response = client.post("/channels/app/reports", json=APP_REPORT, headers=headers)
 
@@ -176,7 +165,7 @@ def test_a_report_without_the_apps_key_is_refused_and_not_published(
     assert publisher.events == []
 
 
-def test_an_oversized_body_is_refused_with_413(publisher: InMemoryPublisher) -> None:
+def test_an_oversized_body_is_refused_with_413(publisher: KeptPublisher) -> None:
     client = front(publisher, max_body_bytes=1000)
     report = {**APP_REPORT, "text": SEED * 20}
 
@@ -201,7 +190,7 @@ def test_an_oversized_body_is_refused_with_413(publisher: InMemoryPublisher) -> 
     ],
 )
 def test_a_malformed_app_report_is_refused_with_422_and_not_published(
-    client: TestClient, publisher: InMemoryPublisher, body: Any, message: str
+    client: TestClient, publisher: KeptPublisher, body: Any, message: str
 ) -> None:
     content = json.dumps(body) if isinstance(body, dict) else body
     response = client.post(
@@ -218,9 +207,7 @@ def test_a_malformed_app_report_is_refused_with_422_and_not_published(
     assert publisher.events == []
 
 
-def test_a_body_that_is_not_utf8_is_refused(
-    client: TestClient, publisher: InMemoryPublisher
-) -> None:
+def test_a_body_that_is_not_utf8_is_refused(client: TestClient, publisher: KeptPublisher) -> None:
     response = client.post(
         "/channels/hotline/tickets",
         content="Chợ".encode("utf-16"),
@@ -235,7 +222,7 @@ def test_a_body_that_is_not_utf8_is_refused(
 
 
 def test_a_report_in_another_media_type_is_refused_with_415(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     response = client.post(
         "/channels/app/reports",
@@ -248,9 +235,9 @@ def test_a_report_in_another_media_type_is_refused_with_415(
 
 
 def test_when_kafka_is_down_the_report_is_not_accepted_and_the_client_must_retry(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
-    publisher.failing = True
+    publisher.down = True
 
     response = client.post("/channels/app/reports", json=APP_REPORT, headers=bearer("app"))
 
@@ -263,7 +250,7 @@ def test_when_kafka_is_down_the_report_is_not_accepted_and_the_client_must_retry
 
 
 def test_a_web_form_is_published_with_its_idempotency_key(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     form = urlencode({"text": SEED, "name": "Lò Văn Minh", "phone": "0912345678"})
     response = client.post(
@@ -289,7 +276,7 @@ def test_a_web_form_is_published_with_its_idempotency_key(
 
 
 def test_a_web_report_in_json_and_a_bad_idempotency_key(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     accepted = client.post("/channels/web/reports", json={"text": SEED}, headers=bearer("web"))
     refused = client.post(
@@ -304,7 +291,7 @@ def test_a_web_report_in_json_and_a_bad_idempotency_key(
 
 
 def test_a_hotline_ticket_is_published_under_its_ticket_id(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     ticket = {
         "ticket_id": "HL-20230314-0042",
@@ -349,7 +336,7 @@ EMAIL = "\r\n".join(
 
 
 def test_an_email_is_published_as_base64_under_its_message_id(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     response = client.post(
         "/channels/email/messages",
@@ -367,7 +354,7 @@ def test_an_email_is_published_as_base64_under_its_message_id(
 
 
 def test_an_email_without_message_id_or_media_type_is_refused(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     headers = {**bearer("email"), "Content-Type": "message/rfc822"}
     no_id = client.post(
@@ -387,7 +374,7 @@ def test_an_email_without_message_id_or_media_type_is_refused(
 
 
 def test_a_collaborator_summary_gets_one_tracking_code_per_item(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     summary = {
         "collaborator_id": "ctv-chieng-sinh-08",
@@ -438,7 +425,7 @@ def zalo_signature(body: bytes, secret: str = ZALO_SECRET) -> dict[str, str]:
 
 
 def test_a_signed_zalo_message_is_published_and_answered_200(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     body = zalo_body(quote_msg_id="a3f9c1e27b8d4c05")
 
@@ -466,7 +453,7 @@ def test_a_signed_zalo_message_is_published_and_answered_200(
     ],
 )
 def test_a_zalo_event_without_the_right_signature_is_refused(
-    client: TestClient, publisher: InMemoryPublisher, headers: dict[str, str]
+    client: TestClient, publisher: KeptPublisher, headers: dict[str, str]
 ) -> None:
     response = client.post("/channels/zalo/webhook", content=zalo_body(), headers=headers)
 
@@ -475,7 +462,7 @@ def test_a_zalo_event_without_the_right_signature_is_refused(
 
 
 def test_a_zalo_timestamp_that_is_no_text_is_a_bad_signature_not_a_crash(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     # A lone surrogate is valid JSON but cannot be signed (it was a 500 before).
     body = b'{"event_name": "user_send_text", "timestamp": "\\ud800"}'
@@ -489,7 +476,7 @@ def test_a_zalo_timestamp_that_is_no_text_is_a_bad_signature_not_a_crash(
 
 
 def test_a_zalo_event_that_is_no_message_is_answered_200_and_ignored(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     body = zalo_body("follow")
 
@@ -503,7 +490,7 @@ def test_a_zalo_event_that_is_no_message_is_answered_200_and_ignored(
     assert publisher.events == []
 
 
-def test_an_unconfigured_zalo_channel_accepts_nothing(publisher: InMemoryPublisher) -> None:
+def test_an_unconfigured_zalo_channel_accepts_nothing(publisher: KeptPublisher) -> None:
     client = front(publisher, zalo_oa_secret=None)
     body = zalo_body()
 
@@ -576,7 +563,7 @@ def test_the_facebook_handshake_echoes_the_challenge_for_the_right_token(
 
 
 def test_a_signed_facebook_batch_is_published_one_event_per_message(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     body = facebook_batch()
 
@@ -600,7 +587,7 @@ def test_a_signed_facebook_batch_is_published_one_event_per_message(
 
 @pytest.mark.parametrize("tamper", [False, True])
 def test_a_facebook_batch_without_the_right_signature_is_refused(
-    client: TestClient, publisher: InMemoryPublisher, tamper: bool
+    client: TestClient, publisher: KeptPublisher, tamper: bool
 ) -> None:
     body = facebook_batch()
     headers = facebook_signature(body) if tamper else {}
@@ -613,9 +600,9 @@ def test_a_facebook_batch_without_the_right_signature_is_refused(
 
 
 def test_a_facebook_batch_is_not_acknowledged_while_kafka_is_down(
-    client: TestClient, publisher: InMemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
-    publisher.failing = True
+    publisher.down = True
     body = facebook_batch()
 
     response = client.post(
@@ -626,7 +613,7 @@ def test_a_facebook_batch_is_not_acknowledged_while_kafka_is_down(
     assert "Retry-After" in response.headers
 
 
-def test_an_unconfigured_facebook_channel_accepts_nothing(publisher: InMemoryPublisher) -> None:
+def test_an_unconfigured_facebook_channel_accepts_nothing(publisher: KeptPublisher) -> None:
     client = front(publisher, facebook_app_secret=None, facebook_verify_token=None)
     body = facebook_batch()
 
@@ -640,7 +627,7 @@ def test_an_unconfigured_facebook_channel_accepts_nothing(publisher: InMemoryPub
     assert publisher.events == []
 
 
-def test_streamed_bodies_are_read_whole(client: TestClient, publisher: InMemoryPublisher) -> None:
+def test_streamed_bodies_are_read_whole(client: TestClient, publisher: KeptPublisher) -> None:
     body = zalo_body()
 
     def chunks() -> Iterator[bytes]:
@@ -654,7 +641,7 @@ def test_streamed_bodies_are_read_whole(client: TestClient, publisher: InMemoryP
 
 
 def test_two_call_centres_with_the_same_ticket_number_make_two_reports(
-    publisher: InMemoryPublisher,
+    publisher: KeptPublisher,
 ) -> None:
     client = front(
         publisher,

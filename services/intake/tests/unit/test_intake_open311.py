@@ -32,14 +32,13 @@ from phananh_contracts import (
     Channel,
     GeoPoint,
     RawChannelMessageReceived,
-    RawChannelMessageReceivedEvent,
     RejectionReason,
 )
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.support.intake import ListedRequests
+from tests.support.intake import KeptPublisher, ListedRequests
 
 pytestmark = pytest.mark.unit
 
@@ -123,26 +122,13 @@ FORM = {
 }
 
 
-class MemoryPublisher:
-    """RawPublisher keeping what it published; ``down`` makes it fail like Kafka would."""
-
-    def __init__(self) -> None:
-        self.events: list[RawChannelMessageReceivedEvent] = []
-        self.down = False
-
-    async def publish_raw(self, event: RawChannelMessageReceivedEvent) -> None:
-        if self.down:
-            raise ConnectionError("Kafka is unreachable")
-        self.events.append(event)
+@pytest.fixture
+def publisher() -> KeptPublisher:
+    return KeptPublisher()
 
 
 @pytest.fixture
-def publisher() -> MemoryPublisher:
-    return MemoryPublisher()
-
-
-@pytest.fixture
-def ctx(publisher: MemoryPublisher) -> FrontContext:
+def ctx(publisher: KeptPublisher) -> FrontContext:
     return FrontContext(
         publisher=publisher,
         tracking_secret=SECRET,
@@ -372,7 +358,7 @@ def test_an_unknown_format_answers_404(client: TestClient) -> None:
 
 
 def test_post_publishes_the_form_and_answers_the_tracking_code(
-    client: TestClient, publisher: MemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     response = client.post("/open311/v2/requests.json", data=FORM)
 
@@ -398,7 +384,7 @@ def test_post_publishes_the_form_and_answers_the_tracking_code(
 
 
 def test_post_keeps_the_form_as_received_without_the_api_key(
-    client: TestClient, publisher: MemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     rest = (
         "service_code=urban_order&lat=21.3&long=103.9&description=Ch%E1%BB%A3+Noong+%C4%90%C3%BAc"
@@ -429,7 +415,7 @@ def test_post_keeps_the_form_as_received_without_the_api_key(
 )
 def test_post_refuses_bad_requests_and_publishes_nothing(
     client: TestClient,
-    publisher: MemoryPublisher,
+    publisher: KeptPublisher,
     form: dict[str, str],
     status: int,
     detail: str,
@@ -446,7 +432,7 @@ def test_post_refuses_bad_requests_and_publishes_nothing(
 
 
 def test_post_answers_503_and_accepts_nothing_when_kafka_is_down(
-    client: TestClient, publisher: MemoryPublisher
+    client: TestClient, publisher: KeptPublisher
 ) -> None:
     publisher.down = True
 
@@ -459,7 +445,7 @@ def test_post_answers_503_and_accepts_nothing_when_kafka_is_down(
 
 
 def test_post_refuses_a_form_larger_than_allowed(
-    ctx: FrontContext, publisher: MemoryPublisher
+    ctx: FrontContext, publisher: KeptPublisher
 ) -> None:
     client = client_for(dataclasses.replace(ctx, max_body_bytes=2_000))
 
@@ -666,7 +652,7 @@ def test_georeport_client_reads_services_and_requests(server_root: str, output_f
 
 
 def test_a_key_of_another_channel_cannot_post_open311_requests(
-    ctx: FrontContext, publisher: MemoryPublisher
+    ctx: FrontContext, publisher: KeptPublisher
 ) -> None:
     app_key = "the-public-app-key-shipped-in-the-phone-app"
     client = client_for(dataclasses.replace(ctx, api_keys={app_key: "app:sonla-smart"}))
