@@ -91,3 +91,10 @@ async def publish(
             await producer.publish(record)
     finally:
         await producer.stop()
+
+
+async def publish_events(
+    kafka: KafkaSettings, *events: Event[Any], client_id: str = "it-publisher"
+) -> None:
+    """Put ``events`` on their own topics, in order, as the services would publish them."""
+    await publish(kafka, *(event.to_kafka() for event in events), client_id=client_id)

@@ -34,7 +34,7 @@ from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from tests.support.kafka import TopicWatcher
+from tests.support.kafka import TopicWatcher, publish_events
 
 pytestmark = pytest.mark.integration
 
@@ -58,13 +58,7 @@ def renamed(events: tuple[Event[Any], ...]) -> list[Event[Any]]:
 
 
 async def publish(kafka: KafkaSettings, events: list[Event[Any]]) -> None:
-    producer = RecordProducer(kafka, client_id="it-audit-source")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.publish(event.to_kafka())
-    finally:
-        await producer.stop()
+    await publish_events(kafka, *events, client_id="it-audit-source")
 
 
 async def wait_until(check: Any, what: str, timeout_s: float = 240) -> Any:

@@ -36,12 +36,13 @@ from intake.app import create_app as create_intake
 from intake.settings import Settings as IntakeSettings
 from phananh_contracts import ALL_TOPICS, Event
 from phananh_contracts import examples as ex
-from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.kafka import ensure_topics
 from phananh_platform.privacy import new_contact_key
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pydantic import SecretStr
 
+from tests.support.kafka import publish_events
 from tests.support.servers import in_ci
 
 pytestmark = pytest.mark.integration
@@ -164,13 +165,7 @@ async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout_s: 
 
 
 async def publish(kafka: KafkaSettings, events: list[Event[Any]]) -> None:
-    producer = RecordProducer(kafka, client_id="it-audit-web-source")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.publish(event.to_kafka())
-    finally:
-        await producer.stop()
+    await publish_events(kafka, *events, client_id="it-audit-web-source")
 
 
 @pytest.fixture(scope="module")

@@ -41,14 +41,14 @@ from phananh_contracts.examples import (
     STATUS_RESOLVED,
 )
 from phananh_contracts.values import RejectionReason
-from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.kafka import ensure_topics
 from phananh_platform.privacy import ContactSealer, SealedContact
 from phananh_platform.runtime import ServiceApp
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from tests.support.kafka import TopicWatcher
+from tests.support.kafka import TopicWatcher, publish_events
 from tests.support.providers import MailServer, ProviderServer, Reply, refused_url
 
 pytestmark = pytest.mark.integration
@@ -175,13 +175,7 @@ async def notify(
 
 
 async def publish(kafka: KafkaSettings, *events: Event[Any]) -> None:
-    producer = RecordProducer(kafka, client_id="it-notify-source")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.publish(event.to_kafka())
-    finally:
-        await producer.stop()
+    await publish_events(kafka, *events, client_id="it-notify-source")
 
 
 def about(*reports: ReportReceivedEvent | str) -> Callable[[Event[Any]], bool]:

@@ -22,7 +22,7 @@ from phananh_platform.settings import KafkaSettings, MongoSettings
 from routing.app import create_app
 from routing.settings import Settings
 
-from tests.support.kafka import TopicWatcher
+from tests.support.kafka import TopicWatcher, publish_events
 from tests.support.routing import delivered
 
 pytestmark = pytest.mark.integration
@@ -57,13 +57,7 @@ def golden_report(**changes: Any) -> ReportReceivedEvent:
 
 
 async def publish(kafka: KafkaSettings, *events: ReportReceivedEvent) -> None:
-    producer = RecordProducer(kafka, client_id="it-routing-source")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.publish(event.to_kafka())
-    finally:
-        await producer.stop()
+    await publish_events(kafka, *events, client_id="it-routing-source")
 
 
 async def test_the_golden_path_report_goes_to_the_ward_with_the_market_board(
