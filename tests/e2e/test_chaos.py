@@ -238,7 +238,7 @@ async def event_ids(bootstrap: str, topics: tuple[str, ...]) -> set[str]:
     return ids
 
 
-@pytest.mark.timeout(900 + REPORTS / RATE + 2 * QUIET_S)
+@pytest.mark.timeout(900 + REPORTS / RATE + 2 * QUIET_S + REPORTS / 10)
 async def test_promises_hold_through_kills_a_broker_restart_and_a_database_outage(
     platform: Platform,
 ) -> None:
@@ -352,7 +352,9 @@ async def test_promises_hold_through_kills_a_broker_restart_and_a_database_outag
     told_twice = {n: ids for n, ids in sent_events.items() if len(ids) > 1}
     assert not told_twice, f"a citizen was told the same thing twice: {told_twice}"
     assert dead == dict.fromkeys(SERVICES, 0), f"dead letters: {dead}"
-    verify = platform.run("phananh-audit", "verify", "--kafka")
+    # Verify reads every chain in order: on FerretDB each chain is a scan of the whole
+    # trail (MongoDB answers from the chain_sequence index), ~5 s per 1,000 reports here.
+    verify = platform.run("phananh-audit", "verify", "--kafka", timeout_s=120 + REPORTS / 10)
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
     phones = [
         a["body"].get("contact", {}).get("phone")
