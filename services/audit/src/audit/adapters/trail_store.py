@@ -341,17 +341,9 @@ class TrailStore:
         return head
 
     async def chain_ids(self) -> list[str]:
-        """Every chain id, in order (one indexed lookup per chain, no aggregation)."""
-        found: list[str] = []
-        after = ""
-        while True:
-            document = await self.trail.find_one(
-                {"chain_id": {"$gt": after}}, sort=_CHAIN_ORDER, projection={"chain_id": 1}
-            )
-            if document is None:
-                return found
-            after = document["chain_id"]
-            found.append(after)
+        """Every chain id of the trail, in order, read from the trail itself (``distinct``:
+        MongoDB answers it from the chain_sequence index, FerretDB with one pass)."""
+        return sorted(str(chain_id) for chain_id in await self.trail.distinct("chain_id"))
 
     async def _list(self, chain_id: str) -> None:
         """Make sure ``audit_chains`` names the chain (once per chain and process)."""
