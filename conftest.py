@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.servers import Servers, resolve_servers, unavailable
 
@@ -62,6 +63,15 @@ async def mongo_client(mongodb_url: str) -> AsyncIterator[AsyncMongoClient[Any]]
     )
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def database(
+    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> AsyncIterator[AsyncDatabase[Any]]:
+    """A database of its own for the test (``mongo_settings.database``), dropped after it."""
+    yield mongo_client[mongo_settings.database]
+    await mongo_client.drop_database(mongo_settings.database)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ original (as one once ignored the ward filter) fails here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,8 +26,6 @@ from audit.domain.checkpoints import (
 from audit.domain.facts import fold
 from phananh_contracts import AuditCheckpoint, ChainHead, ReportReceivedEvent
 from phananh_contracts import examples as ex
-from phananh_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.audit import MARCH, ListedFacts, ListedTrail, chained, month_of_records
@@ -73,14 +70,6 @@ def checkpoints() -> list[AuditCheckpoint]:
 
 
 CHECKPOINTS = checkpoints()
-
-
-@pytest.fixture
-async def database(
-    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[Any]]:
-    yield mongo_client[mongo_settings.database]
-    await mongo_client.drop_database(mongo_settings.database)
 
 
 @pytest.fixture(params=["twin", "database"])

@@ -13,7 +13,7 @@ import asyncio
 import io
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,14 +146,6 @@ def deadline_raws(count: int, *, first_offset: int = 0) -> list[Raw]:
 
 def deadline_records(count: int, *, first_offset: int = 0) -> list[Consumed]:
     return [decoded(item) for item in deadline_raws(count, first_offset=first_offset)]
-
-
-@pytest.fixture
-async def database(
-    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[Any]]:
-    yield mongo_client[mongo_settings.database]
-    await mongo_client.drop_database(mongo_settings.database)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,21 +10,11 @@ from notify.adapters.store import Decision, NewClaim, NotificationLog, OptOuts, 
 from notify.domain.recipients import Recipient
 from notify.domain.telling import FileChange, KeptEvent, OptOutChange
 from phananh_contracts.examples import REPORT_ASSIGNED
-from phananh_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(
-    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[Any]]:
-    yield mongo_client[mongo_settings.database]
-    await mongo_client.drop_database(mongo_settings.database)
 
 
 def claim(nid: str, state: str = "sending") -> NewClaim:
