@@ -17,11 +17,12 @@ with one ``{_id: {$in: [...]}}``:
 * ``notify_published``: one per outcome event on Kafka (same ``_id``), inserted once it
   was acknowledged. A decided message whose batch comes back publishes its stored
   outcome only if it is not there (a crash between deciding and publishing).
-
-Deciding and marking are inserts, not updates of the claim: on FerretDB an update
-rewrites the whole document (~5 ms of its CPU), an insert appends one (~0.1 ms).
 * ``notify_opt_outs``: one per pseudonym: the latest ``stop_at`` and ``start_at``
   (``$max``, so replies applied in any order end the same).
+
+Deciding and marking are inserts, not updates of the claim: on FerretDB an update
+rewrites the whole document (~0.4–0.5 ms of its CPU, more under load), an insert appends
+one (~0.05 ms); decision 0007.
 """
 
 from __future__ import annotations
