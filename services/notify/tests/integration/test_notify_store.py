@@ -44,10 +44,14 @@ async def test_a_batch_is_claimed_once_and_an_interrupted_delivery_is_taken_over
 
     outcome = {"topic": "pakn.notifications.v1", "key": "r-1", "value": "{}"}
     await log.decide_all([Decision("n-1", "sent", outcome, {"provider": "sms"})], now=NOW)
+    # Decided but not yet marked published while its lease runs: its delivery is
+    # publishing it now, so a redelivered batch waits rather than publish it a second time.
+    meanwhile = await log.claim_all([claim("n-1")], now=NOW + timedelta(seconds=90), lease_s=60)
+    assert meanwhile["n-1"].held
     done = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=1), lease_s=60)
     assert done["n-1"].done is not None and done["n-1"].done["state"] == "sent"
     assert done["n-1"].done["outcome"] == outcome, "the stored event, to publish"
-    assert done["n-1"].done["published"] is False  # the outcome event still has to go out
+    assert done["n-1"].done["published"] is False  # crashed before it went out: publish it
     await log.published(["n-1"])
     await log.published(["n-1"])  # a redelivered batch marks it again: no error
     last = await log.claim_all([claim("n-1")], now=NOW + timedelta(hours=2), lease_s=60)

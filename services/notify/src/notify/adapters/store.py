@@ -216,9 +216,11 @@ class NotificationLog:
         """Claim a batch's notifications with one ``insert_many``.
 
         A fresh notification is claimed at once (its first attempt counted). One already
-        decided comes back as ``done``. One left ``sending`` by a delivery that crashed is
-        taken over once its lease expired (continuing its attempt count); while the lease
-        runs it comes back ``held``.
+        decided comes back as ``done``, unless its outcome event is not marked published
+        while its lease still runs: its delivery is publishing it, so it comes back
+        ``held`` (republished only once the lease expired, after a crash). One left
+        ``sending`` by a delivery that crashed is taken over once its lease expired
+        (continuing its attempt count); while the lease runs it comes back ``held``.
         """
         lease_until = now + timedelta(seconds=lease_s)
         documents = [_claim_document(claim, now, lease_until) for claim in claims]
@@ -244,6 +246,9 @@ class NotificationLog:
             if existing["state"] != "sending":  # decided with its claim (opted out)
                 result[nid] = Claim(nid, done=existing | {"published": True})
             elif nid in decided:
+                unpublished = decided[nid].get("outcome") and nid not in published
+                if unpublished and existing["lease_until"] > now:
+                    continue  # held: its delivery is publishing it right now
                 done = existing | decided[nid] | {"published": nid in published}
                 result[nid] = Claim(nid, done=done)
             else:
