@@ -34,6 +34,7 @@ import json
 import os
 import platform as host
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -591,8 +592,20 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         "kafka": "single-node KRaft, same host",
-        "database": "FerretDB 1.24 (SQLite backend), same host; no mongod on this machine",
+        "database": database_description(),
     }
+
+
+def database_description() -> str:
+    """What served the MongoDB wire protocol (see phananh_cli.stack.start_database)."""
+    if shutil.which("mongod") and not os.environ.get("PHANANH_FERRETDB"):
+        return "mongod, same host"
+    if os.environ.get("PHANANH_FERRETDB_POSTGRESQL_URL"):
+        return (
+            "FerretDB 1.24 (PostgreSQL backend: a PostgreSQL server on the same host, "
+            "not metered), same host; no mongod on this machine"
+        )
+    return "FerretDB 1.24 (SQLite backend), same host; no mongod on this machine"
 
 
 def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:

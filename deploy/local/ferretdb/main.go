@@ -1,5 +1,6 @@
 // Command ferretdb-local runs FerretDB (MongoDB wire protocol over an embedded
-// SQLite backend) for the project's local stack. It exists because the upstream
+// SQLite backend, or over a PostgreSQL server with -postgresql-url) for the project's
+// local stack. It exists because the upstream
 // `cmd/ferretdb` binary needs generated build metadata that `go install` does
 // not produce; the embeddable package has no such need.
 package main
@@ -37,6 +38,9 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	debugAddr := flag.String("debug-addr", os.Getenv("FERRETDB_LOCAL_DEBUG_ADDR"),
 		"TCP address serving Go's /debug/pprof profiles (empty: none)")
+	postgresURL := flag.String("postgresql-url", "",
+		"store documents in this PostgreSQL database instead of SQLite files "+
+			"(e.g. postgres://postgres@127.0.0.1:5432/ferretdb)")
 	flag.Parse()
 
 	var level slog.Level
@@ -53,7 +57,7 @@ func main() {
 		log.Fatalf("data dir: %v", err)
 	}
 
-	f, err := ferretdb.New(&ferretdb.Config{
+	config := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *listen},
 		Logger:   logger,
 		Handler:  "sqlite",
@@ -62,7 +66,11 @@ func main() {
 		// power loss, the same promise as the local single Kafka broker. FULL (SQLite's
 		// default) syncs every commit, under the one write lock of a database file.
 		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(NORMAL)",
-	})
+	}
+	if *postgresURL != "" {
+		config.Handler, config.PostgreSQLURL, config.SQLiteURL = "postgresql", *postgresURL, ""
+	}
+	f, err := ferretdb.New(config)
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
 	}
@@ -70,7 +78,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	go keepIDIndexes(ctx, abs, logger)
+	if config.Handler == "sqlite" {
+		go keepIDIndexes(ctx, abs, logger)
+	}
 
 	if *debugAddr != "" {
 		go func() {

@@ -9,6 +9,8 @@ otherwise):
   started with ``java``.
 * Database: ``mongod`` when one is on PATH, else FerretDB (SQLite backend)
   built once from ``deploy/local/ferretdb`` through the Go module proxy.
+  ``PHANANH_FERRETDB_POSTGRESQL_URL`` puts FerretDB on a PostgreSQL server instead
+  (measured slower here, docs/benchmark.md; kept to repeat the measurement).
 * Services: ``phananh-intake``, ``phananh-routing``, ``phananh-notify``,
   ``phananh-audit``, each with its HTTP port.
 * Outbox: unless ``PHANANH_NOTIFY_CONFIG`` names real providers, a local stand-in for
@@ -590,6 +592,9 @@ class LocalStack:
                 f"--data-dir={data}",
             ]
             label = "FerretDB v1.24.2 (SQLite)"
+            if postgres := os.environ.get("PHANANH_FERRETDB_POSTGRESQL_URL"):
+                argv.append(f"--postgresql-url={postgres}")
+                label = "FerretDB v1.24.2 (PostgreSQL)"
         self.say(f"  database: starting {label} …")
         self._start(ProcessSpec(name="database", argv=argv, port=self.ports.database))
         self._wait("database", lambda: _run_async(_mongo_ping(self.database_url)), timeout_s)
