@@ -85,8 +85,11 @@ class NotifyHandlers:
         citizens and catches up with what they were told; events kept before the receipt
         are told now."""
         events = [delivery.event for delivery in batch]
-        await self.reports.apply(change for event in events for change in receipt_changes(event))
-        files = await self.reports.files(key for event in events for key in receipt_files(event))
+        files = await self.reports.apply(
+            change for event in events for change in receipt_changes(event)
+        )
+        others = {key for event in events for key in receipt_files(event)} - files.keys()
+        files |= await self.reports.files(others)
         telling = Telling()
         for event in events:
             receipt_notifications(event, files, telling)
@@ -102,8 +105,7 @@ class NotifyHandlers:
         ]
         if not changes:
             return  # events that tell the citizens nothing
-        await self.reports.apply(changes)
-        files = await self.reports.files(change.report_id for change in changes)
+        files = await self.reports.apply(changes)
         telling = Telling()
         for delivery in batch:
             report_id = delivery.event.data.report_id

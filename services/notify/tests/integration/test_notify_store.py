@@ -105,12 +105,11 @@ async def test_a_report_file_keeps_early_events_and_links_each_citizen_once(
     value = REPORT_ASSIGNED.to_kafka().value.decode("utf-8")
     kept = KeptEvent(REPORT_ASSIGNED.id, "pakn.assignments.v1", "2026-11-03T02:00:00", value)
     early = FileChange("r-1", kept=kept, agencies={"ubnd-chieng-sinh": "UBND Chiềng Sinh"})
-    await book.apply([early])
-    file = (await book.files(["r-1"]))["r-1"]
-    assert not file.received and file.kept == (REPORT_ASSIGNED,)
+    written = await book.apply([early])
+    assert not written["r-1"].received and written["r-1"].kept == (REPORT_ASSIGNED,)
 
     for _ in range(2):  # redelivered: nothing doubles
-        await book.apply(
+        written = await book.apply(
             [
                 FileChange(
                     "r-1", receipt="SL-2611-V3G7M8", recipients=(recipient("ctz-a", "r-1"),)
@@ -119,13 +118,43 @@ async def test_a_report_file_keeps_early_events_and_links_each_citizen_once(
                 early,
             ]
         )
-    files = await book.files(["r-1", "r-never-seen"])
+        assert [r.pseudonym for r in written["r-1"].recipients] == ["ctz-a", "ctz-b"]
+    # Another process reads what was stored, not this book's memory.
+    files = await ReportBook(database).files(["r-1", "r-never-seen"])
     file = files["r-1"]
     assert file.received and file.tracking_code == "SL-2611-V3G7M8"
     assert [r.pseudonym for r in file.recipients] == ["ctz-a", "ctz-b"]
     assert file.kept == (REPORT_ASSIGNED,)
     assert file.agencies == {"ubnd-chieng-sinh": "UBND Chiềng Sinh"}
     assert not files["r-never-seen"].received and files["r-never-seen"].recipients == ()
+    versions = await database["notify_reports"].count_documents({"report_id": "r-1"})
+    assert versions == 2, "the redelivered changes wrote no third version"
+
+
+async def test_two_writers_changing_one_file_both_keep_their_changes(
+    database: AsyncDatabase[Any],
+) -> None:
+    first, second = ReportBook(database), ReportBook(database)
+    await first.apply([FileChange("r-1", receipt="SL-2611-V3G7M8")])
+    await second.apply([FileChange("r-1", recipients=(recipient("ctz-b", "r-2"),))])
+    # first still remembers version 1: its next version is refused, read again and merged
+    written = await first.apply([FileChange("r-1", recipients=(recipient("ctz-c", "r-3"),))])
+    assert [r.pseudonym for r in written["r-1"].recipients] == ["ctz-b", "ctz-c"]
+    assert written["r-1"].received
+
+    # Many versions (more than one read asks for) and a file from before versions.
+    for number in range(12):
+        await second.apply([FileChange("r-1", agencies={f"agency-{number}": "Sở"})])
+    await database["notify_reports"].insert_one(
+        {"_id": "r-old", "received": True, "tracking_code": "SL-2610-OLD", "recipients": []}
+    )
+    files = await ReportBook(database).files(["r-1", "r-old"])
+    assert len(files["r-1"].agencies) == 12 and len(files["r-1"].recipients) == 2
+    assert files["r-old"].received and files["r-old"].tracking_code == "SL-2610-OLD"
+    again = await ReportBook(database).apply(
+        [FileChange("r-old", recipients=(recipient("ctz-d", "r-4"),))]
+    )
+    assert again["r-old"].tracking_code == "SL-2610-OLD", "the old file is version 0"
 
 
 async def test_the_latest_opt_out_or_opt_in_wins_whatever_the_order(
