@@ -29,8 +29,7 @@ of its CPU, more under load), an insert appends one (~0.05 ms); decision 0007.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from typing import Any
 from phananh_contracts import topic_by_name
 from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.mongo import bulk_write
+from phananh_platform.versions import VersionedDocuments
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -55,12 +55,6 @@ from notify.domain.telling import (
 logger = logging.getLogger("notify.store")
 
 DUPLICATE_KEY = 11000
-RECENT_FILES = 5_000
-"""Report files whose latest version the book keeps in memory (a few MB)."""
-PROBE_VERSIONS = 8
-"""Versions asked for at once when a file is read (a report has a handful)."""
-MAX_FILE_ROUNDS = 8
-"""Rounds of reading and inserting while other writers keep changing the same files."""
 
 
 class ClaimHeld(ConcurrentChange):
@@ -109,129 +103,29 @@ async def _upsert_all(collection: AsyncCollection[Any], updates: Sequence[Update
 class ReportBook:
     """``notify_reports``: the citizens linked to each report, and its pending events.
 
-    A report's file changes by inserting its next version (``<report id>#<8 digits>``),
-    never by updating one: FerretDB rewrites a whole document per update, and the report
-    files were its costliest statements. The unique ``_id`` decides which writer makes
-    version n+1 (two consumers of this process, or two instances, may change one report at
-    once); a writer refused on it reads the latest version and folds its changes again.
-    Versions are contiguous, so the latest is found by ``_id`` alone. The book keeps the
-    latest version of the files it wrote recently, so the usual change costs one insert
-    and no read. A file kept as one document (``_id`` = report id) before versions were
-    introduced is read as version 0.
+    A report's file changes by inserting its next version (``<report id>#<8 digits>``,
+    :class:`phananh_platform.versions.VersionedDocuments`), never by an update: FerretDB
+    rewrites a whole document per update, and the report files were its costliest
+    statements.
     """
 
-    def __init__(self, database: AsyncDatabase[Any], *, recent: int = RECENT_FILES) -> None:
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
         self.reports = database["notify_reports"]
-        self._recent: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
-        self._recent_limit = recent
+        self._files = VersionedDocuments[FileChange](
+            self.reports, lambda key, base, items: _merged(key, base, items), key_field="report_id"
+        )
 
     async def apply(self, changes: Iterable[FileChange]) -> dict[str, ReportFile]:
         """Write a batch's changes, one new version per changed report, in one insert;
-        return the files of the reports the changes name, as written.
-
-        Changes already in a file (a redelivered batch) write nothing.
-        """
-        pending: dict[str, list[FileChange]] = {}
-        for change in changes:
-            pending.setdefault(change.report_id, []).append(change)
-        written: dict[str, dict[str, Any]] = {}
-        fresh: set[str] = set()
-        for _ in range(MAX_FILE_ROUNDS):
-            if not pending:
-                return {key: _file(key, doc) for key, doc in written.items()}
-            latest = await self._latest(pending, fresh)
-            versions: list[dict[str, Any]] = []
-            for report_id, items in pending.items():
-                version, base = latest[report_id]
-                merged = _merged(report_id, base, items)
-                if merged is None:
-                    if report_id in fresh:
-                        written[report_id] = base
-                    else:
-                        fresh.add(report_id)  # unchanged in memory: make sure from the store
-                    continue
-                versions.append(
-                    {"_id": _version_id(report_id, version + 1), "version": version + 1} | merged
-                )
-            refused = await self._insert(versions)
-            for document in versions:
-                report_id = document["report_id"]
-                if document["_id"] in refused:
-                    fresh.add(report_id)
-                    self._recent.pop(report_id, None)
-                else:
-                    self._remember(report_id, document["version"], document)
-                    written[report_id] = document
-            pending = {key: items for key, items in pending.items() if key not in written}
-        raise ConcurrentChange(
-            f"{len(pending)} report file(s) changed by other writers meanwhile, "
-            f"e.g. {next(iter(pending))}"
-        )
+        return the files of the reports the changes name, as written (changes already in a
+        file, a redelivered batch, write nothing)."""
+        written = await self._files.change((change.report_id, change) for change in changes)
+        return {key: _file(key, document) for key, document in written.items()}
 
     async def files(self, report_ids: Iterable[str]) -> dict[str, ReportFile]:
         """The files of ``report_ids`` as stored (an empty one for a report never seen)."""
-        wanted = sorted(set(report_ids))
-        latest = await self._latest(wanted, set(wanted))
-        return {key: _file(key, latest[key][1]) for key in wanted}
-
-    async def _latest(
-        self, report_ids: Iterable[str], fresh: Collection[str]
-    ) -> dict[str, tuple[int, dict[str, Any]]]:
-        """The latest version of each file: from memory, unless in ``fresh``, else read
-        (``_id $in`` on the next versions, a few rounds for a file with many)."""
-        found: dict[str, tuple[int, dict[str, Any]]] = {}
-        unknown: dict[str, int] = {}
-        for report_id in report_ids:
-            if report_id not in fresh and report_id in self._recent:
-                self._recent.move_to_end(report_id)
-                found[report_id] = self._recent[report_id]
-            else:
-                unknown[report_id] = 0
-        first = True
-        while unknown:
-            probe = [
-                _version_id(report_id, version)
-                for report_id, start in unknown.items()
-                for version in range(start + 1, start + 1 + PROBE_VERSIONS)
-            ]
-            if first:
-                probe += list(unknown)  # a file kept as one document: version 0
-            seen: dict[str, tuple[int, dict[str, Any]]] = {}
-            async for document in self.reports.find({"_id": {"$in": probe}}):
-                report_id = document.get("report_id", document["_id"])
-                version = int(document.get("version", 0))
-                if version >= seen.get(report_id, (-1, {}))[0]:
-                    seen[report_id] = (version, document)
-            nxt: dict[str, int] = {}
-            for report_id, start in unknown.items():
-                version, document = seen.get(report_id, (start, found.get(report_id, (0, {}))[1]))
-                found[report_id] = (version, document)
-                if version == start + PROBE_VERSIONS:
-                    nxt[report_id] = version  # may have more: probe on
-                elif document:
-                    self._remember(report_id, version, document)
-            unknown, first = nxt, False
-        return found
-
-    async def _insert(self, documents: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert versions (unordered); the ids refused because another writer took them."""
-        if not documents:
-            return set()
-        try:
-            await self.reports.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            return {documents[index]["_id"] for index in _duplicates(error)}
-        return set()
-
-    def _remember(self, report_id: str, version: int, document: dict[str, Any]) -> None:
-        self._recent[report_id] = (version, document)
-        self._recent.move_to_end(report_id)
-        while len(self._recent) > self._recent_limit:
-            self._recent.popitem(last=False)
-
-
-def _version_id(report_id: str, version: int) -> str:
-    return f"{report_id}#{version:08d}"
+        found = await self._files.get(report_ids)
+        return {key: _file(key, document) for key, document in found.items()}
 
 
 def _merged(
