@@ -81,6 +81,16 @@ async def test_an_older_status_redelivered_after_a_newer_one_does_not_win(
     view = await OpenRequests(store, {}).by_id(other.tracking_code)
     assert view is not None and (view.status, view.status_notes) == ("open", "Đang")
 
+    # The report itself is never rewritten: each change is a status version, and a
+    # redelivered change adds none.
+    await store.keep_current(
+        [status_changed(status(report.report_id, ReportStatus.RESOLVED, newer, "Xong"))]
+    )
+    statuses = store.statuses.collection
+    assert await statuses.count_documents({"report_id": report.report_id}) == 1
+    stored = await store.reports.find_one({"_id": report.report_id})
+    assert stored is not None and stored["status"] == "open"
+
 
 def accepted(number: int) -> Accepted:
     report = sample_report(number)

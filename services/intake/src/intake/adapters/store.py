@@ -1,14 +1,20 @@
 """Intake's MongoDB store: which channel messages were handled, and a read model of reports.
 
-Collections (FerretDB and MongoDB alike; only inserts, finds and updates by ``_id``):
+Collections (FerretDB and MongoDB alike; inserts, finds by ``_id``, and updates by
+``_id`` only off the hot path or for the near-duplicate buckets):
 
 * ``intake_messages``  ``_id = "<channel>:<channel message id>"``: written after a
   message's outcome was published (and stored), so the same channel message arriving
   again (a webhook retry, a client resending) is recognised across restarts and makes
   nothing twice.
 * ``intake_reports``   ``_id = report id``: what intake made of each accepted or rejected
-  message, for Open311's GET requests. Routing's assignments and status changes keep its
-  status current.
+  message, for Open311's GET requests, as intake stored it (never updated after).
+* ``intake_report_status`` the Open311 status of a report as routing's assignments and
+  status changes make it (``status``, ``status_notes``, ``agency_responsible``,
+  ``expected_at``, ``updated_at``), as versions ``_id = "<report id>#<8 digits>"``
+  (:class:`phananh_platform.versions.VersionedDocuments`): a change is an insert, not an
+  update of the report, which FerretDB would rewrite whole. Readers lay the latest
+  version over the report.
 * ``intake_codes``     ``_id = tracking code``: the report a code names (replies, Open311).
 * ``intake_recent``    ``_id = "<ward>#<YYYYMMDDHH>"``: the fingerprints of one ward's
   reports of one hour (UTC), at most ``bucket_limit``, for near-duplicate detection
@@ -36,6 +42,7 @@ from typing import Any
 
 from phananh_contracts import ReportReceived, ReportRejected
 from phananh_platform.mongo import bulk_write
+from phananh_platform.versions import VersionedDocuments
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -51,6 +58,10 @@ logger = logging.getLogger("intake.store")
 DUPLICATE_KEY = 11000
 _Update = tuple[dict[str, Any], dict[str, Any], bool]
 """An update by ``_id``: filter, update, upsert."""
+STATUS_FIELDS = ("status", "status_notes", "agency_responsible", "expected_at", "updated_at")
+"""What routing's decisions set on a report's Open311 view."""
+SEARCH_CHUNK = 200
+"""Reports read at a time while a listing filters on the status."""
 
 
 class IntakeStore:
@@ -61,6 +72,9 @@ class IntakeStore:
         self.reports = database["intake_reports"]
         self.codes = database["intake_codes"]
         self.recent = database["intake_recent"]
+        self.statuses = VersionedDocuments[ReadModelUpdate](
+            database["intake_report_status"], _fold_status, key_field="report_id"
+        )
         self.bucket_limit = bucket_limit
 
     async def ensure_indexes(self) -> None:
@@ -247,30 +261,54 @@ class IntakeStore:
 
     # ------------------------------------------------------- routing keeps it current
     async def keep_current(self, updates: Sequence[ReadModelUpdate]) -> None:
-        """Apply assignments and status changes, in order: one read, one bulk write.
+        """Apply assignments and status changes, in order: each changed report's status
+        gets its next version, all in one insert (read first only for reports this
+        process does not hold in memory).
 
-        The views' last updates are read first (one ``_id $in``), so a status change older
-        than the view is left out before writing; the write keeps the same guard, for a
-        change that raced this batch.
+        A status change older than the report's last update is left out (a redelivery
+        after a newer one); changes already applied write nothing.
         """
-        if not updates:
-            return
-        ids = sorted({update.report_id for update in updates})
-        updated_at = {
-            document["_id"]: document["updated_at"]
-            async for document in self.reports.find(
-                {"_id": {"$in": ids}, "updated_at": {"$exists": True}}, {"updated_at": 1}
-            )
-        }
-        await _update_all(
-            self.reports, [_read_model_update(u) for u in to_apply(updates, updated_at)]
-        )
+        await self.statuses.change((update.report_id, update) for update in updates)
+
+    async def with_status(self, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stored reports with their latest status laid over them (one read)."""
+        if not documents:
+            return []
+        latest = await self.statuses.get(document["_id"] for document in documents)
+        return [_with_status(document, latest[document["_id"]]) for document in documents]
+
+
+def _with_status(document: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return document | {field: status[field] for field in STATUS_FIELDS if field in status}
+
+
+def _fold_status(
+    report_id: str, base: Mapping[str, Any], updates: Sequence[ReadModelUpdate]
+) -> dict[str, Any] | None:
+    """The report's next status: the batch's updates that apply (:func:`to_apply`) laid
+    over the latest one; None when they change nothing (a redelivered batch)."""
+    last = base.get("updated_at")
+    merged = to_apply(updates, {report_id: last} if last is not None else {})
+    if not merged:
+        return None
+    before = {field: base[field] for field in STATUS_FIELDS if field in base}
+    after = before | {key: _as_stored(value) for key, value in merged[0].fields.items()}
+    return None if base and after == before else after
+
+
+def _as_stored(value: Any) -> Any:
+    """A value as the database gives it back (BSON dates keep milliseconds), so that a
+    change applied twice compares equal to the stored one."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
 
 
 class OpenRequests:
     """Open311's view of intake's reports (implements ``ServiceRequestLookup``)."""
 
     def __init__(self, store: IntakeStore, service_names: dict[str, str]) -> None:
+        self.store = store
         self.reports = store.reports
         self.codes = store.codes
         self.service_names = service_names
@@ -278,11 +316,16 @@ class OpenRequests:
     async def by_id(self, service_request_id: str) -> ServiceRequestView | None:
         code = await self.codes.find_one({"_id": service_request_id})
         found = await self.reports.find_one({"_id": code["report_id"]}) if code else None
-        return self._view(found) if found else None
+        return await self._one(found)
 
     async def by_token(self, token: str) -> ServiceRequestView | None:
         found = await self.reports.find_one({"channel": "open311", "channel_message_id": token})
-        return self._view(found) if found else None
+        return await self._one(found)
+
+    async def _one(self, found: dict[str, Any] | None) -> ServiceRequestView | None:
+        if found is None:
+            return None
+        return self._view((await self.store.with_status([found]))[0])
 
     async def search(
         self,
@@ -309,10 +352,27 @@ class OpenRequests:
                     **({"$gte": start} if start else {}),
                     **({"$lte": end} if end else {}),
                 }
-            if status:
-                query["status"] = {"$in": [part.strip() for part in status.split(",")]}
-        cursor = self.reports.find(query).sort("received_at", DESCENDING).limit(limit)
-        return [self._view(document) async for document in cursor]
+        wanted = {part.strip() for part in status.split(",")} if status and not ids else None
+        cursor = self.reports.find(query).sort("received_at", DESCENDING)
+        if wanted is None:
+            cursor = cursor.limit(limit)
+        found: list[dict[str, Any]] = []
+        chunk: list[dict[str, Any]] = []
+        async for document in cursor:  # the status is laid over each report, then filtered
+            chunk.append(document)
+            if len(chunk) == SEARCH_CHUNK:
+                found += self._matching(await self.store.with_status(chunk), wanted)
+                chunk = []
+                if len(found) >= limit:
+                    break
+        found += self._matching(await self.store.with_status(chunk), wanted)
+        return [self._view(document) for document in found[:limit]]
+
+    @staticmethod
+    def _matching(documents: list[dict[str, Any]], wanted: set[str] | None) -> list[dict[str, Any]]:
+        if wanted is None:
+            return documents
+        return [document for document in documents if document["status"] in wanted]
 
     def _view(self, document: dict[str, Any]) -> ServiceRequestView:
         code = document["category"]
@@ -399,16 +459,6 @@ def _rejection_document(rejected: ReportRejected) -> dict[str, Any]:
         "description": rejected.original_excerpt or "",
         "rejected": True,
     }
-
-
-def _read_model_update(update: ReadModelUpdate) -> _Update:
-    # Upserted when the view does not exist: routing's decision may come before intake
-    # stored the report itself.
-    if update.creates or update.only_if_not_after is None:
-        return {"_id": update.report_id}, {"$set": dict(update.fields)}, True
-    # An older status change redelivered after a newer one must not win.
-    guard = {"_id": update.report_id, "updated_at": {"$lte": update.only_if_not_after}}
-    return guard, {"$set": dict(update.fields)}, False
 
 
 async def _update_all(collection: AsyncCollection[Any], updates: Sequence[_Update]) -> None:
