@@ -181,6 +181,9 @@ async def test_a_decision_whose_publishing_was_cut_short_is_published_on_redeliv
             )
             again = await CaseStore(database).get(report.data.report_id)
             assert again is not None and again.outbox == () and again.version == 1, "published"
+            watched = await database["routing_deadlines"].find_one({"_id": report.data.report_id})
+            assert watched is not None and watched["term"] == again.case.term
+            assert not watched["warned"] and not watched["closed"], "its deadline is watched"
             await handler.decide(batch)  # delivered once more: nothing left to publish
             seen = await assignments.settle(1.5)
         assert [e.id for e in seen if e.data.report_id == report.data.report_id] == [assigned.id]

@@ -229,23 +229,29 @@ class DeadlineStore:
         await self.deadlines.create_index([("closed", 1), ("warn_at", 1)], name="open_by_warning")
 
     async def follow_all(self, follows: Sequence[DeadlineFollow]) -> None:
-        """Make each watched deadline what its case says, in one bulk write (idempotent).
+        """Make each watched deadline what its case says (idempotent): new ones inserted
+        together, the rest in one bulk write.
 
         A new term (or a new case) starts unwarned; within a term the watch's own marks
-        are kept. A deadline found holding another term than its case knew (a decision
-        stored before a crash that came before its deadline) is replaced, in a second
-        write."""
+        are kept. A new case's deadline is inserted (on FerretDB an insert costs a tenth of
+        an update); one found there already (a redelivery, or a decision stored before a
+        crash that came before its deadline) is replaced, as is one found holding another
+        term than its case knew."""
+        inserts: list[dict[str, Any]] = []
         operations: list[ReplaceOne[Any] | UpdateOne] = []
         replace_if_other_term: dict[int, ReplaceOne[Any]] = {}
         for follow in follows:
             case, report_id = follow.case, follow.case.report_id
             fields = _deadline_fields(case, follow.warn_at)
             watched = case.deadline is not None and follow.warn_at is not None
-            fresh = ReplaceOne(
-                {"_id": report_id}, {**fields, "warned": False, "breached": False}, upsert=True
-            )
+            started = {**fields, "warned": False, "breached": False}
+            fresh = ReplaceOne({"_id": report_id}, started, upsert=True)
             if follow.known_term != case.term:
-                if watched:  # nothing to watch in this term (yet) otherwise
+                if not watched:
+                    continue  # nothing to watch in this term (yet)
+                if follow.known_term is None:
+                    inserts.append({"_id": report_id, **started})
+                else:
                     operations.append(fresh)
                 continue
             del fields["term"]
@@ -262,6 +268,7 @@ class DeadlineStore:
                 operations.append(
                     UpdateOne({"_id": report_id, "term": case.term}, {"$set": fields})
                 )
+        operations += await self._insert_new(inserts)
         if not operations:
             return
         try:
@@ -273,6 +280,22 @@ class DeadlineStore:
             await bulk_write(
                 self.deadlines, [replace_if_other_term[index] for index in sorted(refused)]
             )
+
+    async def _insert_new(self, documents: Sequence[dict[str, Any]]) -> list[ReplaceOne[Any]]:
+        """Insert new cases' deadlines at once; replacements for those found there."""
+        if not documents:
+            return []
+        try:
+            await self.deadlines.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            there = [documents[index] for index in sorted(_duplicate_indexes(error))]
+            return [
+                ReplaceOne({"_id": key}, rest, upsert=True)
+                for key, rest in (
+                    (d["_id"], {k: v for k, v in d.items() if k != "_id"}) for d in there
+                )
+            ]
+        return []
 
     async def due(self, now: datetime) -> list[TrackedDeadline]:
         """Open, running deadlines with a warning or a breach due at ``now``."""
