@@ -1,7 +1,7 @@
 """In-memory twins of audit's stores, for tests of what reads them (web pages, oversight API).
 
 Each answers as its database-backed original does (``TrailStore``, ``FactsStore``): the
-contract tests in ``services/audit/tests/integration/test_audit_reader_contracts.py`` put
+contract tests in ``services/audit/tests/adapters/test_audit_reader_contracts.py`` put
 the same data in both and compare the answers, so a twin that drifts fails there.
 """
 

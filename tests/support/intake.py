@@ -1,7 +1,7 @@
 """In-memory twin of intake's Open311 read model, for tests of the Open311 front.
 
 ``ListedRequests`` answers as ``intake.adapters.store.OpenRequests`` does over MongoDB;
-``services/intake/tests/integration/test_intake_requests_contract.py`` holds both to the
+``services/intake/tests/adapters/test_intake_requests_contract.py`` holds both to the
 same answers.
 """
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 
-SON_LA = Path(__file__).resolve().parents[4] / "config" / "son-la"
+SON_LA = Path(__file__).resolve().parents[3] / "config" / "son-la"
 
 
 def test_the_board_names_wards_categories_and_agencies_of_son_la() -> None:

@@ -11,7 +11,7 @@ from phananh_citydata import CityIdentity, load_city_data
 
 pytestmark = pytest.mark.unit
 
-REFERENCE = Path(__file__).resolve().parents[4] / "config/son-la/city.yaml"
+REFERENCE = Path(__file__).resolve().parents[3] / "config/son-la/city.yaml"
 SEED_CATEGORIES = {
     "security_order",
     "traffic_safety",

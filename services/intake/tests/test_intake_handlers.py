@@ -51,7 +51,7 @@ from tests.support.kafka import TopicWatcher
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 CONFIG = load_city_config(ROOT / "config/son-la/city.yaml")
 KEYS = Keys(b"t" * 32, b"p" * 32, ContactSealer([new_contact_key()]).seal)
 MARKET = "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng Sinh"

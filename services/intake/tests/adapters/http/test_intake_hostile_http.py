@@ -74,7 +74,7 @@ from tests.support.vietnamese import to_cp1258
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[5]
 EXAMPLES = int(os.environ.get("PHANANH_HOSTILE_EXAMPLES", "250"))
 """Examples per property over the ASGI app; the socket and schemathesis runs take fewer."""
 MAX_BODY = 20_000
