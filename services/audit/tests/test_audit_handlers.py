@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from audit.domain.chain import EventFacts, SourcePosition
 from audit.domain.facts import FoldedEvent
 from audit.handlers import AUDITED_TOPICS, TrailWriter, subscribe
@@ -19,6 +20,8 @@ from phananh_platform.runtime import build_service
 from phananh_platform.subscribers import Delivery, Undecodable
 
 from tests.support.delivery import under_test_broker
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2023, 3, 20, 10, 0, tzinfo=UTC)
 

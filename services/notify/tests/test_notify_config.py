@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "config/son-la/notify.yaml"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from notify.domain.notices import TemplateId
 from notify.domain.recipients import Recipient
 from notify.domain.telling import (
@@ -18,6 +19,8 @@ from notify.domain.telling import (
 )
 from phananh_contracts import CitizenRepliedEvent, Reporter, ReportReceivedEvent
 from phananh_contracts.examples import CITIZEN_REPLIED, REPORT_ASSIGNED, REPORT_RECEIVED
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 ME = Reporter(anonymous=False, pseudonym="ctz-me", contact_ciphertext="sealed")
