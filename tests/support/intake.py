@@ -1,17 +1,22 @@
-"""In-memory twin of intake's Open311 read model, for tests of the Open311 front.
+"""In-memory twins of intake's adapters, for tests of its fronts and handlers.
 
 ``ListedRequests`` answers as ``intake.adapters.store.OpenRequests`` does over MongoDB;
 ``services/intake/tests/adapters/test_intake_requests_contract.py`` holds both to the
-same answers.
+same answers. ``MemoryIntakeStore`` keeps what the normalizer and the read model write
+(``intake.adapters.store.IntakeStore``), ``KeptPublisher`` what the HTTP fronts publish.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
+from intake.domain.batch import Bucket, CodeHolder, Handled, Known
+from intake.domain.dedupe import BUCKET_LIMIT, EarlierReport
 from intake.domain.model import ServiceRequestView
-from phananh_contracts import RawChannelMessageReceivedEvent
+from intake.domain.readmodel import ReadModelUpdate
+from intake.domain.tracking import report_id as report_id_of
+from phananh_contracts import RawChannelMessageReceivedEvent, ReportReceived, ReportRejected
 
 
 class ListedRequests:
@@ -69,3 +74,69 @@ class KeptPublisher:
         if self.down:
             raise ConnectionError("Kafka is unreachable")
         self.events.append(event)
+
+
+class MemoryIntakeStore:
+    """``IntakeStore`` in memory, as the normalizer and the read model use it: the channel
+    messages handled (``handled``), the reports and rejections stored, the tracking codes
+    claimed (the first claim keeps a code), the near-duplicate buckets (a chunk of entries
+    per batch, a full bucket takes no more) and routing's decisions applied."""
+
+    def __init__(self, *, bucket_limit: int = BUCKET_LIMIT) -> None:
+        self.bucket_limit = bucket_limit
+        self.handled: dict[str, Handled] = {}
+        self.reports: dict[str, ReportReceived] = {}
+        self.rejections: dict[str, ReportRejected] = {}
+        self.codes: dict[str, CodeHolder] = {}
+        self.chunks: dict[str, list[tuple[EarlierReport, ...]]] = {}
+        self.sizes: dict[str, int] = {}
+        self.decisions: list[ReadModelUpdate] = []
+
+    async def known(self, message_keys: Collection[str], codes: Collection[str]) -> Known:
+        return Known(
+            {key: self.handled[key] for key in message_keys if key in self.handled},
+            {code: self.codes[code] for code in codes if code in self.codes},
+        )
+
+    async def buckets(self, bucket_ids: Collection[str]) -> dict[str, Bucket]:
+        return {
+            bucket_id: Bucket(
+                self.sizes[bucket_id],
+                tuple(entry for chunk in self.chunks[bucket_id] for entry in chunk),
+            )
+            for bucket_id in bucket_ids
+            if bucket_id in self.sizes
+        }
+
+    async def save(
+        self,
+        *,
+        reports: Sequence[ReportReceived],
+        rejections: Sequence[ReportRejected],
+        appends: Mapping[str, Sequence[EarlierReport]],
+        stored_buckets: Collection[str] = (),
+    ) -> None:
+        for report in reports:
+            self.reports[report.report_id] = report
+            self.codes.setdefault(report.tracking_code, CodeHolder(report.report_id, False))
+        for rejected in rejections:
+            if rejected.tracking_code:  # only those the citizen can look up are kept
+                made_from = report_id_of(rejected.channel.value, rejected.channel_message_id)
+                self.rejections.setdefault(made_from, rejected)
+                self.codes.setdefault(rejected.tracking_code, CodeHolder(made_from, True))
+        for bucket_id, entries in appends.items():
+            size = self.sizes.get(bucket_id, 0)
+            if bucket_id in stored_buckets and size >= self.bucket_limit:
+                continue
+            chunk = tuple(entries)
+            chunks = self.chunks.setdefault(bucket_id, [])
+            if chunk not in chunks:  # $addToSet: a redelivered batch adds the same chunk
+                chunks.append(chunk)
+            self.sizes[bucket_id] = size + len(entries)  # $inc, as the store counts
+
+    async def remember(self, handled: Mapping[str, Handled]) -> None:
+        for key, item in handled.items():
+            self.handled.setdefault(key, item)
+
+    async def keep_current(self, updates: Sequence[ReadModelUpdate]) -> None:
+        self.decisions.extend(updates)

@@ -1,15 +1,16 @@
 """Watching contract topics from a test, as an agency system or auditor would, and
-publishing records on them as another service would."""
+publishing records on them as another service would; a producer that keeps, in memory,
+what a service published (:class:`KeptRecords`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from phananh_contracts import ContractViolation, Event, KafkaRecord, decode_event
+from phananh_contracts import ContractViolation, Event, KafkaRecord, Topic, decode_event
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.settings import KafkaSettings
 
@@ -78,6 +79,35 @@ class TopicWatcher:
                     self.seen.append((record, decode_event(self.topic, record.value)))
                 except ContractViolation:
                     self.undecodable.append(record)  # a hostile test's poison, say
+
+
+class KeptRecords:
+    """``RecordProducer`` in memory: the records a service published, in order, as they
+    were handed over; ``down`` makes it raise as an unreachable Kafka does."""
+
+    def __init__(self) -> None:
+        self.records: list[KafkaRecord] = []
+        self.down = False
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def publish(self, record: KafkaRecord) -> None:
+        await self.publish_all([record])
+
+    async def publish_all(self, records: Sequence[KafkaRecord]) -> None:
+        if self.down:
+            raise ConnectionError("Kafka is unreachable")
+        self.records.extend(records)
+
+    def events(self, topic: Topic | str) -> list[Event[Any]]:
+        """The events published on ``topic`` (an agency's inbox too), decoded as a
+        consumer of that topic would."""
+        name = topic if isinstance(topic, str) else topic.name
+        return [decode_event(name, r.value) for r in self.records if r.topic == name]
 
 
 async def publish(

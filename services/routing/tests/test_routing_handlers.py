@@ -1,0 +1,172 @@
+"""Routing's subscription under FastStream's test broker, with its stores and producer in
+memory: a report published on the reports topic is decided by the real wiring
+(``routing.handlers.subscribe``) on the Sơn La rules (config/son-la/routing.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from phananh_contracts import (
+    ASSIGNMENTS_TOPIC,
+    REPORT_STATUS_TOPIC,
+    REPORTS_TOPIC,
+    Place,
+    ReportReceivedEvent,
+    agency_inbox_topic,
+)
+from phananh_contracts import examples as ex
+from phananh_platform.runtime import ServiceApp, build_service
+from routing.adapters.rules_file import checked_ruleset
+from routing.domain.calendar import WorkingCalendar
+from routing.domain.rules import RulesInForce
+from routing.handlers import CaseHandler, subscribe
+from routing.metrics import RoutingMetrics
+from routing.settings import Settings
+
+from tests.support.delivery import under_test_broker
+from tests.support.kafka import KeptRecords
+from tests.support.routing import MemoryCases, MemoryDeadlines
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2023, 3, 14, 1, 13, tzinfo=UTC)  # a minute after the golden report arrived
+
+GOLDEN = ex.REPORT_RECEIVED
+"""Selling meat and fish outside Noong Đúc market, Chiềng Sinh ward (urban order)."""
+TO_HIEU = ReportReceivedEvent.new(
+    GOLDEN.data.model_copy(
+        update={
+            "report_id": "01GVHQ6JZ9Y3X5B7C2D4E6F8H1",
+            "tracking_code": "SL-2303-8TQ4M9",
+            "channel_message_id": "app-to-hieu-1",
+            "text": (
+                "Quán nhậu lấn chiếm vỉa hè đường Tô Hiệu, người đi bộ phải đi xuống lòng đường."
+            ),
+            "title": "Lấn chiếm vỉa hè đường Tô Hiệu",
+            "place": Place(ward_code="03646", ward_name="Tô Hiệu"),
+            "attachments": (),
+        }
+    ),
+    source="/services/intake",
+)
+"""Urban order too, in Tô Hiệu ward, nowhere near the market."""
+
+
+@dataclass
+class Routing:
+    service: ServiceApp
+    published: KeptRecords
+    cases: MemoryCases
+
+    def assignments(self) -> dict[str, Any]:
+        """Each report's assignment as published on pakn.assignments.v1, by report id."""
+        events = self.published.events(ASSIGNMENTS_TOPIC)
+        assert len({e.data.report_id for e in events}) == len(events), "assigned twice"
+        return {event.data.report_id: event.data for event in events}
+
+
+@pytest.fixture
+def routing() -> Iterator[Routing]:
+    """Routing's own subscription (``subscribe``) over in-memory stores and producer."""
+    settings = Settings(
+        routing_config=ROOT / "config/son-la/routing.yaml",
+        city_config=ROOT / "config/son-la/city.yaml",
+    )
+    service = build_service("routing", settings, uses_database=False)
+    published, cases = KeptRecords(), MemoryCases()
+    handler = CaseHandler(
+        RulesInForce(checked_ruleset(settings)),
+        WorkingCalendar(),
+        published,  # type: ignore[arg-type]  # a RecordProducer twin
+        RoutingMetrics(service.registry),
+        cases,  # type: ignore[arg-type]
+        MemoryDeadlines(),  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+    subscribe(service, handler)
+    yield Routing(service, published, cases)
+
+
+async def publish(broker: Any, *events: ReportReceivedEvent) -> None:
+    """Each event on the reports topic, one record (and one fetched batch) at a time."""
+    for event in events:
+        record = event.to_kafka()
+        await broker.publish(record.value, topic=record.topic, key=record.key)
+
+
+async def test_a_received_report_is_assigned_to_the_lead_agency_of_its_ward_and_category(
+    routing: Routing,
+) -> None:
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await publish(broker, GOLDEN, TO_HIEU)
+
+    assigned = routing.assignments()
+    market = assigned[GOLDEN.data.report_id]
+    assert (market.lead_agency_id, market.supporting_agency_ids) == (
+        "ubnd-chieng-sinh",
+        ("bql-cho-noong-duc",),
+    )
+    assert (market.rule_id, market.ruleset_version) == ("cho-noong-duc", "2025.2")
+    # Received Tuesday 14 March 2023, 08:12 in Sơn La; the rule gives 5 working days:
+    # Tuesday 21 March, 17:00 local.
+    assert market.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
+    pavement = assigned[TO_HIEU.data.report_id]
+    assert (pavement.lead_agency_id, pavement.supporting_agency_ids) == (
+        "ubnd-to-hieu",
+        ("doi-qltt-do-thi",),
+    )
+    assert pavement.rule_id == "trat-tu-do-thi-xay-dung"
+    assert pavement.deadline == datetime(2023, 3, 28, 10, 0, tzinfo=UTC)  # default: 10 days
+
+    # The lead finds the task in its inbox, the citizen sees the report assigned.
+    (task,) = routing.published.events(agency_inbox_topic("ubnd-chieng-sinh"))
+    assert task.data.report_id == GOLDEN.data.report_id
+    changes = routing.published.events(REPORT_STATUS_TOPIC)
+    statuses = {change.data.report_id: change.data.status.value for change in changes}
+    assert statuses == {GOLDEN.data.report_id: "assigned", TO_HIEU.data.report_id: "assigned"}
+    assert dead_letters.records == []
+
+
+async def test_a_poison_record_is_dead_lettered_and_the_rest_of_its_batch_is_decided(
+    routing: Routing,
+) -> None:
+    poison = b'{"specversion": "1.0", "type": "vn.pakn.report.received"'
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await broker.publish_batch(
+            GOLDEN.to_kafka().value, poison, TO_HIEU.to_kafka().value, topic=REPORTS_TOPIC.name
+        )
+
+    (dead,) = dead_letters.records
+    assert dead["topic"] == "pakn.dlq.routing.v1"
+    assert dead["value"] == poison, "kept as it came"
+    headers = dict(dead["headers"])
+    assert headers["x-dlq-source-topic"] == REPORTS_TOPIC.name.encode()
+    assert headers["x-dlq-reason"].startswith(b"invalid JSON")
+    leads = {report_id: a.lead_agency_id for report_id, a in routing.assignments().items()}
+    assert leads == {
+        GOLDEN.data.report_id: "ubnd-chieng-sinh",
+        TO_HIEU.data.report_id: "ubnd-to-hieu",
+    }
+
+
+async def test_a_redelivered_report_publishes_nothing_new(routing: Routing) -> None:
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await publish(broker, GOLDEN)
+        first = list(routing.published.records)
+        await publish(broker, GOLDEN)  # the commit was lost: the same record again
+        await broker.publish_batch(  # and twice more in one fetch
+            GOLDEN.to_kafka().value, GOLDEN.to_kafka().value, topic=REPORTS_TOPIC.name
+        )
+
+    topics = [record.topic for record in first]
+    assert ASSIGNMENTS_TOPIC.name in topics and "pakn.inbox.ubnd-chieng-sinh.v1" in topics
+    assert routing.published.records == first, "a redelivery published again"
+    stored = await routing.cases.get(GOLDEN.data.report_id)
+    assert stored is not None and stored.version == 1 and stored.outbox == ()
+    assert dead_letters.records == []
