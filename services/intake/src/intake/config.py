@@ -12,6 +12,7 @@ matching indexes once per configuration.
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +37,7 @@ from pydantic import (
 )
 from shapely.geometry import Polygon
 
-from intake.domain.text import contains_phrase, fold, normalize_text
+from intake.domain.text import fold, normalize_text
 
 UNCLASSIFIED = "unclassified"
 """Code of the triage bucket: reports no rule could place in the taxonomy."""
@@ -368,6 +369,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
 # --- Matching configured phrases ---------------------------------------------------------
 
 _WORD = re.compile(r"[^\W_]+")
+
+
+@functools.lru_cache(maxsize=50_000)
+def _fold_word(word: str) -> str:
+    """:func:`fold` of one word; a city's texts reuse a few thousand words (bounded)."""
+    return fold(word)
+
+
 _CLAUSE = re.compile(r"[.,;:!?…\n]+")
 
 
@@ -399,7 +408,7 @@ class Words:
         clauses: list[int] = []
         for number, clause in enumerate(_CLAUSE.split(normalize_text(text).lower())):
             for word in _WORD.findall(clause):
-                bare = fold(word)
+                bare = _fold_word(word)
                 if bare == word:  # typed without diacritics: teencode applies
                     tokens = fold(word, teencode).split()
                     written.extend(tokens)
@@ -415,9 +424,21 @@ class Words:
         """The folded text, words separated by single spaces."""
         return " ".join(self.folded)
 
+    @cached_property
+    def _padded(self) -> str:
+        return f" {self.key} "
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """The distinct folded words."""
+        return frozenset(self.folded)
+
     def find(self, phrase: Words) -> Iterator[int]:
         """Start positions (word indexes) where ``phrase`` occurs."""
-        if not contains_phrase(self.key, phrase.key):
+        # Cheap refusals first: most configured phrases are absent from a given text.
+        if not phrase.folded or phrase.folded[0] not in self.vocabulary:
+            return
+        if phrase._padded not in self._padded:  # on word boundaries (contains_phrase)
             return
         size = len(phrase.folded)
         for start in range(len(self.folded) - size + 1):

@@ -38,30 +38,53 @@ class Classification:
     """Keyword score per category that matched at least one keyword."""
 
 
-_Rules = tuple[tuple[str, tuple[tuple[Words, float], ...]], ...]
+@dataclass(frozen=True)
+class _Keyword:
+    category: int
+    """The category's place in the taxonomy (ties go to the earlier one)."""
+    order: int
+    """The keyword's place in its category (scores add up in this order)."""
+    phrase: Words
+    points: float
+
+
+@dataclass(frozen=True)
+class _Rules:
+    codes: tuple[str, ...]
+    by_first_word: Mapping[str, tuple[_Keyword, ...]]
+    """Each keyword under its first folded word: a text is only checked for the keywords
+    whose first word it contains, not for every keyword of the taxonomy."""
 
 
 def _rules(config: CityConfig) -> _Rules:
-    return tuple(
-        (
-            category.code,
-            tuple(
-                ((phrase := Words.of(keyword)), weight * len(phrase.folded))
-                for keyword, weight in category.keywords.items()
-            ),
-        )
-        for category in config.categories
+    index: dict[str, list[_Keyword]] = {}
+    for number, category in enumerate(config.categories):
+        for order, (keyword, weight) in enumerate(category.keywords.items()):
+            phrase = Words.of(keyword)
+            if phrase.folded:
+                entry = _Keyword(number, order, phrase, weight * len(phrase.folded))
+                index.setdefault(phrase.folded[0], []).append(entry)
+    return _Rules(
+        tuple(category.code for category in config.categories),
+        {word: tuple(entries) for word, entries in index.items()},
     )
 
 
 def classify(config: CityConfig, text: str, category_hint: str | None = None) -> Classification:
     """The category of ``text`` (see the module docstring for the rules)."""
     words = Words.of(text, config.text.teencode)
+    rules = derived(config, _rules)
+    found = sorted(
+        (keyword.category, keyword.order, keyword.points)
+        for word in words.vocabulary
+        for keyword in rules.by_first_word.get(word, ())
+        if words.has(keyword.phrase)
+    )
     scores: dict[str, float] = {}
-    for code, keywords in derived(config, _rules):
-        score = sum(points for phrase, points in keywords if words.has(phrase))
-        if score > 0:
-            scores[code] = score
+    for category, _, points in found:  # taxonomy order, then keyword order
+        code = rules.codes[category]
+        scores[code] = scores.get(code, 0) + points
+    scores = {code: score for code, score in scores.items() if score > 0}
     frozen = MappingProxyType(scores)
     hint = (category_hint or "").strip().lower()
     if hint != UNCLASSIFIED and config.category(hint) is not None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 import re
@@ -75,10 +76,16 @@ def _normalize_tone_marks(line: str) -> str:
     return normalized
 
 
+@functools.cache
+def _without_marks() -> dict[int, None]:
+    """A ``str.translate`` table deleting every combining character (built once)."""
+    return {code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))}
+
+
 def fold(text: str, teencode: Mapping[str, str] | None = None) -> str:
     """The accent-insensitive matching key of ``text`` (see module docstring)."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    bare = decomposed.translate(_without_marks()).lower()
     words = _NON_WORD.sub(" ", bare).split()
     if teencode:
         words = [teencode.get(word, word) for word in words]
