@@ -459,6 +459,22 @@ _T = TypeVar("_T")
 _derived: dict[tuple[int, Callable[[CityConfig], Any]], Any] = {}
 
 
+def words_of(config: CityConfig, text: str) -> Words:
+    """``Words.of(text, teencode)`` with the city's teencode, remembered for the last texts
+    (the signals and the classification of a report read the same text)."""
+    return derived(config, _words_memo)(text)
+
+
+def _words_memo(config: CityConfig) -> Callable[[str], Words]:
+    teencode = config.text.teencode
+
+    @functools.lru_cache(maxsize=1024)
+    def of(text: str) -> Words:
+        return Words.of(text, teencode)
+
+    return of
+
+
 def derived(config: CityConfig, build: Callable[[CityConfig], _T]) -> _T:
     """``build(config)``, computed once per configuration object (cached by identity).
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from intake.config import UNCLASSIFIED, CityConfig, Words, derived
+from intake.config import UNCLASSIFIED, CityConfig, Words, derived, words_of
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _rules(config: CityConfig) -> _Rules:
 
 def classify(config: CityConfig, text: str, category_hint: str | None = None) -> Classification:
     """The category of ``text`` (see the module docstring for the rules)."""
-    words = Words.of(text, config.text.teencode)
+    words = words_of(config, text)
     rules = derived(config, _rules)
     found = sorted(
         (keyword.category, keyword.order, keyword.points)

@@ -23,7 +23,7 @@ from typing import Literal
 
 from phananh_contracts import Priority
 
-from intake.config import CityConfig, Words, derived
+from intake.config import CityConfig, Words, derived, words_of
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _rules(config: CityConfig) -> _Rules:
 def assess_signals(config: CityConfig, text: str, *, urgent_flag: bool) -> Signals:
     """Priority, emergency, notices and out-of-scope verdict of a message."""
     rules = derived(config, _rules)
-    words = Words.of(text, config.text.teencode)
+    words = words_of(config, text)
     emergency = rules.mentions(words, rules.emergency)
     urgent = urgent_flag or emergency or rules.mentions(words, rules.urgent)
     out_of_scope = None
