@@ -842,3 +842,14 @@ def test_a_photo_url_python_cannot_split_does_not_break_the_parser() -> None:
     """Found by schemathesis: ``urlsplit('http://I[K')`` raises ValueError (a 500 then)."""
     message = only(city_app.parse(raw(Channel.APP, {**APP_REPORT, "photos": ["http://I[K"]})))
     assert [(a.url, a.media_type) for a in message.attachments] == [("http://I[K", "image/jpeg")]
+
+
+def test_the_contracts_example_of_a_raw_app_message_is_a_report_intake_accepts() -> None:
+    """Adapter authors copy the contracts' example: it must be a valid app report."""
+    from phananh_contracts.examples import RAW_MESSAGE_RECEIVED, REPORT_TEXT
+
+    (message,) = parse_raw(RAW_MESSAGE_RECEIVED.data)
+    assert message.text == REPORT_TEXT and not message.anonymous
+    assert message.ward_hint == "Chiềng Sinh" and message.point is not None
+    assert message.contact is not None and message.contact.phone
+    assert [a.url for a in message.attachments] == ["https://media.sonla.example/u/8841/cho.jpg"]
