@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+from intake.adapters.store import _fold_status, _with_status
 from intake.domain.batch import Bucket, CodeHolder, Handled, Known
 from intake.domain.dedupe import BUCKET_LIMIT, EarlierReport
 from intake.domain.model import ServiceRequestView
@@ -80,7 +82,11 @@ class MemoryIntakeStore:
     """``IntakeStore`` in memory, as the normalizer and the read model use it: the channel
     messages handled (``handled``), the reports and rejections stored, the tracking codes
     claimed (the first claim keeps a code), the near-duplicate buckets (a chunk of entries
-    per batch, a full bucket takes no more) and routing's decisions applied."""
+    per batch, a full bucket takes no more) and routing's decisions (``decisions``, as
+    given) folded into each report's status (``statuses``) by the store's own fold.
+
+    ``services/intake/tests/adapters/test_intake_store_contracts.py`` holds it to the
+    store's answers."""
 
     def __init__(self, *, bucket_limit: int = BUCKET_LIMIT) -> None:
         self.bucket_limit = bucket_limit
@@ -91,12 +97,21 @@ class MemoryIntakeStore:
         self.chunks: dict[str, list[tuple[EarlierReport, ...]]] = {}
         self.sizes: dict[str, int] = {}
         self.decisions: list[ReadModelUpdate] = []
+        self.statuses: dict[str, dict[str, Any]] = {}
 
     async def known(self, message_keys: Collection[str], codes: Collection[str]) -> Known:
         return Known(
-            {key: self.handled[key] for key in message_keys if key in self.handled},
+            {key: self._told(self.handled[key]) for key in message_keys if key in self.handled},
             {code: self.codes[code] for code in codes if code in self.codes},
         )
+
+    def _told(self, handled: Handled) -> Handled:
+        """A report remembered without its code (before codes were kept with the messages)
+        is told its stored report's code, as the store does."""
+        report = self.reports.get(handled.report_id)
+        if handled.outcome != "report" or handled.tracking_code or report is None:
+            return handled
+        return Handled(handled.outcome, handled.report_id, handled.at, report.tracking_code)
 
     async def buckets(self, bucket_ids: Collection[str]) -> dict[str, Bucket]:
         return {
@@ -139,4 +154,17 @@ class MemoryIntakeStore:
             self.handled.setdefault(key, item)
 
     async def keep_current(self, updates: Sequence[ReadModelUpdate]) -> None:
+        """Each report's updates folded into its next status, in order, as the store folds
+        them: an older status change than the last update is left out."""
         self.decisions.extend(updates)
+        pending: dict[str, list[ReadModelUpdate]] = {}
+        for update in updates:
+            pending.setdefault(update.report_id, []).append(update)
+        for report_id, items in pending.items():
+            folded = _fold_status(report_id, self.statuses.get(report_id, {}), items)
+            if folded is not None:
+                self.statuses[report_id] = dict(folded)
+
+    async def with_status(self, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The reports' documents with their latest status laid over them."""
+        return [_with_status(d, self.statuses.get(d["_id"], {})) for d in documents]

@@ -120,9 +120,11 @@ class MemoryNotificationLog:
         return result
 
     async def attempt(self, notification_id: str, provider_id: str, *, now: datetime) -> None:
-        claim = self.claims[notification_id]
-        claim["attempts"] += 1
-        claim |= {"last_provider": provider_id, "last_at": now}
+        """Count an attempt on a claimed notification (one never claimed: nothing, as the
+        store's update of no document does nothing)."""
+        if (claim := self.claims.get(notification_id)) is not None:
+            claim["attempts"] += 1
+            claim |= {"last_provider": provider_id, "last_at": now}
 
     async def renew(self, notification_ids: Iterable[str], *, until: datetime) -> None:
         for nid in notification_ids:
