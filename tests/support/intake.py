@@ -145,9 +145,9 @@ class MemoryIntakeStore:
                 continue
             chunk = tuple(entries)
             chunks = self.chunks.setdefault(bucket_id, [])
-            if chunk not in chunks:  # $addToSet: a redelivered batch adds the same chunk
+            if chunk not in chunks:  # a redelivered batch's chunk: neither added nor counted
                 chunks.append(chunk)
-            self.sizes[bucket_id] = size + len(entries)  # $inc, as the store counts
+                self.sizes[bucket_id] = size + len(entries)
 
     async def remember(self, handled: Mapping[str, Handled]) -> None:
         for key, item in handled.items():

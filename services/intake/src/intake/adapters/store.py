@@ -231,13 +231,13 @@ class IntakeStore:
             # One compact chunk per batch: the database handles one string, not hundreds
             # of sub-documents, and a redelivered batch adds the same chunk (nothing).
             chunk = json.dumps([_entry(entry) for entry in entries], separators=(",", ":"))
-            change = {"$addToSet": {"chunks": chunk}, "$inc": {"size": len(entries)}}
+            # A chunk already there (a redelivered batch) is neither added nor counted.
+            change = {"$push": {"chunks": chunk}, "$inc": {"size": len(entries)}}
+            fresh = {"_id": bucket_id, "chunks": {"$ne": chunk}}
             if bucket_id in stored:
-                updates.append(
-                    ({"_id": bucket_id, "size": {"$lt": self.bucket_limit}}, change, False)
-                )
+                updates.append(({**fresh, "size": {"$lt": self.bucket_limit}}, change, False))
             else:
-                updates.append(({"_id": bucket_id}, change, True))
+                updates.append((fresh, change, True))
         await _update_all(self.recent, updates)
 
     async def remember(self, handled: Mapping[str, Handled]) -> None:
