@@ -371,9 +371,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
 _WORD = re.compile(r"[^\W_]+")
 
 
-@functools.lru_cache(maxsize=50_000)
+@functools.lru_cache(maxsize=8_192)
 def _fold_word(word: str) -> str:
-    """:func:`fold` of one word; a city's texts reuse a few thousand words (bounded)."""
+    """:func:`fold` of one word; a city's texts reuse a few thousand words (~2 MB)."""
     return fold(word)
 
 
@@ -460,15 +460,15 @@ _derived: dict[tuple[int, Callable[[CityConfig], Any]], Any] = {}
 
 
 def words_of(config: CityConfig, text: str) -> Words:
-    """``Words.of(text, teencode)`` with the city's teencode, remembered for the last texts
-    (the signals and the classification of a report read the same text)."""
+    """``Words.of(text, teencode)`` with the city's teencode, remembered for the last few
+    texts (the signals and the classification of a report read the same text)."""
     return derived(config, _words_memo)(text)
 
 
 def _words_memo(config: CityConfig) -> Callable[[str], Words]:
     teencode = config.text.teencode
 
-    @functools.lru_cache(maxsize=1024)
+    @functools.lru_cache(maxsize=16)  # one report's text is read a few times in a row
     def of(text: str) -> Words:
         return Words.of(text, teencode)
 
