@@ -116,6 +116,12 @@ async def test_a_received_report_is_assigned_to_the_lead_agency_of_its_ward_and_
     # Received Tuesday 14 March 2023, 08:12 in Sơn La; the rule gives 5 working days:
     # Tuesday 21 March, 17:00 local.
     assert market.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
+    (event,) = [
+        e
+        for e in routing.published.events(ASSIGNMENTS_TOPIC)
+        if e.data.report_id == GOLDEN.data.report_id
+    ]
+    assert event.time == NOW, "timed at the decision, as its status and task events are"
     pavement = assigned[TO_HIEU.data.report_id]
     assert (pavement.lead_agency_id, pavement.supporting_agency_ids) == (
         "ubnd-to-hieu",

@@ -264,7 +264,7 @@ def open_case(
         event_id=fact_id(report.report_id, "status:assigned"),
     )
     facts = (
-        Fact(_assigned(case, ruleset, decision.matched)),
+        Fact(_assigned(case, ruleset, decision.matched, at=max(now, report.received_at))),
         Fact(status),
         *_tasks(case, case.parts, at=max(now, report.received_at), cause=report.report_id),
     )
@@ -444,7 +444,15 @@ def _supporting_leaves(step: _Step, case: Case) -> Decision:
         }
     )
     facts: list[Fact] = [
-        Fact(_assigned(updated, step.ruleset, _declined(update), previous=case.assignment_id)),
+        Fact(
+            _assigned(
+                updated,
+                step.ruleset,
+                _declined(update),
+                previous=case.assignment_id,
+                at=step.now,
+            )
+        ),
         _withdrawn(case, update.agency_id, _declined_note(step), step.now, step.event_id),
         *_tasks(updated, joined, at=step.now, cause=step.event_id, note=_declined_note(step)),
     ]
@@ -483,7 +491,7 @@ def _reroute(step: _Step, case: Case) -> Decision:
     matched = {**_declined(update), "handoffs": str(updated.handoffs)}
     note = _declined_note(step)
     facts: list[Fact] = [
-        Fact(_assigned(updated, ruleset, matched, previous=case.assignment_id)),
+        Fact(_assigned(updated, ruleset, matched, previous=case.assignment_id, at=step.now)),
         _withdrawn(case, update.agency_id, note, step.now, step.event_id),
         *_tasks(updated, updated.parts[:1], at=step.now, cause=step.event_id, note=note),
     ]
@@ -718,7 +726,15 @@ def reopen(
         event_id=fact_id(cause, "status:reopened"),
     )
     facts = (
-        Fact(_assigned(reopened, ruleset, {"reopened": note[:1024]}, previous=case.assignment_id)),
+        Fact(
+            _assigned(
+                reopened,
+                ruleset,
+                {"reopened": note[:1024]},
+                previous=case.assignment_id,
+                at=now,
+            )
+        ),
         Fact(status),
         *_tasks(reopened, reopened.parts, at=now, cause=cause, note=note[:1000]),
     )
@@ -772,8 +788,14 @@ def _declined_note(step: _Step) -> str:
 
 
 def _assigned(
-    case: Case, ruleset: RuleSet, matched: dict[str, str], *, previous: str | None = None
+    case: Case,
+    ruleset: RuleSet,
+    matched: dict[str, str],
+    *,
+    at: datetime,
+    previous: str | None = None,
 ) -> ReportAssignedEvent:
+    """The assignment event, timed at the decision (``at``), like the facts beside it."""
     deadline = case.deadline
     assert deadline is not None, "an assignment is made with the clock running"
     assigned = ReportAssigned(
@@ -792,7 +814,7 @@ def _assigned(
         assigned_at=case.term_start,
         reassignment_of=previous,
     )
-    return ReportAssignedEvent.new(assigned, source=SOURCE, id=case.assignment_id)
+    return ReportAssignedEvent.new(assigned, source=SOURCE, id=case.assignment_id, time=at)
 
 
 def _status(
