@@ -256,6 +256,13 @@ class LocalStack:
             "PHANANH_MONGODB__URL": self.database_url,
             "PHANANH_CITY_CONFIG": str(self.paths.root / "config" / "son-la" / "city.yaml"),
             "PHANANH_ROUTING_CONFIG": str(self.paths.root / "config" / "son-la" / "routing.yaml"),
+            # FerretDB's SQLite backend answers only _id from an index: others slow inserts.
+            **(
+                {"PHANANH_MONGODB__QUERY_INDEXES": "false"}
+                if self.database_kind() == "ferretdb"
+                and not os.environ.get("PHANANH_FERRETDB_POSTGRESQL_URL")
+                else {}
+            ),
             **self.local_secrets(),
         }
 

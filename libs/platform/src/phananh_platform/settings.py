@@ -52,6 +52,13 @@ class MongoSettings(BaseModel):
     server_selection_timeout_ms: int = Field(
         default=5_000, ge=100, description="How long to wait for a reachable server."
     )
+    query_indexes: bool = Field(
+        default=True,
+        description="Create the indexes that serve queries (not the unique ones, which "
+        "are always created). MongoDB answers queries from them; FerretDB's SQLite backend "
+        "answers only `_id` from an index and scans for every other filter, so there they "
+        "would only slow every insert: the local stack sets this to false.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -56,8 +56,8 @@ def create_app(settings: Settings) -> ServiceApp:
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
-    trail = TrailStore(database)
-    facts = FactsStore(database)
+    trail = TrailStore(database, query_indexes=settings.mongodb.query_indexes)
+    facts = FactsStore(database, query_indexes=settings.mongodb.query_indexes)
     measured = MeasuredTrail(trail, service.registry)
     interval = max(settings.metrics_refresh_s, CHAIN_REMEASURE_S)
     service.monitor("audit_chains", measured.measure_chains, interval_s=interval)

@@ -49,7 +49,9 @@ def create_app(settings: Settings) -> ServiceApp:
     config = load_city_config(settings.city_config)
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
-    store = IntakeStore(service.mongo[settings.mongodb.database])
+    store = IntakeStore(
+        service.mongo[settings.mongodb.database], query_indexes=settings.mongodb.query_indexes
+    )
     producer = RecordProducer(settings.kafka, client_id="phananh-intake-events")
     sealer = ContactSealer([key.get_secret_value() for key in settings.contact_keys])
     keys = Keys(

@@ -17,6 +17,7 @@ from phananh_contracts import ReportStatusChanged
 from phananh_contracts.values import ReportStatus
 from phananh_platform.settings import MongoSettings
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.reports import sample_report
 
@@ -149,3 +150,15 @@ async def test_a_code_already_held_by_another_report_stays_with_the_first(
 
     known = await store.known(set(), {first.tracking_code})
     assert known.codes[first.tracking_code].report_id == first.report_id
+
+
+async def test_the_indexes_that_only_serve_queries_are_left_out_where_asked(
+    database: AsyncDatabase[Any],
+) -> None:
+    """On FerretDB's SQLite backend (the local stack) such indexes would only slow inserts."""
+    lean = IntakeStore(database, query_indexes=False)
+    await lean.ensure_indexes()
+    assert set(await database["intake_reports"].index_information()) <= {"_id_"}
+    await IntakeStore(database).ensure_indexes()
+    named = set(await database["intake_reports"].index_information())
+    assert {"tracking_code", "channel_message", "received_at"} <= named

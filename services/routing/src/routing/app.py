@@ -44,7 +44,8 @@ def create_app(settings: Settings) -> ServiceApp:
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
-    cases, deadlines = CaseStore(database), DeadlineStore(database)
+    cases = CaseStore(database)
+    deadlines = DeadlineStore(database, query_indexes=settings.mongodb.query_indexes)
     producer = RecordProducer(settings.kafka, client_id="phananh-routing-events")
     metrics = RoutingMetrics(service.registry)
     metrics.know_agencies(agency.id for agency in rules.ruleset.agencies)

@@ -90,7 +90,8 @@ class FactsContention(TimeoutError):
 class FactsStore:
     """Facts of every report, queried by period for the figures."""
 
-    def __init__(self, database: AsyncDatabase[Any]) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, query_indexes: bool = True) -> None:
+        self.query_indexes = query_indexes
         # Aware UTC datetimes whatever the client's options; BSON dates hold milliseconds,
         # and facts are already truncated to them.
         self.collection = database.get_collection(
@@ -107,6 +108,8 @@ class FactsStore:
         version makes the next insert collide; the report is then read again."""
 
     async def ensure_indexes(self) -> None:
+        if not self.query_indexes:  # see MongoSettings.query_indexes
+            return
         await self.collection.create_index(
             [("report_id", ASCENDING), ("version", DESCENDING)], name="report_version"
         )

@@ -82,8 +82,15 @@ def _chain_head(chain_id: str, document: dict[str, Any]) -> ChainHead:
 class TrailStore:
     """The audit service's documents; nothing else writes them, and nothing rewrites them."""
 
-    def __init__(self, database: AsyncDatabase[Any], *, max_append_attempts: int = 50) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Any],
+        *,
+        max_append_attempts: int = 50,
+        query_indexes: bool = True,
+    ) -> None:
         self.trail = database[TRAIL]
+        self.query_indexes = query_indexes
         self.checkpoint_documents = database[CHECKPOINTS]
         self.chain_documents = database[CHAINS]
         self._max_append_attempts = max_append_attempts
@@ -101,12 +108,13 @@ class TrailStore:
     async def ensure_indexes(self) -> None:
         await self.trail.create_index("event_id", unique=True, name="event_id")
         await self.trail.create_index(_CHAIN_ORDER, unique=True, name="chain_sequence")
-        await self.trail.create_index("report_id", name="report_id")
-        await self.trail.create_index("tracking_code", name="tracking_code")
         await self.checkpoint_documents.create_index(
             "checkpoint_id", unique=True, name="checkpoint_id"
         )
-        await self.checkpoint_documents.create_index("created_at", name="created_at")
+        if self.query_indexes:  # see MongoSettings.query_indexes
+            await self.trail.create_index("report_id", name="report_id")
+            await self.trail.create_index("tracking_code", name="tracking_code")
+            await self.checkpoint_documents.create_index("created_at", name="created_at")
 
     # ----------------------------------------------------------------------- writing
 

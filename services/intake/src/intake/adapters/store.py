@@ -67,7 +67,14 @@ SEARCH_CHUNK = 200
 class IntakeStore:
     """The intake service's own documents; nothing else writes them."""
 
-    def __init__(self, database: AsyncDatabase[Any], *, bucket_limit: int = BUCKET_LIMIT) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Any],
+        *,
+        bucket_limit: int = BUCKET_LIMIT,
+        query_indexes: bool = True,
+    ) -> None:
+        self.query_indexes = query_indexes
         self.messages = database["intake_messages"]
         self.reports = database["intake_reports"]
         self.codes = database["intake_codes"]
@@ -78,6 +85,8 @@ class IntakeStore:
         self.bucket_limit = bucket_limit
 
     async def ensure_indexes(self) -> None:
+        if not self.query_indexes:  # see MongoSettings.query_indexes
+            return
         await self.reports.create_index("tracking_code", name="tracking_code")
         await self.reports.create_index(
             [("channel", ASCENDING), ("channel_message_id", ASCENDING)], name="channel_message"

@@ -222,10 +222,13 @@ def _deadline_fields(case: Case, warn_at: datetime | None) -> dict[str, Any]:
 
 
 class DeadlineStore:
-    def __init__(self, database: AsyncDatabase[Any]) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, query_indexes: bool = True) -> None:
         self.deadlines = database["routing_deadlines"]
+        self.query_indexes = query_indexes
 
     async def ensure_indexes(self) -> None:
+        if not self.query_indexes:  # see MongoSettings.query_indexes
+            return
         await self.deadlines.create_index([("closed", 1), ("warn_at", 1)], name="open_by_warning")
 
     async def follow_all(self, follows: Sequence[DeadlineFollow]) -> None:
