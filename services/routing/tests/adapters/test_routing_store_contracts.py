@@ -19,6 +19,8 @@ from phananh_contracts import KafkaRecord
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import ReportStatus
 from phananh_platform.delivery import ConcurrentChange
+from phananh_platform.settings import MongoSettings
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from routing.adapters.rules_file import load_ruleset
 from routing.adapters.store import (
@@ -83,7 +85,8 @@ async def cases(request: pytest.FixtureRequest, database: AsyncDatabase[Any]) ->
 async def deadlines(request: pytest.FixtureRequest, database: AsyncDatabase[Any]) -> Any:
     if request.param == "twin":
         return MemoryDeadlines()
-    store = DeadlineStore(database)
+    # The clock of the processes that follow deadlines: before every time asked about.
+    store = DeadlineStore(database, clock=lambda: WARN_AT - timedelta(days=1))
     await store.ensure_indexes()
     return store
 
@@ -226,3 +229,57 @@ async def test_a_paused_deadline_and_a_closed_case_are_not_due(deadlines: Any) -
     assert [t.report_id for t in await deadlines.due(moved + timedelta(days=30))] == [
         OTHER.report_id
     ]
+
+
+class _Finds(monitoring.CommandListener):
+    """The filters of the ``find`` commands sent on routing's deadlines."""
+
+    def __init__(self) -> None:
+        self.filters: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command["find"] == "routing_deadlines":
+            self.filters.append(dict(event.command.get("filter", {})))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_after_its_first_check_the_watch_finds_deadlines_through_their_minutes(
+    database: AsyncDatabase[Any], mongo_settings: MongoSettings
+) -> None:
+    """Every check reading every open deadline would cost more as reports pile up (a scan
+    on FerretDB); after the first, a check reads the minutes since the last one."""
+    finds = _Finds()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_settings.url.get_secret_value(), event_listeners=[finds], tz_aware=True
+    )
+    try:
+        now = [WARN_AT - timedelta(hours=2)]
+        watch = DeadlineStore(client[database.name], clock=lambda: now[0])
+        other = DeadlineStore(database, clock=lambda: now[0])  # another routing instance
+        assert await watch.due(now[0]) == []  # the first check reads every open deadline
+
+        await other.follow_all([follow(MARKET, WARN_AT, None)])
+        assert await watch.due(WARN_AT - timedelta(seconds=1)) == []
+        assert [t.report_id for t in await watch.due(WARN_AT)] == [MARKET.report_id]
+
+        # Followed after its warning time had passed (routing was behind): noted now.
+        now[0] = WARN_AT + timedelta(hours=1)
+        await other.follow_all([follow(OTHER, WARN_AT, None)])
+        due = await watch.due(now[0] + timedelta(seconds=30))
+        assert sorted(t.report_id for t in due) == sorted([MARKET.report_id, OTHER.report_id])
+
+        # Breached: no longer due, and no longer asked for.
+        await other.mark_all(
+            [DeadlineMark(r, 0, {"warned": True, "breached": True}) for r in (MARKET.report_id,)]
+        )
+        due = await watch.due(now[0] + timedelta(hours=2))
+        assert [t.report_id for t in due] == [OTHER.report_id]
+        assert all(set(f) == {"_id"} for f in finds.filters[1:]), "by _id after the first"
+        assert "warn_at" in finds.filters[0]
+    finally:
+        await client.close()
