@@ -283,3 +283,39 @@ async def test_after_its_first_check_the_watch_finds_deadlines_through_their_min
         assert "warn_at" in finds.filters[0]
     finally:
         await client.close()
+
+
+async def test_the_open_cases_figures_count_by_agency_ward_and_lateness(
+    database: AsyncDatabase[Any],
+) -> None:
+    """What the operators' open and overdue gauges show, counted in the database."""
+    now = DEADLINE
+
+    def deadline(report_id: str, agency: str, ward: str | None, **state: Any) -> dict[str, Any]:
+        return {
+            "_id": report_id,
+            "agency_id": agency,
+            "ward_code": ward,
+            "term": 0,
+            "closed": False,
+            "paused": False,
+            "deadline": now - timedelta(hours=1),
+            "warn_at": now - timedelta(hours=9),
+            "warned": True,
+            "breached": True,
+        } | state
+
+    await database["routing_deadlines"].insert_many(
+        [
+            deadline("r1", "ubnd-chieng-sinh", "03679"),  # overdue
+            deadline("r2", "ubnd-chieng-sinh", "03679", deadline=now + timedelta(days=2)),
+            deadline("r3", "ubnd-chieng-sinh", "03679", paused=True),  # clock stopped
+            deadline("r4", "ubnd-chieng-sinh", "03679", closed=True),  # resolved
+            deadline("r5", "ubnd-to-hieu", None),  # overdue, place unknown
+        ]
+    )
+    assert await DeadlineStore(database).open_counts(now) == {
+        ("ubnd-chieng-sinh", "03679", True): 1,
+        ("ubnd-chieng-sinh", "03679", False): 2,
+        ("ubnd-to-hieu", "", True): 1,
+    }

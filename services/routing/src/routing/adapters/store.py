@@ -414,18 +414,27 @@ class DeadlineStore:
 
     async def open_counts(self, now: datetime) -> dict[tuple[str, str, bool], int]:
         """Open reports by lead agency, ward code ("" when unknown) and whether overdue
-        (deadline passed with the clock running) — for the metrics. A scan (FerretDB)."""
+        (deadline passed with the clock running) — for the metrics. Counted by the
+        database (two ``$group`` aggregations): the documents stay there."""
+        by_place = {"_id": {"agency": "$agency_id", "ward": "$ward_code"}, "n": {"$sum": 1}}
+        overdue_now = {"closed": False, "paused": {"$ne": True}, "deadline": {"$lte": now}}
+        opened = await self._grouped([{"$match": {"closed": False}}, {"$group": by_place}])
+        overdue = await self._grouped([{"$match": overdue_now}, {"$group": by_place}])
         counts: dict[tuple[str, str, bool], int] = {}
-        cursor = self.deadlines.find(
-            {"closed": False},
-            {"agency_id": 1, "ward_code": 1, "deadline": 1, "paused": 1},
-        )
-        async for document in cursor:
-            deadline = document.get("deadline")
-            overdue = not document.get("paused", False) and deadline is not None and deadline <= now
-            key = (document["agency_id"], document.get("ward_code") or "", overdue)
-            counts[key] = counts.get(key, 0) + 1
+        for place, n in opened.items():
+            late = overdue.get(place, 0)
+            if late:
+                counts[(*place, True)] = late
+            if n - late:
+                counts[(*place, False)] = n - late
         return counts
+
+    async def _grouped(self, pipeline: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        cursor = await self.deadlines.aggregate(pipeline)
+        return {
+            (row["_id"]["agency"], row["_id"].get("ward") or ""): int(row["n"])
+            async for row in cursor
+        }
 
     async def mark_all(self, marks: Sequence[DeadlineMark]) -> None:
         """Record, in one bulk write, which facts of each term were published."""
