@@ -11,8 +11,8 @@ near-duplicate state of those wards grows with the run: the worst case for dedup
 
 For each phase it prints reports/s, the CPU milliseconds per report of the intake
 process, of the database process (FerretDB) and of Kafka, the database commands per
-report (the service's own ``pakn_db_command_seconds_count``), and intake's RSS at the
-end of the phase. Later phases costing what the first did is what "flat as data grows"
+report (the service's own ``pakn_db_command_seconds_count``), and intake's peak RSS by
+the end of the phase. Later phases costing what the first did is what "flat as data grows"
 means. The database and Kafka are shared with whatever else runs on the machine: run it
 on a quiet machine and compare runs made in the same session. Speed is never asserted.
 """
@@ -95,6 +95,10 @@ def cpu_s(pid: int) -> float:
 
 
 def rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return pages * PAGE / 2**20
 
