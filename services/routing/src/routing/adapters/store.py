@@ -394,6 +394,9 @@ class DeadlineStore:
             minutes = _minutes(self._checked - DUE_OVERLAP, now)
             async for document in self.due_minutes.find({"_id": {"$in": minutes}}):
                 named.update(document.get("reports", []))
+            if not named:  # an empty $in is no _id lookup to FerretDB: it would scan
+                self._checked, self._pending = now, set()
+                return []
             query = {"_id": {"$in": sorted(named)}}
         tracked = [
             TrackedDeadline(
