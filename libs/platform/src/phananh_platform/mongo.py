@@ -113,6 +113,19 @@ class DatabaseMetrics(monitoring.CommandListener):
         self.failures.labels(event.command_name, collection).inc()
 
 
+DUPLICATE_KEY = 11000
+"""The server's code for a write refused by a unique index."""
+
+
+def duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """The indexes of the operations a bulk write refused on a unique key (a redelivery,
+    or another writer first); any other failure is raised again."""
+    errors = error.details.get("writeErrors") or []
+    if not errors or any(item.get("code") != DUPLICATE_KEY for item in errors):
+        raise error
+    return {int(item["index"]) for item in errors}
+
+
 async def insert_once(collection: AsyncCollection[Any], document: dict[str, Any]) -> bool:
     """Insert ``document`` unless a unique index already holds its key.
 

@@ -31,12 +31,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from phananh_platform.delivery import ConcurrentChange
+from phananh_platform.mongo import duplicate_indexes
 
 T = TypeVar("T")
 Document = dict[str, Any]
 Fold = Callable[[str, Mapping[str, Any], Sequence[T]], Mapping[str, Any] | None]
 
-DUPLICATE_KEY = 11000
 RECENT = 5_000
 """Documents whose latest version is kept in memory (a few MB)."""
 PROBE = 8
@@ -172,10 +172,7 @@ class VersionedDocuments(Generic[T]):
         try:
             await self.collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if not errors or any(item.get("code") != DUPLICATE_KEY for item in errors):
-                raise
-            return {documents[int(item["index"])]["_id"] for item in errors}
+            return {documents[index]["_id"] for index in duplicate_indexes(error)}
         return set()
 
     def _remember(self, key: str, version: int, document: Document) -> None:

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson.codec_options import CodecOptions
-from phananh_platform.mongo import bulk_write, insert_once
+from phananh_platform.mongo import bulk_write, duplicate_indexes, insert_once
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -64,7 +64,6 @@ from audit.domain.records import TrailRecord
 COLLECTION = "audit_report_facts"
 POINTERS = "audit_report_versions"
 MAX_ATTEMPTS = 20
-DUPLICATE_KEY = 11000
 POINTER_EVERY = 4
 """The version pointer moves every this many versions (a report has a handful)."""
 RECENT_REPORTS = 5_000
@@ -270,10 +269,7 @@ class FactsStore:
         try:
             await self.collection.insert_many(versions, ordered=False)
         except BulkWriteError as error:
-            errors = error.details.get("writeErrors") or []
-            if any(item.get("code") != DUPLICATE_KEY for item in errors):
-                raise
-            return {versions[item["index"]]["report_id"] for item in errors}
+            return {versions[index]["report_id"] for index in duplicate_indexes(error)}
         return set()
 
     def _remember(self, key: str, version: int, document: dict[str, Any] | None) -> None:

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from phananh_contracts import AuditCheckpoint, ChainHead
-from phananh_platform.mongo import ORDERED_INSERT_LIMIT, insert_once
+from phananh_platform.mongo import ORDERED_INSERT_LIMIT, duplicate_indexes, insert_once
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -48,7 +48,6 @@ TRAIL = "audit_trail"
 CHECKPOINTS = "audit_checkpoints"
 _CHAIN_ORDER = [("chain_id", ASCENDING), ("sequence", ASCENDING)]
 CHAINS = "audit_chains"
-DUPLICATE_KEY = 11000
 FOLLOW_WINDOW = 64
 """Next places of a chain looked up together when following it past another writer."""
 _LISTED = "#listed"
@@ -187,10 +186,7 @@ class TrailStore:
                 await self.trail.insert_many(documents, ordered=True)
                 inserted = len(part)
             except BulkWriteError as error:
-                errors = error.details.get("writeErrors") or []
-                if not errors or any(item.get("code") != DUPLICATE_KEY for item in errors):
-                    raise
-                inserted = min(int(item["index"]) for item in errors)  # not nInserted
+                inserted = min(duplicate_indexes(error))  # not nInserted
             for chain_id, n in part[:inserted]:
                 written[indexes[chain_id][n]] = True
                 self._heads[chain_id] = head_of(chains[chain_id][n])

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phananh_contracts import ReportReceived, ReportRejected
-from phananh_platform.mongo import bulk_write
+from phananh_platform.mongo import bulk_write, duplicate_indexes
 from phananh_platform.versions import VersionedDocuments
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -55,7 +55,6 @@ from intake.domain.readmodel import ReadModelUpdate, to_apply
 from intake.domain.tracking import report_id as report_id_of
 
 logger = logging.getLogger("intake.store")
-DUPLICATE_KEY = 11000
 _Update = tuple[dict[str, Any], dict[str, Any], bool]
 """An update by ``_id``: filter, update, upsert."""
 STATUS_FIELDS = ("status", "status_notes", "agency_responsible", "expected_at", "updated_at")
@@ -180,7 +179,7 @@ class IntakeStore:
         try:
             await self.reports.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            there = _duplicate_indexes(error)
+            there = duplicate_indexes(error)
             await _update_all(
                 self.reports,
                 [
@@ -214,7 +213,7 @@ class IntakeStore:
         try:
             await self.codes.insert_many(claims, ordered=False)
         except BulkWriteError as error:
-            refused = [claims[index] for index in sorted(_duplicate_indexes(error))]
+            refused = [claims[index] for index in sorted(duplicate_indexes(error))]
             holders = await self._holders([claim["_id"] for claim in refused])
             for claim in refused:
                 holder = holders.get(claim["_id"])
@@ -266,7 +265,7 @@ class IntakeStore:
         try:
             await self.messages.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            _duplicate_indexes(error)  # remembered before (a redelivered batch)
+            duplicate_indexes(error)  # remembered before (a redelivered batch)
 
     # ------------------------------------------------------- routing keeps it current
     async def keep_current(self, updates: Sequence[ReadModelUpdate]) -> None:
@@ -410,14 +409,6 @@ def _address(report: ReportReceived) -> str | None:
         return None
     parts = [place.address_text, place.residential_group, place.ward_name]
     return ", ".join(part for part in parts if part) or None
-
-
-def _duplicate_indexes(error: BulkWriteError) -> set[int]:
-    """The operations a bulk write refused for a duplicate key; re-raise on anything else."""
-    errors = error.details.get("writeErrors", [])
-    if any(item.get("code") != DUPLICATE_KEY for item in errors):
-        raise error
-    return {int(item["index"]) for item in errors}
 
 
 def _report_document(report: ReportReceived) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from typing import Any
 
 from phananh_contracts import topic_by_name
 from phananh_platform.delivery import ConcurrentChange
-from phananh_platform.mongo import bulk_write
+from phananh_platform.mongo import bulk_write, duplicate_indexes
 from phananh_platform.versions import VersionedDocuments
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -53,8 +53,6 @@ from notify.domain.telling import (
 )
 
 logger = logging.getLogger("notify.store")
-
-DUPLICATE_KEY = 11000
 
 
 class ClaimHeld(ConcurrentChange):
@@ -83,21 +81,13 @@ def _recipient(doc: dict[str, Any]) -> Recipient:
     )
 
 
-def _duplicates(error: BulkWriteError) -> list[int]:
-    """Indexes of the operations refused on a duplicate ``_id``; anything else re-raised."""
-    errors = error.details.get("writeErrors", [])
-    if not errors or any(item.get("code") != DUPLICATE_KEY for item in errors):
-        raise error
-    return [int(item["index"]) for item in errors]
-
-
 async def _upsert_all(collection: AsyncCollection[Any], updates: Sequence[UpdateOne]) -> None:
     """Upserts by ``_id`` in bulk; those that lost a race to create their document (a
     concurrent upsert inserted it first) are applied once more."""
     try:
         await bulk_write(collection, updates)
     except BulkWriteError as error:
-        await bulk_write(collection, [updates[index] for index in _duplicates(error)])
+        await bulk_write(collection, [updates[index] for index in sorted(duplicate_indexes(error))])
 
 
 class ReportBook:
@@ -253,7 +243,7 @@ class NotificationLog:
         try:
             await self.notifications.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            taken = [claims[index].notification_id for index in _duplicates(error)]
+            taken = [claims[index].notification_id for index in duplicate_indexes(error)]
         result = {claim.notification_id: Claim(claim.notification_id) for claim in claims}
         if not taken:
             return result
@@ -348,7 +338,7 @@ class NotificationLog:
         try:
             await self.outcomes.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            refused = {decisions[index].notification_id for index in _duplicates(error)}
+            refused = {decisions[index].notification_id for index in duplicate_indexes(error)}
             earlier = await self._outcomes(list(refused))
             return [
                 _decision(earlier[d.notification_id]) if d.notification_id in earlier else d
@@ -365,7 +355,7 @@ class NotificationLog:
         try:
             await self.publications.insert_many([{"_id": nid} for nid in wanted], ordered=False)
         except BulkWriteError as error:
-            _duplicates(error)  # marked by an earlier delivery: fine; anything else raised
+            duplicate_indexes(error)  # marked by an earlier delivery: fine; anything else raised
 
     async def get(self, notification_id: str) -> dict[str, Any] | None:
         """The notification as it stands: its claim, and its outcome once decided."""

@@ -38,15 +38,13 @@ from typing import Any
 
 from phananh_contracts import KafkaRecord
 from phananh_platform.delivery import ConcurrentChange
-from phananh_platform.mongo import bulk_write
+from phananh_platform.mongo import bulk_write, duplicate_indexes
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from routing.domain.case import Case
 from routing.domain.deadlines import TrackedDeadline
-
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -97,14 +95,6 @@ class CaseWrite:
         }
 
 
-def _duplicate_indexes(error: BulkWriteError) -> set[int]:
-    """The operations a bulk write refused for a duplicate key; re-raise on anything else."""
-    errors = error.details.get("writeErrors", [])
-    if any(item.get("code") != DUPLICATE_KEY for item in errors):
-        raise error
-    return {int(item["index"]) for item in errors}
-
-
 class CaseStore:
     """One document per report: the case, its version and its outbox (written in bulk).
 
@@ -146,7 +136,7 @@ class CaseStore:
         try:
             await self.cases.insert_many([w.document() for w in writes], ordered=False)
         except BulkWriteError as error:
-            return {writes[index].case.report_id for index in _duplicate_indexes(error)}
+            return {writes[index].case.report_id for index in duplicate_indexes(error)}
         return set()
 
     async def save_all(self, writes: Sequence[CaseWrite]) -> None:
@@ -173,7 +163,7 @@ class CaseStore:
         try:
             result = await bulk_write(self.cases, operations)
         except BulkWriteError as error:
-            refused = _duplicate_indexes(error)
+            refused = duplicate_indexes(error)
             ids = ", ".join(writes[index].case.report_id for index in sorted(refused))
             raise ConcurrentChange(f"cases {ids} were opened by another writer") from None
         if result.matched_count != updates:
@@ -189,7 +179,7 @@ class CaseStore:
             try:
                 await self.publications.insert_many([{"_id": m} for m in marks], ordered=False)
             except BulkWriteError as error:
-                _duplicate_indexes(error)  # marked by an earlier delivery; else raised
+                duplicate_indexes(error)  # marked by an earlier delivery; else raised
 
 
 def _mark(report_id: str, version: int) -> str:
@@ -328,7 +318,7 @@ class DeadlineStore:
         try:
             await bulk_write(self.deadlines, operations)
         except BulkWriteError as error:
-            refused = _duplicate_indexes(error)
+            refused = duplicate_indexes(error)
             if not refused <= replace_if_other_term.keys():
                 raise
             await bulk_write(
@@ -367,12 +357,9 @@ class DeadlineStore:
         try:
             await self.deadlines.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            there = [documents[index] for index in sorted(_duplicate_indexes(error))]
             return [
-                ReplaceOne({"_id": key}, rest, upsert=True)
-                for key, rest in (
-                    (d["_id"], {k: v for k, v in d.items() if k != "_id"}) for d in there
-                )
+                ReplaceOne({"_id": there.pop("_id")}, there, upsert=True)
+                for there in (dict(documents[index]) for index in sorted(duplicate_indexes(error)))
             ]
         return []
 
