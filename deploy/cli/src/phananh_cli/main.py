@@ -9,6 +9,11 @@ phananh topics list         the contract topics and their partitions
 phananh dlq list [SERVICE…]  the dead letters of the services (all by default)
 phananh dlq show SERVICE OFFSET       one dead letter in full
 phananh dlq replay SERVICE OFFSET…    put dead letters back on their source topics
+phananh kafka plan                    the ACLs the access plan gives every principal
+phananh kafka acls [--dry-run]        make the cluster's ACLs what the plan says
+phananh kafka credentials --agency ID (or --service NAME, --operator)
+                                      create or rotate a principal's password; prints
+                                      what the agency (or service) needs to connect
 """
 
 from __future__ import annotations
@@ -20,13 +25,31 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from phananh_contracts import ALL_TOPICS, ContractViolation, decode_event
+from phananh_contracts import (
+    ALL_TOPICS,
+    SERVICES,
+    ContractViolation,
+    agency_inbox_topic,
+    decode_event,
+)
+from phananh_contracts.access import (
+    ADMIN_PRINCIPAL,
+    OPERATOR_PRINCIPAL,
+    access_plan,
+    agency_group,
+    agency_principal,
+    agency_updates_topic_name,
+    service_principal,
+)
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.settings import KafkaSettings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from phananh_cli import dlq
+from phananh_cli import dlq, kafka_security
 from phananh_cli.stack import LocalStack, StackError
 
 
@@ -59,11 +82,9 @@ def _env(_: argparse.Namespace) -> int:
 
 
 def _topics_create(args: argparse.Namespace) -> int:
-    settings = KafkaSettings(
-        bootstrap_servers=args.bootstrap_servers
-        or os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
-        or KafkaSettings().bootstrap_servers
-    )
+    settings = _kafka_settings(ADMIN_PRINCIPAL)
+    if args.bootstrap_servers:
+        settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap_servers})
 
     async def create() -> list[str]:
         await wait_for_kafka(settings, timeout_s=args.wait)
@@ -97,15 +118,12 @@ def _api_key(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     """Print the events of a topic as JSON lines, from now (or the beginning) on."""
-    settings = KafkaSettings(
-        bootstrap_servers=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
-        or LocalStack().kafka_bootstrap
-    )
+    settings = _kafka_settings()
 
     async def watch() -> None:
         consumer = AIOKafkaConsumer(
             *args.topics,
-            bootstrap_servers=settings.bootstrap_servers,
+            **settings.client_options(),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest" if args.from_beginning else "latest",
@@ -127,11 +145,81 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kafka_settings() -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS")
-        or LocalStack().kafka_bootstrap
+class _EnvSettings(BaseSettings):
+    """``PHANANH_KAFKA__*`` as the services read them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PHANANH_", env_nested_delimiter="__", extra="ignore"
     )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+
+def _kafka_settings(principal: str = OPERATOR_PRINCIPAL) -> KafkaSettings:
+    """The cluster named by ``PHANANH_KAFKA__*`` (signed in as they say), else the local
+    stack, signed in as ``principal`` when its broker is secured."""
+    if os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS"):
+        return _EnvSettings().kafka
+    return LocalStack().kafka_settings(principal)
+
+
+def _kafka_plan(args: argparse.Namespace) -> int:
+    agencies = kafka_security.agency_ids(Path(args.routing_config))
+    for grant in access_plan(agencies):
+        print(grant)
+    return 0
+
+
+def _kafka_acls(args: argparse.Namespace) -> int:
+    agencies = kafka_security.agency_ids(Path(args.routing_config))
+    settings = _kafka_settings(ADMIN_PRINCIPAL)
+    try:
+        if args.dry_run:
+            print("\n".join(str(grant) for grant in access_plan(agencies)))
+            return 0
+        change = kafka_security.sync_acls(settings, agencies)
+    except kafka_security.SecurityError as error:
+        print(f"phananh kafka acls: {error}", file=sys.stderr)
+        return 1
+    for grant in change.created:
+        print(f"+ {grant}")
+    for grant in change.deleted:
+        print(f"- {grant}")
+    print(
+        f"{len(change.created)} ACL(s) created, {len(change.deleted)} removed, for "
+        f"{len(agencies)} agencies on {settings.bootstrap_servers}"
+    )
+    return 0
+
+
+def _kafka_credentials(args: argparse.Namespace) -> int:
+    if args.agency:
+        principal = agency_principal(args.agency)
+    elif args.service:
+        principal = service_principal(args.service)
+    else:
+        principal = OPERATOR_PRINCIPAL
+    settings = _kafka_settings(ADMIN_PRINCIPAL)
+    password = kafka_security.new_password()
+    try:
+        kafka_security.set_password(settings, principal, password)
+    except kafka_security.SecurityError as error:
+        print(f"phananh kafka credentials: {error}", file=sys.stderr)
+        return 1
+    protocol = settings.security_protocol
+    if not protocol.startswith("SASL_"):
+        protocol = "SASL_SSL"
+    print(f"# Kafka credentials of {principal} (a new password; the old one no longer signs in)")
+    print(f"PHANANH_KAFKA__BOOTSTRAP_SERVERS={settings.bootstrap_servers}")
+    print(f"PHANANH_KAFKA__SECURITY_PROTOCOL={protocol}")
+    print("PHANANH_KAFKA__SASL_MECHANISM=SCRAM-SHA-512")
+    print(f"PHANANH_KAFKA__USERNAME={principal}")
+    print(f"PHANANH_KAFKA__PASSWORD={password}")
+    if args.agency:
+        print(f"PHANANH_AGENCY_ID={args.agency}")
+        inbox, group = agency_inbox_topic(args.agency).name, agency_group(args.agency)
+        print(f"# reads:  {inbox} (with consumer group {group}, or none)")
+        print(f"# writes: {agency_updates_topic_name(args.agency)} (its updates, nothing else)")
+    return 0
 
 
 def _dlq_list(args: argparse.Namespace) -> int:
@@ -184,7 +272,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     if letters is None:
         return 1
     try:
-        records = asyncio.run(dlq.replay(_kafka_settings(), letters))
+        records = asyncio.run(dlq.replay(_kafka_settings(ADMIN_PRINCIPAL), letters))
     except ValueError as error:
         print(f"phananh dlq replay: {error}", file=sys.stderr)
         return 1
@@ -247,6 +335,26 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("service", help="intake, routing, notify or audit")
         command.add_argument("offsets", nargs="+", type=int, help="offsets from `dlq list`")
         command.set_defaults(run=run)
+    kafka = commands.add_parser(
+        "kafka", help="principals, credentials and ACLs of a secured Kafka cluster"
+    ).add_subparsers(dest="kafka_command", required=True)
+    default_rules = os.environ.get("PHANANH_ROUTING_CONFIG", "config/son-la/routing.yaml")
+    plan = kafka.add_parser("plan", help="print every ACL the access plan grants")
+    acls = kafka.add_parser("acls", help="create missing ACLs, remove stale ones (as admin)")
+    acls.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    for command, run in ((plan, _kafka_plan), (acls, _kafka_acls)):
+        command.add_argument(
+            "--routing-config", default=default_rules, help="whose agencies get ACLs"
+        )
+        command.set_defaults(run=run)
+    credentials = kafka.add_parser(
+        "credentials", help="create or rotate a principal's password and print it (as admin)"
+    )
+    who = credentials.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agency", help="an agency id of the routing configuration")
+    who.add_argument("--service", choices=SERVICES, help="a service")
+    who.add_argument("--operator", action="store_true", help="the operators' principal")
+    credentials.set_defaults(run=_kafka_credentials)
     return root
 
 

@@ -48,11 +48,14 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phananh_contracts import ALL_TOPICS
+from phananh_contracts.access import OPERATOR_PRINCIPAL, service_principal
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
 from phananh_platform.mongo import wait_for_mongo
 from phananh_platform.privacy import new_contact_key
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
+
+from phananh_cli.kafka_security import AclChange, agency_ids, set_passwords, sync_acls
 
 T = TypeVar("T")
 OUTBOX_PROVIDERS = ("app-push", "zalo-oa", "zalo-zns", "sms", "facebook")
@@ -68,6 +71,11 @@ LOCAL_API_CLIENTS = (
 LOCAL_OVERSIGHT_ROLES = ("leadership:thanh-uy", "auditor:ubkt")
 KAFKA_VERSION_PATTERN = re.compile(r"<kafka.version>([^<]+)</kafka.version>")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+KAFKA_SECURITY_ENV = "PHANANH_LOCAL_KAFKA_SECURITY"
+"""``sasl``: the local broker admits only signed-in principals and enforces ACLs."""
+KAFKA_BUILT_IN_USERS = ("admin", "broker", "controller")
+"""Principals the secured broker knows from its start: the operators' super user, the
+broker's own (between listeners) and the controller's (PLAIN, its listener only)."""
 
 
 class StackError(RuntimeError):
@@ -234,11 +242,22 @@ class LocalStack:
     SERVICES = ("intake", "routing", "notify", "audit")
 
     def __init__(
-        self, paths: Paths | None = None, ports: Ports | None = None, say: Say = _say
+        self,
+        paths: Paths | None = None,
+        ports: Ports | None = None,
+        say: Say = _say,
+        *,
+        kafka_security: str | None = None,
     ) -> None:
         self.paths = paths or Paths.resolve()
         self.ports = ports or Ports.from_env()
         self.say = say
+        self.kafka_security = kafka_security or os.environ.get(KAFKA_SECURITY_ENV, "none")
+        if self.kafka_security not in ("none", "sasl"):
+            raise StackError(
+                f"{KAFKA_SECURITY_ENV}={self.kafka_security!r}: use 'sasl' (clients sign in, "
+                "ACLs enforced) or 'none'"
+            )
 
     # ----------------------------------------------------------------- addresses
     @property
@@ -249,13 +268,50 @@ class LocalStack:
     def database_url(self) -> str:
         return f"mongodb://127.0.0.1:{self.ports.database}/?directConnection=true&retryWrites=false"
 
-    def service_env(self) -> dict[str, str]:
-        """Environment that points a service (or a test) at this stack."""
+    @property
+    def secured(self) -> bool:
+        return self.kafka_security == "sasl"
+
+    def kafka_passwords(self) -> dict[str, str]:
+        """The secured broker's principals and their passwords, made once at random and
+        kept in <data>/kafka-credentials.json (readable by this user only)."""
+        path = self.paths.data / "kafka-credentials.json"
+        stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = [*KAFKA_BUILT_IN_USERS, OPERATOR_PRINCIPAL]
+        wanted += [service_principal(name) for name in self.SERVICES]
+        if all(name in stored for name in wanted):
+            return stored
+        merged = {name: secrets.token_urlsafe(24) for name in wanted} | stored
+        _write_private(path, json.dumps(merged, indent=2) + "\n")
+        return merged
+
+    def kafka_settings(self, principal: str = "admin") -> KafkaSettings:
+        """How ``principal`` reaches this stack's broker (anyone, when it is not secured)."""
+        settings = KafkaSettings(bootstrap_servers=self.kafka_bootstrap)
+        if not self.secured:
+            return settings
+        return settings.for_principal(principal, self.kafka_passwords()[principal])
+
+    def kafka_env(self, principal: str) -> dict[str, str]:
+        """``PHANANH_KAFKA__*`` for a client signing in as ``principal``."""
+        env = {"PHANANH_KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        if self.secured:
+            env |= {
+                "PHANANH_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "PHANANH_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+                "PHANANH_KAFKA__USERNAME": principal,
+                "PHANANH_KAFKA__PASSWORD": self.kafka_passwords()[principal],
+            }
+        return env
+
+    def service_env(self, principal: str = OPERATOR_PRINCIPAL) -> dict[str, str]:
+        """Environment that points a service (or a test, or an operator's shell) at this
+        stack; on a secured broker it signs in as ``principal``."""
         return {
-            "PHANANH_KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            **self.kafka_env(principal),
             "PHANANH_MONGODB__URL": self.database_url,
             "PHANANH_CITY_CONFIG": str(self.paths.root / "config" / "son-la" / "city.yaml"),
-            "PHANANH_ROUTING_CONFIG": str(self.paths.root / "config" / "son-la" / "routing.yaml"),
+            "PHANANH_ROUTING_CONFIG": str(self.routing_config),
             # FerretDB's SQLite backend answers only _id from an index: others slow inserts.
             **(
                 {"PHANANH_MONGODB__QUERY_INDEXES": "false"}
@@ -421,17 +477,27 @@ class LocalStack:
             raise StackError(f"Kafka {self.kafka_version()} needs Java 17 or newer; found {major}")
         return java
 
+    @property
+    def kafka_data(self) -> Path:
+        """The broker's directory; a secured broker keeps its own (its store holds the
+        SCRAM credentials it was formatted with)."""
+        return self.paths.data / ("kafka-sasl" if self.secured else "kafka")
+
     def _kafka_config(self) -> Path:
-        kafka_data = self.paths.data / "kafka"
+        kafka_data = self.kafka_data
         kafka_data.mkdir(parents=True, exist_ok=True)
-        template = (self.paths.local / "kafka" / "server.properties").read_text()
+        name = "server-sasl.properties" if self.secured else "server.properties"
+        template = (self.paths.local / "kafka" / name).read_text()
+        passwords = self.kafka_passwords() if self.secured else {}
         config = template.format(
             kafka_port=self.ports.kafka,
             controller_port=self.ports.kafka_controller,
             log_dirs=kafka_data / "logs",
+            broker_password=passwords.get("broker", ""),
+            controller_password=passwords.get("controller", ""),
         )
         path = kafka_data / "server.properties"
-        path.write_text(config)
+        _write_private(path, config)  # holds the broker's passwords when secured
         log4j = (self.paths.local / "kafka" / "log4j2.properties").read_text()
         log4j_path = kafka_data / "log4j2.properties"
         log4j_path.write_text(
@@ -450,11 +516,21 @@ class LocalStack:
         log4j = f"-Dlog4j2.configurationFile={config.parent / 'log4j2.properties'}"
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         if not (config.parent / "logs" / "meta.properties").is_file():
-            self.say("  kafka: formatting a new single-node KRaft store")
+            secured = " that admits only signed-in clients" if self.secured else ""
+            self.say(f"  kafka: formatting a new single-node KRaft store{secured}")
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            scram = (
+                [
+                    f"--add-scram=SCRAM-SHA-512=[name={user},password={password}]"
+                    for user, password in self.kafka_passwords().items()
+                    if user in ("admin", "broker")
+                ]
+                if self.secured
+                else []
+            )
             result = subprocess.run(
                 [java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
-                 "--standalone", "-t", cluster_id, "-c", str(config)],
+                 "--standalone", "-t", cluster_id, "-c", str(config), *scram],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
@@ -478,15 +554,31 @@ class LocalStack:
             )
         )  # fmt: skip
         self._wait("kafka", lambda: self._kafka_answers(), timeout_s)
-        self.say(f"  kafka: ready on {self.kafka_bootstrap}")
+        how = " (SASL/SCRAM-SHA-512, ACLs enforced)" if self.secured else ""
+        self.say(f"  kafka: ready on {self.kafka_bootstrap}{how}")
 
     def _kafka_answers(self) -> bool:
         if not port_answers(self.ports.kafka):
             return False
-        return _run_async(_kafka_metadata_ok(self.kafka_bootstrap))
+        return _run_async(_kafka_metadata_ok(self.kafka_settings()))
 
     def create_topics(self) -> list[str]:
-        return _run_async(_create_topics(self.kafka_bootstrap))
+        return _run_async(_create_topics(self.kafka_settings()))
+
+    def secure_kafka(self) -> AclChange:
+        """On a secured broker: every service's and the operator's credential, and the
+        ACLs of the access plan for the agencies of the reference configuration."""
+        admin = self.kafka_settings()
+        passwords = self.kafka_passwords()
+        set_passwords(admin, {p: passwords[p] for p in passwords if p not in KAFKA_BUILT_IN_USERS})
+        return sync_acls(admin, agency_ids(self.routing_config))
+
+    @property
+    def routing_config(self) -> Path:
+        return Path(
+            os.environ.get("PHANANH_ROUTING_CONFIG")
+            or self.paths.root / "config" / "son-la" / "routing.yaml"
+        )
 
     # ---------------------------------------------------------------- database
     def ferretdb_binary(self) -> Path:
@@ -673,7 +765,7 @@ class LocalStack:
                 argv=[executable],
                 port=port,
                 env={
-                    **self.service_env(),
+                    **self.service_env(service_principal(name)),
                     **(self.notify_env() if name == "notify" and self.outbox_wanted() else {}),
                     "PHANANH_HTTP__HOST": "127.0.0.1",
                     "PHANANH_HTTP__PORT": str(port),
@@ -692,6 +784,12 @@ class LocalStack:
         self.start_database()
         created = self.create_topics()
         self.say(f"  topics: {len(created)} created" if created else "  topics: all present")
+        if self.secured:
+            change = self.secure_kafka()
+            self.say(
+                f"  kafka: credentials of {len(self.kafka_passwords()) - 3} principals set; "
+                f"ACLs: {len(change.created)} created, {len(change.deleted)} removed"
+            )
         if services:
             if self.outbox_wanted():
                 self.start_outbox()
@@ -786,16 +884,24 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-async def _kafka_metadata_ok(bootstrap: str) -> bool:
+async def _kafka_metadata_ok(settings: KafkaSettings) -> bool:
     try:
-        await wait_for_kafka(KafkaSettings(bootstrap_servers=bootstrap), timeout_s=2.0)
+        await wait_for_kafka(settings, timeout_s=2.0)
     except TimeoutError:
         return False
     return True
 
 
-async def _create_topics(bootstrap: str) -> list[str]:
-    settings = KafkaSettings(bootstrap_servers=bootstrap)
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_suffix(f".{os.getpid()}.tmp")
+    draft.write_text(text)
+    draft.chmod(0o600)
+    os.replace(draft, path)
+
+
+async def _create_topics(settings: KafkaSettings) -> list[str]:
     created = await ensure_topics(settings, ALL_TOPICS)
     await warm_group_coordinator(settings, ALL_TOPICS[0].name)
     return created

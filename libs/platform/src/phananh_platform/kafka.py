@@ -23,6 +23,7 @@ from aiokafka.structs import RecordMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from phananh_contracts import KafkaRecord, Topic
 
 from phananh_platform.settings import KafkaSettings
@@ -43,6 +44,7 @@ def create_broker(
     """A FastStream Kafka broker with an idempotent, acks=all producer."""
     return KafkaBroker(
         settings.bootstrap_servers,
+        security=broker_security(settings),
         client_id=client_id,
         request_timeout_ms=settings.request_timeout_ms,
         enable_idempotence=True,
@@ -53,6 +55,28 @@ def create_broker(
         middlewares=tuple(middlewares),
         description=description,
         logger=logging.getLogger(f"phananh.{client_id}.broker"),
+    )
+
+
+def broker_security(settings: KafkaSettings) -> BaseSecurity | None:
+    """FastStream's form of the settings' security protocol and credentials."""
+    protocol = settings.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = settings.ssl_context() if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    assert settings.username is not None and settings.password is not None  # validated
+    kind = {
+        "SCRAM-SHA-512": SASLScram512,
+        "SCRAM-SHA-256": SASLScram256,
+        "PLAIN": SASLPlaintext,
+    }[settings.sasl_mechanism]
+    return kind(
+        settings.username,
+        settings.password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
     )
 
 
@@ -157,7 +181,7 @@ class RecordProducer:
     async def start(self) -> None:
         # aiokafka binds a producer to the running event loop: create it here.
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **self._settings.client_options(),
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
@@ -229,9 +253,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
 
     Existing topics are left as they are (a partition count is never lowered).
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id="phananh-topics"
-    )
+    admin = AIOKafkaAdminClient(**settings.client_options(), client_id="phananh-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -242,8 +264,8 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
             NewTopic(
                 name=topic.name,
                 num_partitions=topic.partitions,
-                replication_factor=1,
-                topic_configs=_topic_configs(topic),
+                replication_factor=settings.replication_factor,
+                topic_configs=_topic_configs(topic, settings),
             )
             for topic in missing
         ]
@@ -254,8 +276,11 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
         await admin.close()
 
 
-def _topic_configs(topic: Topic) -> dict[str, str]:
-    configs: dict[str, str] = {"cleanup.policy": topic.cleanup_policy}
+def _topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
+    configs: dict[str, str] = {
+        "cleanup.policy": topic.cleanup_policy,
+        "min.insync.replicas": str(settings.min_insync_replicas),
+    }
     if topic.retention_ms is not None:
         configs["retention.ms"] = str(topic.retention_ms)
     if topic.max_message_bytes is not None:
@@ -269,7 +294,7 @@ async def wait_for_kafka(settings: KafkaSettings, *, timeout_s: float) -> None:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers,
+            **settings.client_options(),
             client_id="phananh-probe",
             request_timeout_ms=3_000,
         )
@@ -293,7 +318,7 @@ async def warm_group_coordinator(settings: KafkaSettings, topic: str) -> None:
     """
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id="phananh-warmup",
         enable_auto_commit=False,
         auto_offset_reset="latest",
@@ -322,7 +347,7 @@ async def read_topic(
     """
     consumer = AIOKafkaConsumer(
         topic,  # without a group, every partition is assigned to this consumer
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         client_id=client_id,
         group_id=None,
         enable_auto_commit=False,

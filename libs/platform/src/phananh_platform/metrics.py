@@ -239,12 +239,12 @@ class KafkaPositions:
         if self._admin is None or self._consumer is None:
             await self.close()
             admin = AIOKafkaAdminClient(
-                bootstrap_servers=self._settings.bootstrap_servers,
+                **self._settings.client_options(),
                 client_id=f"{self._client_id}-positions",
                 request_timeout_ms=self._settings.request_timeout_ms,
             )
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.bootstrap_servers,
+                **self._settings.client_options(),
                 client_id=f"{self._client_id}-positions",
                 group_id=None,
                 enable_auto_commit=False,

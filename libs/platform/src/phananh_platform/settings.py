@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import ClassVar, Literal, TypeVar
 
+from phananh_contracts.connection import LOCAL_KAFKA, KafkaConnection
 from pydantic import (
     BaseModel,
     Field,
@@ -20,20 +21,44 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOCAL_KAFKA = "127.0.0.1:9092"
+__all__ = [
+    "LOCAL_KAFKA",
+    "LOCAL_MONGODB",
+    "HttpSettings",
+    "KafkaSettings",
+    "MongoSettings",
+    "ServiceSettings",
+    "load_settings",
+]
+
 LOCAL_MONGODB = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
 
 
-class KafkaSettings(BaseModel):
-    """How a service reaches the Kafka cluster."""
+class KafkaSettings(KafkaConnection):
+    """How a service reaches the Kafka cluster, and how the topics it creates are kept."""
 
-    bootstrap_servers: str = Field(
-        default=LOCAL_KAFKA,
-        description="Comma-separated host:port list of Kafka brokers.",
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas of each topic created by the platform (3 on a production "
+        "cluster; 1 on a single local broker).",
     )
-    request_timeout_ms: int = Field(
-        default=30_000, ge=1_000, description="Upper bound for one Kafka request."
+    min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="``min.insync.replicas`` of each topic created: with acks=all a write "
+        "is acknowledged once this many replicas have it (2 with 3 replicas: one broker "
+        "may die without losing an acknowledged record).",
     )
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) exceeds the "
+                f"replication_factor ({self.replication_factor}): no write could succeed"
+            )
+        return self
 
 
 class MongoSettings(BaseModel):

@@ -131,7 +131,7 @@ class RulesFeed:
         """Read the topic to its end (the rules in force), then follow it."""
         partition = TopicPartition(RULES_TOPIC.name, 0)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **self.kafka.client_options(),
             client_id="phananh-routing-rules",
             enable_auto_commit=False,
         )
