@@ -5,10 +5,14 @@ from phananh_contracts import (
     ALL_TOPICS,
     DEAD_LETTER_HEADERS,
     REPORTS_TOPIC,
+    AgencyUpdateEvent,
     ReportReceivedEvent,
     Topic,
     agency_inbox_topic,
+    agency_of_updates_topic,
+    agency_updates_topic,
     dead_letter_topic,
+    is_agency_updates,
     topic_by_name,
     topic_for_event,
 )
@@ -83,6 +87,31 @@ def test_each_agency_has_its_own_inbox_carrying_what_it_must_see() -> None:
         agency_inbox_topic("../etc")
     with pytest.raises(KeyError):
         topic_by_name("pakn.inbox.Not An Agency.v1")
+
+
+def test_each_agency_writes_its_updates_on_its_own_topic_which_names_it() -> None:
+    from phananh_contracts.examples import AGENCY_ACCEPTED
+
+    own = agency_updates_topic("ubnd-chieng-sinh")
+    assert own.name == "pakn.updates.ubnd-chieng-sinh.v1"
+    assert (own.events, own.key, own.partitions) == ((AgencyUpdateEvent,), REPORTS_TOPIC.key, 1)
+    assert topic_by_name("pakn.updates.ubnd-chieng-sinh.v1") is own
+    assert agency_of_updates_topic(own.name) == "ubnd-chieng-sinh"
+    assert agency_of_updates_topic("pakn.updates.doi-qltt.do-thi.v1") == "doi-qltt.do-thi"
+    record = AGENCY_ACCEPTED.to_kafka(own)
+    assert (record.topic, record.key) == (own.name, AGENCY_ACCEPTED.to_kafka().key)
+    assert own.decode(record.value) == AGENCY_ACCEPTED
+    # Routing's admitted updates keep the shared topic; an agency's own is not one of them.
+    assert topic_for_event(AgencyUpdateEvent).name == "pakn.agency.updates.v1"
+    assert not is_agency_updates("pakn.agency.updates.v1")
+    for name in ("pakn.updates.Not An Agency.v1", "pakn.updates..v1", "pakn.updates.a.v10"):
+        assert not is_agency_updates(name)
+        with pytest.raises(ValueError, match="not an agency's updates topic"):
+            agency_of_updates_topic(name)
+        with pytest.raises(KeyError):
+            topic_by_name(name)
+    with pytest.raises(ValueError, match="not an agency id"):
+        agency_updates_topic("../etc")
 
 
 def test_an_event_goes_to_an_inbox_only_if_the_inbox_carries_it() -> None:

@@ -57,6 +57,7 @@ from phananh_contracts.events import (
 )
 from phananh_contracts.keys import ChannelMessageKey, CheckpointKey, Key, ReportKey, RuleSetKey
 from phananh_contracts.topics import (
+    AGENCY_UPDATES_PATTERN,
     AGENCY_UPDATES_REFUSED_TOPIC,
     AGENCY_UPDATES_TOPIC,
     ALL_TOPICS,
@@ -76,8 +77,12 @@ from phananh_contracts.topics import (
     DeadLetterHeader,
     Topic,
     agency_inbox_topic,
+    agency_of_updates_topic,
+    agency_updates_topic,
     dead_letter_topic,
     decode_event,
+    is_agency_inbox,
+    is_agency_updates,
     topic_by_name,
     topic_for_event,
 )
@@ -97,6 +102,7 @@ from phananh_contracts.values import (
 )
 
 __all__ = [
+    "AGENCY_UPDATES_PATTERN",
     "AGENCY_UPDATES_REFUSED_TOPIC",
     "AGENCY_UPDATES_TOPIC",
     "ALL_TOPICS",
@@ -174,8 +180,12 @@ __all__ = [
     "TrackingCode",
     "UpdateRefusalReason",
     "agency_inbox_topic",
+    "agency_of_updates_topic",
+    "agency_updates_topic",
     "dead_letter_topic",
     "decode_event",
+    "is_agency_inbox",
+    "is_agency_updates",
     "topic_by_name",
     "topic_for_event",
 ]

@@ -17,10 +17,13 @@ from phananh_contracts.topics import (
     DEAD_LETTER_HEADERS,
     Topic,
     agency_inbox_topic,
+    agency_updates_topic,
 )
 
 INBOX_FILE = "pakn.inbox.AGENCY.v1.json"
 """The schema of every agency's inbox (``pakn.inbox.<agency-id>.v1``)."""
+UPDATES_FILE = "pakn.updates.AGENCY.v1.json"
+"""The schema of every agency's updates topic (``pakn.updates.<agency-id>.v1``)."""
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -87,6 +90,11 @@ def _index() -> dict[str, Any]:
             "partitions": agency_inbox_topic("agency").partitions,
             "schema": INBOX_FILE,
         },
+        "agency_updates": {
+            "topic": "pakn.updates.<agency-id>.v1",
+            "partitions": agency_updates_topic("agency").partitions,
+            "schema": UPDATES_FILE,
+        },
     }
 
 
@@ -102,6 +110,9 @@ def render_schemas() -> dict[str, str]:
     inbox = topic_document(agency_inbox_topic("AGENCY".lower()))
     inbox.update(topic="pakn.inbox.<agency-id>.v1", description=agency_inbox_topic.__doc__)
     files[INBOX_FILE] = _render(inbox)
+    updates = topic_document(agency_updates_topic("agency"))
+    updates.update(topic="pakn.updates.<agency-id>.v1", description=agency_updates_topic.__doc__)
+    files[UPDATES_FILE] = _render(updates)
     files["index.json"] = _render(_index())
     return files
 

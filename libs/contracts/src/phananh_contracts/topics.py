@@ -148,7 +148,11 @@ ASSIGNMENTS_TOPIC = Topic(
 AGENCY_UPDATES_TOPIC = Topic(
     name="pakn.agency.updates.v1",
     partitions=6,
-    description="Updates agencies publish about reports assigned to them.",
+    description=(
+        "Agencies' updates routing admitted: each came from the agency's own updates topic "
+        "(pakn.updates.<agency-id>.v1) and names that agency; forwarded unchanged. Only "
+        "routing writes here."
+    ),
     key=ReportKey,
     events=(AgencyUpdateEvent,),
 )
@@ -215,6 +219,10 @@ INBOX_EVENTS = (
 citizen's answers on reports it holds, and its own updates routing refused."""
 
 
+_AGENCY_ID = r"[a-z0-9][a-z0-9._-]{0,63}"
+"""What an agency id looks like in a topic name."""
+
+
 @functools.lru_cache(maxsize=1024)
 def agency_inbox_topic(agency_id: str) -> Topic:
     """The inbox of one agency, e.g. ``pakn.inbox.ubnd-chieng-sinh.v1``.
@@ -222,8 +230,7 @@ def agency_inbox_topic(agency_id: str) -> Topic:
     Each agency reads only its own inbox (grant it READ on this topic alone); routing
     creates one per configured agency.
     """
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", agency_id):
-        raise ValueError(f"not an agency id: {agency_id!r}")
+    _check_agency_id(agency_id)
     return Topic(
         name=f"pakn.inbox.{agency_id}.v1",
         partitions=1,
@@ -235,7 +242,57 @@ def agency_inbox_topic(agency_id: str) -> Topic:
 
 def is_agency_inbox(name: str) -> bool:
     """True for the name of an agency's inbox topic."""
-    return re.fullmatch(r"pakn\.inbox\.[a-z0-9][a-z0-9._-]{0,63}\.v1", name) is not None
+    return re.fullmatch(rf"pakn\.inbox\.{_AGENCY_ID}\.v1", name) is not None
+
+
+AGENCY_UPDATES_PATTERN = re.compile(rf"pakn\.updates\.(?P<agency_id>{_AGENCY_ID})\.v1")
+"""The names of every agency's updates topic (:func:`agency_updates_topic`); a name is one
+when the whole of it matches (``fullmatch``)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def agency_updates_topic(agency_id: str) -> Topic:
+    """The topic one agency writes its updates on, e.g. ``pakn.updates.ubnd-chieng-sinh.v1``.
+
+    Each agency writes only here (grant it WRITE on this topic alone): Kafka cannot check
+    what a record says, but it can check who may write a topic, so the topic names the
+    sender. Routing creates one per configured agency and admits to
+    ``pakn.agency.updates.v1`` only the updates that name the topic's agency; it refuses
+    the others (``agency_mismatch``, in the sender's inbox). One partition, like the
+    inbox: an agency's updates are few, and all of them keep their order.
+    """
+    _check_agency_id(agency_id)
+    return Topic(
+        name=f"pakn.updates.{agency_id}.v1",
+        partitions=1,
+        description=(
+            f"Updates agency {agency_id} sends about reports assigned to it; only it writes "
+            "here, and routing admits those that name it."
+        ),
+        key=ReportKey,
+        events=(AgencyUpdateEvent,),
+    )
+
+
+def is_agency_updates(name: str) -> bool:
+    """True for the name of an agency's updates topic."""
+    return AGENCY_UPDATES_PATTERN.fullmatch(name) is not None
+
+
+def agency_of_updates_topic(name: str) -> str:
+    """The agency whose updates topic ``name`` is: the only one that may write it.
+
+    ValueError if ``name`` is not an agency's updates topic.
+    """
+    found = AGENCY_UPDATES_PATTERN.fullmatch(name)
+    if found is None:
+        raise ValueError(f"not an agency's updates topic: {name!r}")
+    return found["agency_id"]
+
+
+def _check_agency_id(agency_id: str) -> None:
+    if not re.fullmatch(_AGENCY_ID, agency_id):
+        raise ValueError(f"not an agency id: {agency_id!r}")
 
 
 def dead_letter_topic(service: str) -> str:
@@ -323,12 +380,15 @@ _BY_EVENT = {event: topic for topic in ALL_TOPICS for event in topic.events}
 
 
 def topic_by_name(name: str) -> Topic:
-    """The topic called ``name`` (an agency inbox too); KeyError if there is none."""
+    """The topic called ``name`` (an agency's inbox or updates topic too); KeyError if
+    there is none."""
     try:
         return _BY_NAME[name]
     except KeyError:
         if is_agency_inbox(name):
             return agency_inbox_topic(name.removeprefix("pakn.inbox.").removesuffix(".v1"))
+        if is_agency_updates(name):
+            return agency_updates_topic(agency_of_updates_topic(name))
         raise KeyError(f"unknown topic {name!r}") from None
 
 

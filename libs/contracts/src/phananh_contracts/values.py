@@ -137,6 +137,9 @@ class UpdateRefusalReason(StrEnum):
     """The update does not fit the report's state (e.g. resolving a closed report)."""
     LEAD_ONLY = "lead_only"
     """Only the lead agency (chủ trì) may ask the citizen or reopen the report."""
+    AGENCY_MISMATCH = "agency_mismatch"
+    """The update speaks for another agency than the one whose updates topic it was written
+    on: an agency sends only its own updates."""
 
 
 class RejectionReason(StrEnum):
