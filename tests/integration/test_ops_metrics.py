@@ -84,3 +84,37 @@ async def test_lag_per_partition_and_dead_letters_are_what_the_broker_holds(
         assert registry.get_sample_value("pakn_dlq_records", {"topic": dead_letters}) == 4
     finally:
         await positions.close()
+
+
+async def test_a_pattern_groups_lag_counts_every_topic_it_matches_those_created_later_too(
+    kafka_settings: KafkaSettings,
+    kafka_bootstrap: str,
+    new_topic: Callable[..., Awaitable[str]],
+) -> None:
+    prefix = f"ops-pattern-{uuid.uuid4().hex[:8]}"
+    first = await new_topic(name=f"{prefix}.a")
+    dead_letters = await new_topic("ops-dlq", partitions=1)
+    group = f"ops-{uuid.uuid4().hex[:8]}"
+    await produce(kafka_bootstrap, first, 4)
+    registry = CollectorRegistry()
+    positions = KafkaPositions(
+        kafka_settings,
+        client_id="ops-test",
+        groups=lambda: [ConsumerGroup(group, (), pattern=rf"{prefix}\.[a-z]+")],
+        dead_letter_topic=dead_letters,
+        registry=registry,
+    )
+
+    def lag(topic: str) -> float | None:
+        labels = {"group": group, "topic": topic, "partition": "0"}
+        return registry.get_sample_value("pakn_kafka_consumer_lag", labels)
+
+    try:
+        await positions.measure()
+        assert lag(first) == 4
+        later = await new_topic(name=f"{prefix}.b")
+        await produce(kafka_bootstrap, later, 2)
+        await positions.measure()
+        assert (lag(first), lag(later)) == (4, 2)
+    finally:
+        await positions.close()

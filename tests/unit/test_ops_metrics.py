@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
-from phananh_contracts import REPORTS_TOPIC, ChainHead, ReportReceivedEvent
+from phananh_contracts import AGENCY_UPDATES_PATTERN, REPORTS_TOPIC, ChainHead, ReportReceivedEvent
 from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_platform.kafka import durable_subscriber_options, publish_record
 from phananh_platform.metrics import (
@@ -87,6 +87,21 @@ def test_consumer_groups_are_read_from_the_subscribers() -> None:
         ConsumerGroup("unit", ("pakn.citizen.replies.v1", "pakn.reports.v1")),
         ConsumerGroup("unit-read-model", ("pakn.assignments.v1", "pakn.report.status.v1")),
     ]
+
+
+def test_a_pattern_subscriptions_group_reads_every_topic_the_pattern_names() -> None:
+    service = build_service("unit", ServiceSettings(), uses_database=False)
+
+    async def admit(batch: Any) -> None: ...
+
+    service.subscribe(pattern=AGENCY_UPDATES_PATTERN, group_id="unit-gate", handle=admit)
+
+    (group,) = consumer_groups(service.broker.subscribers)
+    assert (group.group_id, group.topics) == ("unit-gate", ())
+    assert group.reads("pakn.updates.ubnd-chieng-sinh.v1")
+    assert group.reads("pakn.updates.an-agency-created-tomorrow.v1")
+    assert not group.reads("pakn.agency.updates.v1")
+    assert not group.reads("pakn.updates.ubnd-chieng-sinh.v1.old")
 
 
 async def test_metrics_count_handled_messages_with_faststream_and_the_service_name() -> None:

@@ -1,6 +1,7 @@
-"""Routing's subscription under FastStream's test broker, with its stores and producer in
-memory: a report published on the reports topic is decided by the real wiring
-(``routing.handlers.subscribe``) on the Sơn La rules (config/son-la/routing.yaml)."""
+"""Routing's subscriptions under FastStream's test broker, with its stores and producer in
+memory: a report published on the reports topic, or an agency's update on its own updates
+topic, is decided by the real wiring (``routing.handlers.subscribe``) on the Sơn La rules
+(config/son-la/routing.yaml)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,23 @@ from typing import Any
 
 import pytest
 from phananh_contracts import (
+    AGENCY_UPDATES_REFUSED_TOPIC,
+    AGENCY_UPDATES_TOPIC,
     ASSIGNMENTS_TOPIC,
     REPORT_STATUS_TOPIC,
     REPORTS_TOPIC,
+    AgencyUpdateEvent,
     Place,
     ReportReceivedEvent,
     agency_inbox_topic,
+    agency_updates_topic,
 )
 from phananh_contracts import examples as ex
 from phananh_platform.runtime import ServiceApp, build_service
 from routing.adapters.rules_file import checked_ruleset
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.rules import RulesInForce
-from routing.handlers import CaseHandler, subscribe
+from routing.handlers import CaseHandler, Gate, subscribe
 from routing.metrics import RoutingMetrics
 from routing.settings import Settings
 
@@ -80,16 +85,18 @@ def routing() -> Iterator[Routing]:
     )
     service = build_service("routing", settings, uses_database=False)
     published, cases = KeptRecords(), MemoryCases()
+    rules, metrics = RulesInForce(checked_ruleset(settings)), RoutingMetrics(service.registry)
     handler = CaseHandler(
-        RulesInForce(checked_ruleset(settings)),
+        rules,
         WorkingCalendar(),
         published,  # type: ignore[arg-type]  # a RecordProducer twin
-        RoutingMetrics(service.registry),
+        metrics,
         cases,  # type: ignore[arg-type]
         MemoryDeadlines(),  # type: ignore[arg-type]
         clock=lambda: NOW,
     )
-    subscribe(service, handler)
+    gate = Gate(rules, published, metrics, clock=lambda: NOW)  # type: ignore[arg-type]
+    subscribe(service, handler, gate)
     yield Routing(service, published, cases)
 
 
@@ -176,3 +183,94 @@ async def test_a_redelivered_report_publishes_nothing_new(routing: Routing) -> N
     stored = await routing.cases.get(GOLDEN.data.report_id)
     assert stored is not None and stored.version == 1 and stored.outbox == ()
     assert dead_letters.records == []
+
+
+# --- the gate: each agency's own updates topic ------------------------------------------
+
+WARD, MARKET = "ubnd-chieng-sinh", "bql-cho-noong-duc"
+"""The golden report's lead and its supporting agency."""
+
+
+def accepted(agency_id: str, *, speaking_for: str | None = None) -> AgencyUpdateEvent:
+    """An update accepting the golden report, naming ``speaking_for`` (default: itself)."""
+    data = ex.AGENCY_ACCEPTED.data.model_copy(update={"agency_id": speaking_for or agency_id})
+    return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=NOW)
+
+
+async def send_as(broker: Any, agency_id: str, update: AgencyUpdateEvent) -> None:
+    """``update`` written on ``agency_id``'s own updates topic, as its principal may."""
+    record = update.to_kafka(agency_updates_topic(agency_id))
+    await broker.publish(record.value, topic=record.topic, key=record.key)
+
+
+async def pass_on_admitted(routing: Routing, broker: Any) -> None:
+    """What the gate put on pakn.agency.updates.v1 (kept in memory here) reaches the case,
+    as the broker would carry it."""
+    for record in routing.published.records:
+        if record.topic == AGENCY_UPDATES_TOPIC.name:
+            await broker.publish(record.value, topic=record.topic, key=record.key)
+
+
+async def test_an_agencys_update_on_its_own_topic_is_admitted_unchanged_and_applied(
+    routing: Routing,
+) -> None:
+    update = accepted(WARD)
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await publish(broker, GOLDEN)
+        await send_as(broker, WARD, update)
+        await send_as(broker, WARD, update)  # redelivered: forwarded again, same event
+        admitted = [r for r in routing.published.records if r.topic == AGENCY_UPDATES_TOPIC.name]
+        await pass_on_admitted(routing, broker)
+
+    assert [record.value for record in admitted] == [update.to_kafka().value] * 2
+    assert {record.key for record in admitted} == {GOLDEN.data.report_id.encode()}
+    changes = [
+        change.data.status.value
+        for change in routing.published.events(REPORT_STATUS_TOPIC)
+        if change.data.report_id == GOLDEN.data.report_id
+    ]
+    assert changes == ["assigned", "in_progress"], "applied once"
+    assert routing.published.events(AGENCY_UPDATES_REFUSED_TOPIC) == []
+    assert dead_letters.records == []
+
+
+async def test_an_update_speaking_for_another_agency_is_refused_to_its_sender_only(
+    routing: Routing,
+) -> None:
+    """The market board, which supports the report, writes "the ward accepted it" on its
+    own topic: it may not speak for the ward."""
+    forged = accepted(MARKET, speaking_for=WARD)
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await publish(broker, GOLDEN)
+        await send_as(broker, MARKET, forged)
+        await pass_on_admitted(routing, broker)
+
+    assert not [r for r in routing.published.records if r.topic == AGENCY_UPDATES_TOPIC.name]
+    (refused,) = routing.published.events(AGENCY_UPDATES_REFUSED_TOPIC)
+    assert (refused.data.agency_id, refused.data.reason.value) == (MARKET, "agency_mismatch")
+    assert refused.data.update_event_id == forged.id
+    in_market_inbox = routing.published.events(agency_inbox_topic(MARKET))
+    assert refused in in_market_inbox, "the sender is told, in its own inbox"
+    assert refused not in routing.published.events(agency_inbox_topic(WARD))
+    statuses = [
+        change.data.status.value for change in routing.published.events(REPORT_STATUS_TOPIC)
+    ]
+    assert statuses == ["assigned"], "the ward's case did not move"
+    stored = await routing.cases.get(GOLDEN.data.report_id)
+    assert stored is not None and stored.version == 1
+    assert dead_letters.records == []
+
+
+async def test_poison_on_an_agencys_updates_topic_is_dead_lettered_and_not_forwarded(
+    routing: Routing,
+) -> None:
+    topic = agency_updates_topic(WARD).name
+    poison = b'{"specversion": "1.0", "type": "vn.pakn.report.received", "id": "x"}'
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await broker.publish_batch(poison, accepted(WARD).to_kafka().value, topic=topic)
+
+    (dead,) = dead_letters.records
+    assert (dead["topic"], dead["value"]) == ("pakn.dlq.routing.v1", poison)
+    assert dict(dead["headers"])["x-dlq-source-topic"] == topic.encode()
+    admitted = [r for r in routing.published.records if r.topic == AGENCY_UPDATES_TOPIC.name]
+    assert len(admitted) == 1, "the valid update behind the poison went on"

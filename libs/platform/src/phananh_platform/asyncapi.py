@@ -21,11 +21,14 @@ import yaml
 from phananh_contracts import ALL_TOPICS, CLOUDEVENTS_CONTENT_TYPE
 
 from phananh_platform.metrics import consumer_groups
-from phananh_platform.runtime import ServiceApp
+from phananh_platform.runtime import ServiceApp, pattern_template
 
 INBOX_PATTERN = "pakn.inbox.{agency_id}.v1"
 """How an agency's inbox topic is named (one topic per agency)."""
 INBOX_SCHEMA = "pakn.inbox.AGENCY.v1.json"
+UPDATES_PATTERN = "pakn.updates.{agency_id}.v1"
+"""How an agency's own updates topic is named (one topic per agency)."""
+UPDATES_SCHEMA = "pakn.updates.AGENCY.v1.json"
 
 _SCHEMA_FILES = {topic.name: f"{topic.name}.json" for topic in ALL_TOPICS if topic.events}
 _DESCRIPTIONS = {topic.name: topic.description for topic in ALL_TOPICS}
@@ -34,6 +37,8 @@ _DESCRIPTIONS = {topic.name: topic.description for topic in ALL_TOPICS}
 def _schema_file(topic: str) -> str | None:
     if topic == INBOX_PATTERN or (topic.startswith("pakn.inbox.") and topic.endswith(".v1")):
         return INBOX_SCHEMA
+    if topic == UPDATES_PATTERN:
+        return UPDATES_SCHEMA
     return _SCHEMA_FILES.get(topic)
 
 
@@ -66,7 +71,12 @@ def asyncapi_document(service: ServiceApp, *, schemas: str = "../schemas") -> di
     _declare_publications(service)
     document: dict[str, Any] = service.asyncapi().schema.to_specification().to_jsonable()
     messages: dict[str, Any] = document.get("components", {}).get("messages", {})
+    groups = consumer_groups(service.broker.subscribers)
+    patterns = {group.pattern for group in groups if group.pattern}
     for channel in document.get("channels", {}).values():
+        if channel["address"] in patterns:  # a pattern subscription: its topics by name
+            channel["address"] = pattern_template(channel["address"])
+            channel.get("bindings", {}).get("kafka", {})["topic"] = channel["address"]
         topic = channel.get("bindings", {}).get("kafka", {}).get("topic") or channel["address"]
         file = _schema_file(topic)
         for reference in channel.get("messages", {}).values():
@@ -92,20 +102,18 @@ def asyncapi_document(service: ServiceApp, *, schemas: str = "../schemas") -> di
     # FastStream's payload schemas ("binary") are all replaced by the contracts' schemas.
     document.get("components", {}).pop("schemas", None)
     document["defaultContentType"] = CLOUDEVENTS_CONTENT_TYPE
-    groups = {
-        topic: group.group_id
-        for group in consumer_groups(service.broker.subscribers)
-        for topic in group.topics
+    group_of = {topic: group.group_id for group in groups for topic in group.topics} | {
+        pattern_template(group.pattern): group.group_id for group in groups if group.pattern
     }
     for operation in document.get("operations", {}).values():
         if operation.get("action") != "receive":
             continue
         channel_name = unquote(operation["channel"]["$ref"].rsplit("/", 1)[-1])
         topic = document["channels"][channel_name]["address"]
-        if topic in groups:
+        if topic in group_of:
             operation["bindings"] = {
                 "kafka": {
-                    "groupId": {"type": "string", "enum": [groups[topic]]},
+                    "groupId": {"type": "string", "enum": [group_of[topic]]},
                     "bindingVersion": "0.5.0",
                 }
             }

@@ -27,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -157,6 +158,15 @@ class ConsumerGroup:
 
     group_id: str
     topics: tuple[str, ...]
+    pattern: str | None = None
+    """A regular expression: the group also reads every topic whose whole name matches it
+    (a pattern subscription), those created later too."""
+
+    def reads(self, topic: str) -> bool:
+        """Whether the group reads ``topic``."""
+        return topic in self.topics or (
+            self.pattern is not None and re.fullmatch(self.pattern, topic) is not None
+        )
 
 
 class KafkaPositions:
@@ -202,6 +212,14 @@ class KafkaPositions:
         try:
             admin, consumer = await self._clients()
             groups = list(self._groups())
+            if any(group.pattern for group in groups):  # the topics each pattern finds now
+                existing = await consumer.topics()
+                groups = [
+                    replace(
+                        group, topics=tuple(sorted({*group.topics, *filter(group.reads, existing)}))
+                    )
+                    for group in groups
+                ]
             topics = {self.dead_letter_topic, *(t for g in groups for t in g.topics)}
             await consumer._client.force_metadata_update()
             partitions = {
@@ -272,15 +290,30 @@ class KafkaPositions:
 
 
 def consumer_groups(subscribers: Iterable[object]) -> list[ConsumerGroup]:
-    """The consumer groups of FastStream Kafka subscribers, with the topics each reads."""
+    """The consumer groups of FastStream Kafka subscribers, with the topics each reads (and
+    the pattern, for a pattern subscription)."""
     topics: dict[str, list[str]] = {}
+    patterns: dict[str, list[str]] = {}
     for subscriber in subscribers:
         group_id = getattr(subscriber, "group_id", None)
         if not group_id:
             continue
+        known = topics.setdefault(str(group_id), [])
+        pattern = getattr(subscriber, "pattern", None)
+        if pattern:  # FastStream's address of the pattern: the regular expression
+            patterns.setdefault(str(group_id), []).append(str(pattern.broker_address))
+            continue
         names = getattr(subscriber, "topic_names", None) or [
             getattr(topic, "name", str(topic)) for topic in getattr(subscriber, "topics", ())
         ]
-        known = topics.setdefault(str(group_id), [])
         known.extend(str(name) for name in names if str(name) not in known)
-    return [ConsumerGroup(group, tuple(sorted(names))) for group, names in sorted(topics.items())]
+    return [
+        ConsumerGroup(group, tuple(sorted(names)), _either(patterns.get(group, [])))
+        for group, names in sorted(topics.items())
+    ]
+
+
+def _either(patterns: list[str]) -> str | None:
+    if len(patterns) <= 1:
+        return patterns[0] if patterns else None
+    return "|".join(f"(?:{pattern})" for pattern in patterns)

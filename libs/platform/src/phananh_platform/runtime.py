@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -35,6 +36,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from aiokafka.errors import KafkaConnectionError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -56,9 +58,11 @@ from phananh_platform.delivery import (
 )
 from phananh_platform.kafka import (
     BATCH_MAX_RECORDS,
+    KafkaAccessRefused,
     RecordProducer,
     batch_subscriber_options,
     create_broker,
+    kafka_access_problem,
     wait_for_kafka,
 )
 from phananh_platform.logs import configure_logging
@@ -70,6 +74,11 @@ from phananh_platform.subscribers import BatchDelivery, BatchHandler
 logger = logging.getLogger("phananh.runtime")
 
 Hook = Callable[[], Awaitable[None]]
+
+PATTERN_METADATA_MAX_AGE_MS = 10_000
+"""How often a pattern subscriber asks the cluster which topics exist (aiokafka's default is
+5 minutes): a topic created since, say a new agency's, is read within about this long plus
+a rebalance."""
 
 
 @dataclass
@@ -96,6 +105,7 @@ class ServiceApp:
     def subscribe(
         self,
         *topics: Topic,
+        pattern: re.Pattern[str] | None = None,
         group_id: str,
         handle: BatchHandler,
         max_records: int = BATCH_MAX_RECORDS,
@@ -111,7 +121,15 @@ class ServiceApp:
         decode, at their place (:class:`~phananh_platform.subscribers.Undecodable`), and
         they are dead-lettered once it returned. ``description`` is what the AsyncAPI
         document says of the consumer (default: the handler's docstring).
+
+        With ``pattern`` instead of topics, the subscriber reads every topic whose whole
+        name matches it (each must have a contract, see ``topic_by_name``), those created
+        later too: the consumer looks for new ones every
+        :data:`PATTERN_METADATA_MAX_AGE_MS` and reads a new topic from its first record
+        (the group has no offset there), so nothing written before it was found is lost.
         """
+        if bool(topics) == (pattern is not None):
+            raise TypeError("subscribe() takes topics or a pattern, not both or neither")
         guard = self.guard
         assert guard is not None, "subscribe() on a service built by build_service()"
         delivery = BatchDelivery(guard, handle, keep_undecodable=keep_undecodable)
@@ -121,10 +139,20 @@ class ServiceApp:
 
         consume_batch.__doc__ = description or handle.__doc__
         consume_batch.__name__ = getattr(handle, "__name__", f"consume_{group_id}")
-        self.broker.subscriber(
-            *(topic.name for topic in topics),
-            **batch_subscriber_options(group_id, max_records=max_records),
-        )(consume_batch)
+        options = batch_subscriber_options(group_id, max_records=max_records)
+        if pattern is not None:  # aiokafka matches from the start only: anchor the end
+            options["pattern"] = f"(?:{pattern.pattern})$"
+            name = "".join(part.capitalize() for part in consume_batch.__name__.split("_"))
+            options["title"] = f"{pattern_template(pattern.pattern)}:{name}"  # AsyncAPI
+        subscriber = self.broker.subscriber(*(topic.name for topic in topics), **options)
+        if pattern is not None:
+            # FastStream takes the consumer's metadata age only for the whole broker; a
+            # pattern subscriber's own consumer is built with these arguments added.
+            subscriber._connection_args = {
+                **subscriber._connection_args,
+                "metadata_max_age_ms": PATTERN_METADATA_MAX_AGE_MS,
+            }
+        subscriber(consume_batch)
 
     def monitor(
         self,
@@ -203,6 +231,10 @@ class ServiceApp:
             try:
                 await pending[0]()
             except TRANSIENT_ERRORS as error:
+                if isinstance(error, KafkaConnectionError) and (
+                    refused := await kafka_access_problem(self.settings.kafka)
+                ):
+                    raise KafkaAccessRefused(refused) from None
                 attempt += 1
                 pause = backoff_seconds(attempt, self.settings.retry_backoff_max_s)
                 logger.warning(
@@ -285,6 +317,16 @@ class ServiceApp:
             ],
             lifespan=lifespan,
         )
+
+
+def pattern_template(pattern: str) -> str:
+    """How the topics a pattern matches are named, for people (AsyncAPI): each named group
+    becomes a parameter, e.g. ``pakn.updates.{agency_id}.v1`` for
+    ``(?:pakn\\.updates\\.(?P<agency_id>[a-z0-9]…)\\.v1)$``."""
+    if pattern.startswith("(?:") and pattern.endswith(")$"):
+        pattern = pattern[3:-2]
+    named = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", r"{\1}", pattern)
+    return re.sub(r"\\(.)", r"\1", named)
 
 
 def build_service(name: str, settings: ServiceSettings, *, uses_database: bool) -> ServiceApp:

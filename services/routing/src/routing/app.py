@@ -2,10 +2,12 @@
 
 Routing reads its agencies and rules, validates them against the city's ward and
 category codes (a rule set with problems is refused at start, naming each), follows the
-rules topic for the rule set in force, creates every agency's inbox, and decides on
-reports, agencies' updates and citizens' replies in one consumer (group ``routing``), so
-that the events of one report are taken in order. A timer publishes due deadline
-warnings and breaches.
+rules topic for the rule set in force, creates every agency's inbox and updates topic,
+admits to ``pakn.agency.updates.v1`` the updates each agency sends on its own topic if
+they name that agency (the gate, group ``routing-gate``), and decides on reports,
+admitted updates and citizens' replies in one consumer (group ``routing``), so that the
+events of one report are taken in order. A timer publishes due deadline warnings and
+breaches.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import Awaitable, Callable
 
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
+    AGENCY_UPDATES_TOPIC,
     ASSIGNMENTS_TOPIC,
     DEADLINES_TOPIC,
     REPORT_STATUS_TOPIC,
     agency_inbox_topic,
+    agency_updates_topic,
 )
 from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
@@ -30,7 +34,7 @@ from routing.adapters.rules_file import checked_ruleset, city_check
 from routing.adapters.store import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.rules import RuleSet, RulesInForce
-from routing.handlers import CaseHandler, DeadlineWatch, subscribe
+from routing.handlers import CaseHandler, DeadlineWatch, Gate, subscribe
 from routing.metrics import OpenCases, RoutingMetrics
 from routing.settings import Settings
 
@@ -53,13 +57,20 @@ def create_app(settings: Settings) -> ServiceApp:
     calendar = WorkingCalendar()
     handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines)
     watch = DeadlineWatch(rules, deadlines, producer, metrics)
+    gate = Gate(rules, producer, metrics)
 
-    async def create_inboxes(ruleset: RuleSet) -> None:
+    async def create_agency_topics(ruleset: RuleSet) -> None:
+        """Every configured agency's inbox and updates topic (the gate finds a new agency's
+        updates topic by itself)."""
         metrics.know_agencies(agency.id for agency in ruleset.agencies)
-        inboxes = [agency_inbox_topic(agency.id) for agency in ruleset.agencies]
-        created = await ensure_topics(settings.kafka, inboxes)
+        topics = [
+            topic
+            for agency in ruleset.agencies
+            for topic in (agency_inbox_topic(agency.id), agency_updates_topic(agency.id))
+        ]
+        created = await ensure_topics(settings.kafka, topics)
         if created:
-            logger.info("created the inboxes %s", ", ".join(created))
+            logger.info("created the agencies' topics %s", ", ".join(created))
 
     feed = RulesFeed(
         settings.kafka,
@@ -67,17 +78,18 @@ def create_app(settings: Settings) -> ServiceApp:
         city_check(settings),
         scope=settings.rules_scope,
         registry=service.registry,
-        on_switch=create_inboxes,
+        on_switch=create_agency_topics,
     )
 
-    subscribe(service, handler)
+    subscribe(service, handler, gate)
 
     async def before_consuming() -> None:
         await feed.start()
-        await create_inboxes(rules.ruleset)
+        await create_agency_topics(rules.ruleset)
 
     service.publishes += [
         *(t.name for t in (ASSIGNMENTS_TOPIC, REPORT_STATUS_TOPIC, DEADLINES_TOPIC)),
+        AGENCY_UPDATES_TOPIC.name,
         AGENCY_UPDATES_REFUSED_TOPIC.name,
         "pakn.inbox.{agency_id}.v1",
     ]

@@ -1,8 +1,14 @@
 """Routing's subscriptions and handlers: thin — a batch in, the domain decides, store, publish.
 
-One subscription (group ``routing``) takes new reports, agencies' updates and citizens'
-replies together, so that each report's events are decided in the order they were
-written. :meth:`CaseHandler.decide` takes a whole fetched batch:
+The gate (group ``routing-gate``) reads every agency's own updates topic,
+``pakn.updates.<agency-id>.v1``, and :meth:`Gate.admit` forwards to
+``pakn.agency.updates.v1`` the updates that name the topic's agency and refuses the others
+(:mod:`routing.domain.gate`); it stores nothing: the forwarded update keeps its event id,
+so a redelivered batch forwards the same events again, which the case and audit absorb.
+
+One subscription (group ``routing``) takes new reports, admitted agencies' updates and
+citizens' replies together, so that each report's events are decided in the order they
+were written. :meth:`CaseHandler.decide` takes a whole fetched batch:
 
 1. groups the events by report (in order within a report) and decides each report's
    events with the pure domain (:func:`routing.domain.decisions.decide_report`); a report
@@ -30,9 +36,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phananh_contracts import (
+    AGENCY_UPDATES_PATTERN,
     AGENCY_UPDATES_TOPIC,
     CITIZEN_REPLIES_TOPIC,
     REPORTS_TOPIC,
+    AgencyUpdateEvent,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
     KafkaRecord,
@@ -61,6 +69,7 @@ from routing.domain.decisions import (
     group_by_report,
     opens_a_case,
 )
+from routing.domain.gate import admit
 from routing.domain.rules import RulesInForce
 from routing.metrics import RoutingMetrics
 
@@ -69,12 +78,24 @@ SOURCE = "/services/routing"
 GROUP_ID = "routing"
 TOPICS = (REPORTS_TOPIC, AGENCY_UPDATES_TOPIC, CITIZEN_REPLIES_TOPIC)
 """What routing decides on, in one consumer so that each report's events come in order."""
+GATE_GROUP_ID = "routing-gate"
+"""The gate's consumer group: every agency's updates topic (``AGENCY_UPDATES_PATTERN``)."""
 DEADLINES_PER_PUBLISH = 500
 """Due deadlines published (and marked) together by the deadline watch."""
 
 
-def subscribe(service: ServiceApp, cases: CaseHandler) -> None:
-    """Reports, agencies' updates and citizens' replies -> :meth:`CaseHandler.decide`."""
+def subscribe(service: ServiceApp, cases: CaseHandler, gate: Gate) -> None:
+    """Every agency's updates topic -> :meth:`Gate.admit`; reports, admitted updates and
+    citizens' replies -> :meth:`CaseHandler.decide`."""
+    service.subscribe(
+        pattern=AGENCY_UPDATES_PATTERN,
+        group_id=GATE_GROUP_ID,
+        handle=gate.admit,
+        description=(
+            "Each agency's own updates -> pakn.agency.updates.v1 if they name that agency, "
+            "else refused (pakn.agency.updates.refused.v1 and the sender's inbox)."
+        ),
+    )
     service.subscribe(
         *TOPICS,
         group_id=GROUP_ID,
@@ -93,6 +114,30 @@ def record_of(fact: Fact) -> KafkaRecord:
 
 def records_of(facts: Iterable[Fact]) -> list[KafkaRecord]:
     return [record_of(fact) for fact in facts]
+
+
+@dataclass
+class Gate:
+    """Admits the updates each agency sends on its own topic; refuses one that speaks for
+    another agency."""
+
+    rules: RulesInForce
+    producer: RecordProducer
+    metrics: RoutingMetrics
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def admit(self, batch: Sequence[Delivery[AgencyUpdateEvent]]) -> None:
+        """Each agency's own updates -> pakn.agency.updates.v1, or refused."""
+        now = self.clock()
+        passages = [
+            admit(delivery.topic, delivery.event, delivery.body, self.rules.ruleset, now=now)
+            for delivery in batch
+        ]
+        await self.producer.publish_all(
+            records_of(fact for passage in passages for fact in passage.facts)
+        )
+        for passage in passages:
+            self.metrics.count_passage(passage)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 from routing.adapters.store import DeadlineStore
 from routing.domain.case import Case
 from routing.domain.decisions import Step
+from routing.domain.gate import Passage
 
 logger = logging.getLogger("routing.handlers")
 
@@ -120,6 +121,21 @@ class RoutingMetrics:
             self.rerouted.labels(update.agency_id).inc()
         if decision.escalated_to:
             self.ping_pong.inc()
+
+    def count_passage(self, passage: Passage) -> None:
+        """Count (and log) an update the gate refused; an admitted one is counted when
+        its case is decided on."""
+        if passage.admitted:
+            return
+        update = passage.update
+        self.updates.labels(passage.sender, update.data.kind.value, "refused").inc()
+        logger.warning(
+            "update on the topic of %s speaking for %s refused: %s",
+            passage.sender,
+            update.data.agency_id,
+            passage.refused,
+            extra={"event_id": update.id, "report_id": update.data.report_id},
+        )
 
     def _count_resolution(self, before: Case | None, after: Case | None, now: datetime) -> None:
         if before is None or after is None or before.status == ReportStatus.RESOLVED:
