@@ -1,7 +1,8 @@
 """Reference agency client: ``phananh-agency --agency ID COMMAND``.
 
 An agency (a ward's People's Committee, a market board …) receives its reports on its own
-inbox topic, ``pakn.inbox.<agency-id>.v1``, and answers on ``pakn.agency.updates.v1``.
+inbox topic, ``pakn.inbox.<agency-id>.v1``, and answers on its own updates topic,
+``pakn.updates.<agency-id>.v1``.
 This package is all an agency needs to do that, as a command for officers
 (``phananh_agency.cli``) and as a small library (``AgencyClient``) for the agency's own
 system; copy it freely. It shares nothing with the platform but the contracts

@@ -1,8 +1,9 @@
 """``AgencyClient``: one agency's inbox read from Kafka and its updates sent to Kafka.
 
 The inbox topic is read from the beginning to its end at the moment of reading, without
-a consumer group (nothing to commit, no GROUP ACL needed); updates go to
-``pakn.agency.updates.v1`` through an idempotent producer that waits for every replica.
+a consumer group (nothing to commit, no GROUP ACL needed); updates go to the agency's own
+updates topic, ``pakn.updates.<agency-id>.v1`` (routing admits them to
+``pakn.agency.updates.v1``), through an idempotent producer that waits for every replica.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from phananh_contracts import (
     Event,
     Topic,
     agency_inbox_topic,
+    agency_updates_topic,
 )
 
 from phananh_agency.domain import (
@@ -108,8 +110,9 @@ class AgencyClient:
         return target, new_update(self.agency_id, target.report_id, kind, **options)
 
     async def publish(self, update: AgencyUpdateEvent) -> None:
-        """Put an update on ``pakn.agency.updates.v1``; returns once the broker has it."""
-        record = update.to_kafka()
+        """Put an update on the agency's own updates topic, ``pakn.updates.<agency-id>.v1``;
+        returns once the broker has it. Routing admits it only if it names this agency."""
+        record = update.to_kafka(agency_updates_topic(self.agency_id))
         async with self._kafka_errors():
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.kafka.bootstrap_servers,

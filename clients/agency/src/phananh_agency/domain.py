@@ -57,6 +57,7 @@ REFUSAL_LABELS: dict[UpdateRefusalReason, str] = {
     UpdateRefusalReason.UNKNOWN_AGENCY: "đơn vị (hoặc đơn vị được đề xuất) không có trong cấu hình",
     UpdateRefusalReason.NOT_ALLOWED_NOW: "cập nhật không phù hợp với trạng thái của phản ánh",
     UpdateRefusalReason.LEAD_ONLY: "chỉ đơn vị chủ trì được làm việc này",
+    UpdateRefusalReason.AGENCY_MISMATCH: "cập nhật nhân danh một đơn vị khác",
 }
 """Why routing refused an update, for officers."""
 

@@ -1,8 +1,8 @@
 """The reference agency client against the real broker, as an officer uses it.
 
 Routing is played by the test: it writes the agency's inbox (tasks assigned, withdrawn,
-citizens' answers, refused updates) and reads what the agency sends back on
-``pakn.agency.updates.v1``.
+citizens' answers, refused updates) and reads what the agency sends back on its own
+updates topic, ``pakn.updates.<agency-id>.v1``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from phananh_agency import AgencyClient
 from phananh_agency import KafkaSettings as AgencyKafkaSettings
 from phananh_agency.cli import main
-from phananh_contracts import AGENCY_UPDATES_TOPIC, AgencyUpdateKind, Event, agency_inbox_topic
+from phananh_contracts import AgencyUpdateKind, Event, agency_inbox_topic, agency_updates_topic
 from phananh_platform.kafka import ensure_topics
 from phananh_platform.settings import KafkaSettings
 
@@ -51,15 +51,16 @@ class Report:
 
 @pytest.fixture
 async def agency(kafka_settings: KafkaSettings) -> AsyncIterator[str]:
-    """A fresh agency with its inbox; the inbox is deleted afterwards."""
+    """A fresh agency with its inbox and updates topic (as routing creates them); both are
+    deleted afterwards."""
     agency_id = f"test-{uuid.uuid4().hex[:8]}"
-    inbox = agency_inbox_topic(agency_id)
-    await ensure_topics(kafka_settings, [inbox, AGENCY_UPDATES_TOPIC])
+    topics = [agency_inbox_topic(agency_id), agency_updates_topic(agency_id)]
+    await ensure_topics(kafka_settings, topics)
     yield agency_id
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
     await admin.start()
     try:
-        await admin.delete_topics([inbox.name])
+        await admin.delete_topics([topic.name for topic in topics])
     finally:
         await admin.close()
 
@@ -135,7 +136,7 @@ async def test_the_inbox_lists_exactly_the_open_tasks_with_their_tracking_codes(
     assert [gone.tracking_code for gone in inbox.closed] == [resolved.code]
 
 
-async def test_updates_reach_the_updates_topic_as_the_officer_gave_them(
+async def test_updates_reach_the_agencys_own_updates_topic_as_the_officer_gave_them(
     agency: str, kafka_settings: KafkaSettings, kafka_bootstrap: str, capsys: Any
 ) -> None:
     lead, helping = Report(), Report()
@@ -147,7 +148,7 @@ async def test_updates_reach_the_updates_topic_as_the_officer_gave_them(
     )
     connection = ["--agency", agency, "--bootstrap", kafka_bootstrap]
     ours = lambda e: e.source == f"/agencies/{agency}"  # noqa: E731
-    async with TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as updates:
+    async with TopicWatcher(kafka_bootstrap, agency_updates_topic(agency).name) as updates:
         sent = [
             await officer([*connection, "accept", lead.code, "--officer", "cb-042"], capsys),
             await officer(
@@ -202,7 +203,7 @@ async def test_wait_reports_routing_refusing_that_very_update(
     connection = ["--agency", agency, "--bootstrap", kafka_bootstrap]
     ours = lambda e: e.source == f"/agencies/{agency}"  # noqa: E731
 
-    async with TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as updates:
+    async with TopicWatcher(kafka_bootstrap, agency_updates_topic(agency).name) as updates:
         command = asyncio.create_task(
             officer([*connection, "resolve", report.code, "--note", "Xong", "--wait", "30"], capsys)
         )
@@ -262,7 +263,7 @@ async def test_the_command_runs_as_a_program_with_the_broker_from_the_environmen
     assert f"{report.code} · chủ trì · hạn " in out
     assert "QUÁ HẠN" not in out
 
-    async with TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as updates:
+    async with TopicWatcher(kafka_bootstrap, agency_updates_topic(agency).name) as updates:
         status, out, err = await program("accept", report.code, "--json")
         assert (status, err) == (0, "")
         printed = json.loads(out)

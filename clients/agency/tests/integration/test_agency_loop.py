@@ -3,9 +3,10 @@
 A report routes to the ward, the ward declines it towards the urban-order team, the team
 takes it and resolves it with the market board: the citizen's status follows each step.
 Asking the citizen stops the clock until the answer, which reaches the agency's inbox.
-Updates from agencies that do not hold the report are refused and change nothing;
-malformed ones are parked in routing's dead-letter topic. A rule set published on the
-rules topic is used by the running service at once; a broken one is refused.
+Updates from agencies that do not hold the report, or that speak for another agency, are
+refused and change nothing; malformed ones are parked in routing's dead-letter topic. A
+rule set published on the rules topic is used by the running service at once; a broken
+one is refused.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from phananh_contracts import (
     ALL_TOPICS,
     ASSIGNMENTS_TOPIC,
     REPORT_STATUS_TOPIC,
+    AgencyUpdateEvent,
     CitizenReplied,
     CitizenRepliedEvent,
     KafkaRecord,
     ReportReceivedEvent,
+    agency_updates_topic,
     dead_letter_topic,
 )
 from phananh_contracts.examples import REPORT_RECEIVED
@@ -220,7 +223,7 @@ async def test_asking_the_citizen_waits_for_the_answer_which_reaches_the_inbox(
     assert task is not None and "cổng phía đông" in task.answers[0].text  # type: ignore[union-attr]
 
 
-async def test_updates_from_strangers_are_refused_and_malformed_ones_are_parked(
+async def test_strangers_and_impersonators_are_refused_and_malformed_updates_parked(
     routing: Settings,
     kafka_settings: KafkaSettings,
     kafka_bootstrap: str,
@@ -228,37 +231,49 @@ async def test_updates_from_strangers_are_refused_and_malformed_ones_are_parked(
 ) -> None:
     report = new_report()
     rid, code = report.data.report_id, report.data.tracking_code
-    ward, qltt = AgencyClient(agency_kafka, WARD), AgencyClient(agency_kafka, QLTT)
-    malformed = KafkaRecord(
-        topic=AGENCY_UPDATES_TOPIC.name,
+    ward, qltt, market = (AgencyClient(agency_kafka, a) for a in (WARD, QLTT, MARKET))
+    malformed = KafkaRecord(  # the ward's system sends garbage, where it may write
+        topic=agency_updates_topic(WARD).name,
         key=rid.encode(),
         value=b'{"specversion": "1.0", "type": "vn.pakn.agency.update", "data": {"kind": 42}}',
         headers=[],
     )
     async with (
         TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_REFUSED_TOPIC.name) as refusals,
+        TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as admitted,
         TopicWatcher(kafka_bootstrap, dead_letter_topic("routing")) as parked,
         TopicWatcher(kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
     ):
         await publish(kafka_settings, report.to_kafka())
         await holding(ward, rid)
+        await holding(market, rid)
         # The urban-order team does not hold the report: its client would refuse locally,
-        # so the update is sent the way any agency system could send it.
+        # so its update is sent the way any agency system could send it (on its own topic).
         _, update = await ward.prepare(code, AgencyUpdateKind.RESOLVED, note="Đã xử lý.")
         foreign = update.model_copy(
             update={"data": update.data.model_copy(update={"agency_id": QLTT})}
         )
-        await publish(kafka_settings, foreign.to_kafka(), malformed)
+        await qltt.publish(foreign)
+        # The market board, which supports the report, resolves it in the ward's name.
+        forged = AgencyUpdateEvent.new(update.data, source=f"/agencies/{MARKET}")
+        await market.publish(forged)
+        await publish(kafka_settings, malformed)
 
         (refused,) = await refusals.wait_for(lambda e: e.data.update_event_id == foreign.id)
         refusal = await qltt.wait_for_refusal(foreign.id, timeout_s=30)
+        impersonation = await market.wait_for_refusal(forged.id, timeout_s=30)
         dead = await _raw_wait(parked, lambda record: record.value == malformed.value)
         seen = [e for e in await statuses.settle(1.0) if e.data.report_id == rid]
+        passed = {e.id for e in await admitted.settle(0.5)}
 
     assert refused.data.reason.value == "not_holder"
     assert refusal is not None and "không được giao" in refusal.detail
+    assert impersonation is not None and impersonation.reason.value == "agency_mismatch"
+    assert WARD in impersonation.detail
+    assert foreign.id in passed, "it spoke for itself: the case refused it, not the gate"
+    assert forged.id not in passed, "an update in another agency's name reached the case"
     headers = dict(dead.headers)
-    assert headers["x-dlq-source-topic"] == AGENCY_UPDATES_TOPIC.name.encode()
+    assert headers["x-dlq-source-topic"] == agency_updates_topic(WARD).name.encode()
     assert [e.data.status.value for e in seen] == ["assigned"], "a refused update changed it"
 
 

@@ -25,7 +25,7 @@ from phananh_agency import (
     target_of,
 )
 from phananh_agency.cli import main
-from phananh_contracts import AGENCY_UPDATES_TOPIC, AgencyTaskAssignedEvent, AgencyUpdateKind, Event
+from phananh_contracts import AgencyTaskAssignedEvent, AgencyUpdateKind, Event, agency_updates_topic
 
 from tests.support.agency import citizen_replied, task_assigned, task_withdrawn, update_refused
 
@@ -218,14 +218,16 @@ def test_the_json_gives_utc_instants_the_local_deadline_and_overdue() -> None:
 # --- updates ----------------------------------------------------------------------------
 
 
-def test_an_update_is_a_cloudevent_from_the_agency_on_the_updates_topic() -> None:
+def test_an_update_is_a_cloudevent_from_the_agency_on_its_own_updates_topic() -> None:
     now = datetime(2023, 3, 15, 2, 0, tzinfo=UTC)
     note = unicodedata.normalize("NFD", "Đã kiểm tra, lập biên bản")
     update = new_update(AGENCY, "r1", "resolved", note=f"  {note} ", officer_ref="cb-042", now=now)
-    record = update.to_kafka()
-    assert record.topic == AGENCY_UPDATES_TOPIC.name == "pakn.agency.updates.v1"
+    own = agency_updates_topic(AGENCY)
+    record = update.to_kafka(own)
+    assert record.topic == own.name == f"pakn.updates.{AGENCY}.v1"
     assert record.key == b"r1"
-    decoded: Event[Any] = AGENCY_UPDATES_TOPIC.decode(record.value)
+    decoded: Event[Any] = own.decode(record.value)
+    assert decoded.data.agency_id == AGENCY, "routing admits only the agency's own updates"
     assert decoded.source == f"/agencies/{AGENCY}"
     assert decoded.data.kind == AgencyUpdateKind.RESOLVED
     assert decoded.data.note == "Đã kiểm tra, lập biên bản"  # trimmed, NFC
