@@ -4,9 +4,10 @@ A citizen reports through the city app that a household sells fresh pork and fis
 outside the corridor of Noong Đúc market, group 8, Chiềng Sinh ward. Intake places it and
 gives a tracking code; routing gives it to the ward's People's Committee with the market
 board supporting and a deadline; notify tells the citizen on the app; the agencies
-resolve it with the reference agency client; notify sends the result and asks for a
-rating; audit holds the whole trail, verify passes, and the ward's figures count it as
-resolved. Nowhere outside notify does the citizen's phone number appear in clear.
+resolve it with the reference agency client, each on its own updates topic, and routing's
+gate admits both; notify sends the result and asks for a rating; audit holds the whole
+trail, verify passes, and the ward's figures count it as resolved. Nowhere outside notify
+does the citizen's phone number appear in clear.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from phananh_contracts import ASSIGNMENTS_TOPIC, REPORT_STATUS_TOPIC, agency_inbox_topic
+from phananh_contracts import (
+    AGENCY_UPDATES_TOPIC,
+    ASSIGNMENTS_TOPIC,
+    REPORT_STATUS_TOPIC,
+    agency_inbox_topic,
+    agency_updates_topic,
+)
 
 from tests.support.kafka import TopicWatcher
 from tests.support.platform import Platform, running_platform
@@ -62,6 +69,10 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
     async with (
         TopicWatcher(platform.kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
         TopicWatcher(platform.kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
+        TopicWatcher(platform.kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as admitted,
+        TopicWatcher(
+            platform.kafka_bootstrap, agency_updates_topic("ubnd-chieng-sinh").name
+        ) as ward_sent,
     ):
         status, answer = await asyncio.to_thread(
             platform.post,
@@ -101,6 +112,9 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
             lambda e: e.data.tracking_code == code and e.data.status.value == "resolved"
         )
         assert resolved.data.note == RESULT
+        # The ward wrote its update where only it may write; routing's gate admitted it.
+        (result_sent,) = await ward_sent.wait_for(lambda e: e.data.note == RESULT)
+        await admitted.wait_for(lambda e: e.id == result_sent.id)
 
     # The result, with a request to rate it, reaches the citizen.
     def result_told() -> Any:
@@ -117,9 +131,11 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
         status, body = await asyncio.to_thread(
             platform.get, "audit", f"/oversight/v1/reports/{code}/trail", headers
         )
-        types = (
-            {record["event_type"] for record in body.get("records", [])} if status == 200 else set()
-        )
+        records = body.get("records", []) if status == 200 else []
+        types = {record["event_type"] for record in records}
+        # The agencies' updates pass routing's gate first: the trail may hold them, and the
+        # assignment's status, before the status they caused.
+        resolved = any((r.get("payload") or {}).get("status") == "resolved" for r in records)
         wanted = {
             "vn.pakn.report.received",
             "vn.pakn.report.assigned",
@@ -127,7 +143,7 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
             "vn.pakn.report.status.changed",
             "vn.pakn.notification.sent",
         }
-        return body if wanted <= types else None
+        return body if wanted <= types and resolved else None
 
     trail = await eventually(full_trail, "the full trail")
     statuses_seen = [

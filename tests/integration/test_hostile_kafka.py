@@ -60,6 +60,8 @@ from phananh_contracts import (
     Event,
     RawChannelMessageReceivedEvent,
     ReportReceivedEvent,
+    Topic,
+    agency_updates_topic,
     dead_letter_topic,
 )
 from phananh_contracts.examples import (
@@ -323,7 +325,7 @@ class Platform:
         return [
             name
             for name, service in self.services.items()
-            if any(topic in group.topics for group in consumer_groups(service.broker.subscribers))
+            if any(group.reads(topic) for group in consumer_groups(service.broker.subscribers))
         ]
 
 
@@ -429,8 +431,8 @@ async def send_all(bootstrap: str, batches: dict[str, list[Poison]]) -> list[Sen
         await producer.stop()
 
 
-async def send_event(bootstrap: str, event: Event[Any]) -> None:
-    record = event.to_kafka()
+async def send_event(bootstrap: str, event: Event[Any], topic: Topic | None = None) -> None:
+    record = event.to_kafka(topic)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -498,14 +500,19 @@ async def test_poison_on_every_consumed_topic_is_parked_or_refused_and_valid_rec
     platform: Platform, kafka_bootstrap: str
 ) -> None:
     rng = random.Random(7)
+    # The lead's own updates topic, where its system writes (routing's gate reads it), and
+    # the updates routing admitted (routing's cases and audit read them).
+    ward_updates = agency_updates_topic(AGENCY_ACCEPTED.data.agency_id)
     named = {
         CHANNEL_RAW_TOPIC.name: raw_poison(rng),
         REPORTS_TOPIC.name: reports_poison(rng),
+        ward_updates.name: updates_poison(rng),
         AGENCY_UPDATES_TOPIC.name: updates_poison(rng),
     }
     valid_of = {
         CHANNEL_RAW_TOPIC.name: RAW_MESSAGE_RECEIVED,
         REPORTS_TOPIC.name: REPORT_RECEIVED,
+        ward_updates.name: AGENCY_ACCEPTED,
         AGENCY_UPDATES_TOPIC.name: AGENCY_ACCEPTED,
         ASSIGNMENTS_TOPIC.name: REPORT_ASSIGNED,
         REPORT_STATUS_TOPIC.name: STATUS_ASSIGNED,
@@ -567,7 +574,7 @@ async def test_poison_on_every_consumed_topic_is_parked_or_refused_and_valid_rec
             await send_event(kafka_bootstrap, event)
         # The update comes once its report is assigned: it is then applied, not refused.
         await assignments.wait_for(lambda e: e.data.report_id == report_id, timeout_s=WAIT_S)
-        await send_event(kafka_bootstrap, valid_update)
+        await send_event(kafka_bootstrap, valid_update, ward_updates)  # through the gate
 
         # Valid records behind the poison are processed: intake's report of the raw
         # message is published, routing assigns it, notify tells the citizen, audit records
@@ -584,7 +591,7 @@ async def test_poison_on_every_consumed_topic_is_parked_or_refused_and_valid_rec
             lambda e: e.data.report_id == report_id and e.data.status.value != "assigned",
             timeout_s=WAIT_S,
         )
-        OUTCOMES[f"{AGENCY_UPDATES_TOPIC.name} valid: applied"] += 1
+        OUTCOMES[f"{ward_updates.name} valid: admitted and applied"] += 1
 
         # Every malformed record is refused with a reason, or parked with its bytes by
         # every service that reads its topic.
