@@ -16,7 +16,12 @@ from dataclasses import replace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 from phananh_contracts import (
     AgencyUpdateEvent,
     AgencyUpdateKind,
@@ -37,7 +42,12 @@ from phananh_agency.domain import (
     new_update,
     target_of,
 )
-from phananh_agency.errors import AgencyClientError, InboxNotFound, KafkaUnavailable
+from phananh_agency.errors import (
+    AccessDenied,
+    AgencyClientError,
+    InboxNotFound,
+    KafkaUnavailable,
+)
 from phananh_agency.settings import KafkaSettings
 
 
@@ -115,7 +125,7 @@ class AgencyClient:
         record = update.to_kafka(agency_updates_topic(self.agency_id))
         async with self._kafka_errors():
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.kafka.bootstrap_servers,
+                **self.kafka.client_options(),
                 client_id=f"phananh-agency-{self.agency_id}",
                 enable_idempotence=True,  # a retried send is stored once
                 acks="all",
@@ -182,7 +192,7 @@ class AgencyClient:
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **self.kafka.client_options(),
             client_id=f"phananh-agency-{self.agency_id}",
             group_id=None,  # no consumer group: nothing to commit, no GROUP ACL needed
             enable_auto_commit=False,
@@ -223,9 +233,23 @@ class AgencyClient:
         try:
             yield
         except (KafkaConnectionError, OSError) as error:
+            sign_in = (
+                f" và tài khoản {self.kafka.username} (PHANANH_KAFKA__USERNAME, "
+                "PHANANH_KAFKA__PASSWORD)"
+                if self.kafka.username
+                else " (nếu Kafka yêu cầu đăng nhập: PHANANH_KAFKA__SECURITY_PROTOCOL, "
+                "PHANANH_KAFKA__USERNAME, PHANANH_KAFKA__PASSWORD)"
+            )
             raise KafkaUnavailable(
                 f"không kết nối được Kafka tại {self.kafka.bootstrap_servers} ({error}); "
-                "kiểm tra --bootstrap hoặc PHANANH_KAFKA__BOOTSTRAP_SERVERS."
+                f"kiểm tra --bootstrap hoặc PHANANH_KAFKA__BOOTSTRAP_SERVERS{sign_in}."
+            ) from None
+        except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as error:
+            raise AccessDenied(
+                f"Kafka không cho phép tài khoản {self.kafka.username or '(không đăng nhập)'} "
+                f"làm việc này ({type(error).__name__}): mỗi đơn vị chỉ được đọc hộp thư "
+                f"pakn.inbox.<mã đơn vị>.v1 và gửi cập nhật vào pakn.updates.<mã đơn vị>.v1 "
+                "của chính mình."
             ) from None
         except KafkaError as error:
             raise AgencyClientError(f"Kafka từ chối: {error!r}") from None

@@ -25,6 +25,13 @@ class UpdateNotAllowed(AgencyClientError):
     """The update breaks the contract or the agency's role; refused before sending."""
 
 
+class AccessDenied(AgencyClientError):
+    """The cluster's ACLs refuse this agency's principal what it tried (another agency's
+    inbox or updates topic, any other topic)."""
+
+    exit_code = 3
+
+
 class KafkaUnavailable(AgencyClientError):
     """The broker cannot be reached (wrong address, broker down)."""
 

@@ -32,6 +32,7 @@ from confluent_kafka.admin import (
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
+    UserScramCredentialAlteration,
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
@@ -104,7 +105,7 @@ def set_passwords(connection: KafkaConnection, passwords: dict[str, str]) -> Non
     """:func:`set_password` for several principals at once."""
     if ADMIN_PRINCIPAL in passwords:
         raise SecurityError("the admin's credential is set when the cluster is formatted")
-    upserts = [
+    upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(
             principal,
             ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),

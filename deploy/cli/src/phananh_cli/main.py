@@ -33,6 +33,7 @@ from phananh_contracts import (
     SERVICES,
     ContractViolation,
     agency_inbox_topic,
+    agency_updates_topic,
     decode_event,
 )
 from phananh_contracts.access import (
@@ -41,7 +42,6 @@ from phananh_contracts.access import (
     access_plan,
     agency_group,
     agency_principal,
-    agency_updates_topic_name,
     service_principal,
 )
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
@@ -218,7 +218,7 @@ def _kafka_credentials(args: argparse.Namespace) -> int:
         print(f"PHANANH_AGENCY_ID={args.agency}")
         inbox, group = agency_inbox_topic(args.agency).name, agency_group(args.agency)
         print(f"# reads:  {inbox} (with consumer group {group}, or none)")
-        print(f"# writes: {agency_updates_topic_name(args.agency)} (its updates, nothing else)")
+        print(f"# writes: {agency_updates_topic(args.agency).name} (its updates, nothing else)")
     return 0
 
 

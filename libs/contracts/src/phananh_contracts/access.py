@@ -34,6 +34,7 @@ from phananh_contracts.topics import (
     REPORTS_TOPIC,
     RULES_TOPIC,
     agency_inbox_topic,
+    agency_updates_topic,
     dead_letter_topic,
 )
 
@@ -195,12 +196,6 @@ def agency_group(agency_id: str) -> str:
     return f"agency-{agency_id}"
 
 
-def agency_updates_topic_name(agency_id: str) -> str:
-    """The topic only this agency may write its updates to, ``pakn.updates.<id>.v1``."""
-    agency_principal(agency_id)  # validates the id
-    return f"{UPDATES_PREFIX}{agency_id}.v1"
-
-
 def agency_grants(agency_id: str) -> list[Grant]:
     """An agency reads its own inbox (with its own consumer group) and writes its own
     updates topic; nothing else. Routing admits an update only from the topic of the
@@ -208,7 +203,7 @@ def agency_grants(agency_id: str) -> list[Grant]:
     principal = agency_principal(agency_id)
     return [
         _topic(principal, agency_inbox_topic(agency_id).name, Operation.READ),
-        _topic(principal, agency_updates_topic_name(agency_id), Operation.WRITE),
+        _topic(principal, agency_updates_topic(agency_id).name, Operation.WRITE),
         Grant(principal, Resource.GROUP, agency_group(agency_id), Pattern.LITERAL, Operation.READ),
     ]
 

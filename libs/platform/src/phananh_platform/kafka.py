@@ -18,7 +18,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
+from aiokafka.protocol.admin import SaslHandShakeRequest
 from aiokafka.structs import RecordMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -286,6 +295,55 @@ def _topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
     if topic.max_message_bytes is not None:
         configs["max.message.bytes"] = str(topic.max_message_bytes)
     return configs
+
+
+class KafkaAccessRefused(RuntimeError):
+    """The brokers answer but refuse this client: wrong or missing credentials, or a
+    mechanism they do not offer. Waiting cannot cure it; the message says what to set."""
+
+
+async def kafka_access_problem(settings: KafkaSettings) -> str | None:
+    """Why the first broker refuses these settings' client, or None if it does not (it
+    accepts it, or cannot be reached at all: then waiting may help).
+
+    aiokafka reports a refused sign-in, like an unreachable broker, as "unable to
+    bootstrap"; a service told apart by this asks once more, directly: a failed SASL
+    sign-in is named by the broker, and a broker that accepts a SASL handshake from a
+    client configured without SASL wants credentials the client does not have.
+    """
+    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    options = settings.client_options()
+    options.pop("bootstrap_servers")
+    try:
+        conn = await create_conn(
+            host, int(port), client_id="phananh-access-probe", request_timeout_ms=5_000, **options
+        )
+    except (
+        SaslAuthenticationFailed,
+        AuthenticationFailedError,
+        UnsupportedSaslMechanismError,
+    ) as error:
+        who = settings.username or "(no user)"
+        return f"the Kafka brokers refused to sign in {who}: {error}"
+    except (TimeoutError, KafkaError, OSError):
+        return None
+    try:
+        if settings.security_protocol.startswith("SASL_"):
+            return None  # signed in
+        try:
+            answer = await conn.send(SaslHandShakeRequest("SCRAM-SHA-512"))
+        except (TimeoutError, KafkaError):
+            return None
+        if answer.error_code == 0 or answer.enabled_mechanisms:
+            mechanisms = ", ".join(answer.enabled_mechanisms)
+            return (
+                f"the Kafka brokers at {settings.bootstrap_servers} admit only clients that "
+                f"sign in (SASL: {mechanisms}); set PHANANH_KAFKA__SECURITY_PROTOCOL, "
+                "PHANANH_KAFKA__USERNAME and PHANANH_KAFKA__PASSWORD"
+            )
+        return None
+    finally:
+        conn.close()
 
 
 async def wait_for_kafka(settings: KafkaSettings, *, timeout_s: float) -> None:

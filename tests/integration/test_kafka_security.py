@@ -1,0 +1,196 @@
+"""Kafka security on a real broker that admits only signed-in principals (SASL/SCRAM-SHA-512)
+and enforces the access plan's ACLs (StandardAuthorizer), started by the project's own
+stack code: each agency reads its own inbox and writes its own updates topic and nothing
+else; a service without its credentials does not start."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+from phananh_agency import AgencyClient
+from phananh_agency.errors import AccessDenied, InboxNotFound
+from phananh_contracts import (
+    AGENCY_UPDATES_TOPIC,
+    REPORTS_TOPIC,
+    agency_inbox_topic,
+    agency_updates_topic,
+)
+from phananh_contracts.examples import TASK_ASSIGNED
+from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.settings import KafkaSettings
+
+from tests.support.agency import task_assigned
+from tests.support.secured import SecuredKafka, secured_kafka
+
+pytestmark = pytest.mark.integration
+
+OURS = "ubnd-chieng-sinh"
+THEIRS = "ubnd-to-hieu"
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredKafka]:
+    with secured_kafka(tmp_path_factory.mktemp("secured-kafka")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def inboxes(kafka: SecuredKafka) -> AsyncIterator[dict[str, str]]:
+    """Both agencies' inbox and updates topics, created as routing creates them (with its
+    own principal), and one task in each inbox, put there by routing's principal."""
+    reports = {agency: str(uuid.uuid4()) for agency in (OURS, THEIRS)}
+    routing = kafka.as_principal("svc-routing")
+    topics = [
+        f(agency) for agency in (OURS, THEIRS) for f in (agency_inbox_topic, agency_updates_topic)
+    ]
+    await ensure_topics(routing, topics)
+    producer = RecordProducer(routing, client_id="test-routing")
+    await producer.start()
+    try:
+        for agency, report_id in reports.items():
+            task = task_assigned(agency, report_id, TASK_ASSIGNED.data.tracking_code)
+            await producer.publish(task.to_kafka(agency_inbox_topic(agency)))
+    finally:
+        await producer.stop()
+    yield reports
+
+
+async def test_an_agency_reads_its_own_inbox_with_its_credentials(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    inbox = await AgencyClient(kafka.agency(OURS), OURS).inbox()
+    assert [task.report_id for task in inbox.open] == [inboxes[OURS]]
+
+
+async def test_an_agency_is_refused_another_agencys_inbox(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    ours = kafka.agency(OURS)
+    # The agency client, pointed at the other inbox with our credentials: it cannot even
+    # see that the topic exists, and says so.
+    with pytest.raises((InboxNotFound, AccessDenied)):
+        await AgencyClient(ours, THEIRS).inbox()
+    # A plain consumer asking for the topic by name is refused by the broker.
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_one(ours, agency_inbox_topic(THEIRS).name)
+
+
+@pytest.mark.parametrize(
+    "topic", [REPORTS_TOPIC.name, AGENCY_UPDATES_TOPIC.name, agency_updates_topic(OURS).name]
+)
+async def test_an_agency_reads_no_other_topic(
+    kafka: SecuredKafka, inboxes: dict[str, str], topic: str
+) -> None:
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_one(kafka.agency(OURS), topic)
+
+
+async def test_an_agency_writes_its_own_updates_topic_and_no_other(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    ours = kafka.agency(OURS)
+    await _write_one(ours, agency_updates_topic(OURS).name)  # allowed
+    for topic in (
+        agency_updates_topic(THEIRS).name,  # acting as another agency
+        AGENCY_UPDATES_TOPIC.name,  # around routing's check
+        agency_inbox_topic(THEIRS).name,
+        REPORTS_TOPIC.name,
+    ):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _write_one(ours, topic)
+
+
+async def test_an_agency_cannot_delete_topics(kafka: SecuredKafka, inboxes: dict[str, str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka.agency(OURS).client_options())
+    await admin.start()
+    try:
+        with pytest.raises(KafkaError):
+            await _deleted(admin, [agency_inbox_topic(OURS).name, REPORTS_TOPIC.name])
+    finally:
+        await admin.close()
+    operator = AIOKafkaAdminClient(**kafka.as_principal("operator").client_options())
+    await operator.start()
+    try:
+        with pytest.raises(KafkaError):  # operators watch; they do not delete either
+            await _deleted(operator, [REPORTS_TOPIC.name])
+        existing = set(await operator.list_topics())
+    finally:
+        await operator.close()
+    assert {agency_inbox_topic(OURS).name, REPORTS_TOPIC.name} <= existing
+
+
+async def test_a_service_reads_and_writes_only_its_own_topics(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    notify = kafka.as_principal("svc-notify")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_one(notify, agency_inbox_topic(OURS).name)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _write_one(notify, REPORTS_TOPIC.name)  # only intake accepts reports
+
+
+@pytest.mark.parametrize(
+    ("credentials", "says"),
+    [
+        ("none", "admit only clients that sign in"),
+        ("wrong", "refused to sign in svc-routing"),
+    ],
+)
+def test_a_service_without_its_credentials_does_not_start(
+    kafka: SecuredKafka, tmp_path: Path, credentials: str, says: str
+) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PHANANH_KAFKA__")}
+    env |= {
+        **kafka.stack.service_env("svc-routing"),
+        "PHANANH_HTTP__PORT": "0",
+        "PHANANH_LOG_FORMAT": "text",
+    }
+    if credentials == "none":
+        for name in ("SECURITY_PROTOCOL", "SASL_MECHANISM", "USERNAME", "PASSWORD"):
+            env.pop(f"PHANANH_KAFKA__{name}")
+    else:
+        env["PHANANH_KAFKA__PASSWORD"] = "not-the-password"
+    executable = str(Path(sys.executable).parent / "phananh-routing")
+    finished = subprocess.run(
+        [executable], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert finished.returncode == 3, finished.stdout[-2000:] + finished.stderr[-2000:]
+    assert says in finished.stdout + finished.stderr
+
+
+async def _read_one(settings: KafkaSettings, topic: str) -> None:
+    consumer = AIOKafkaConsumer(
+        topic, **settings.client_options(), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        for _ in range(10):  # the broker's refusal comes with the first fetches
+            await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+
+
+async def _write_one(settings: KafkaSettings, topic: str) -> None:
+    producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"k"), timeout=30)
+    finally:
+        await producer.stop()
+
+
+async def _deleted(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    response = await admin.delete_topics(topics)
+    for _, code, *_ in getattr(response, "topic_error_codes", []):
+        if code:
+            raise KafkaError(f"delete refused with error code {code}")
