@@ -28,6 +28,8 @@ from phananh_contracts import (
     agency_inbox_topic,
     agency_updates_topic,
 )
+from phananh_platform.kafka import kafka_access_problem
+from phananh_platform.settings import KafkaSettings
 
 from tests.support.kafka import TopicWatcher
 from tests.support.platform import Platform, running_platform
@@ -43,10 +45,31 @@ SEED = (
 RESULT = "Đã lập biên bản 3 hộ kinh doanh, đề xuất xử phạt; chấm dứt việc bày bán."
 
 
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    async with running_platform(tmp_path, name="golden-path") as running:
+@pytest.fixture(params=["open", "secured"])
+async def platform(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
+    """The platform on an open broker, and on one that admits only signed-in principals
+    and enforces the access plan (each service as its own principal, each agency with the
+    credentials ``phananh kafka credentials`` gives it)."""
+    security = "sasl" if request.param == "secured" else "none"
+    name = f"golden-path-{request.param}"
+    async with running_platform(tmp_path, name=name, kafka_security=security) as running:
+        anyone = KafkaSettings(bootstrap_servers=running.kafka_bootstrap)
+        refused = await kafka_access_problem(anyone)
+        assert (refused is not None) == (security == "sasl"), refused  # secured, or open
         yield running
+
+
+def agency_env(platform: Platform, agency: str) -> dict[str, str]:
+    """What the agency's machine is given: on a secured broker, the lines
+    ``phananh kafka credentials --agency`` prints for it."""
+    if not platform.stack.secured:
+        return {}
+    printed = platform.run("phananh", "kafka", "credentials", "--agency", agency, principal="admin")
+    assert printed.returncode == 0, printed.stderr
+    lines = [line for line in printed.stdout.splitlines() if line and not line.startswith("#")]
+    env = dict(line.split("=", 1) for line in lines)
+    assert env["PHANANH_KAFKA__USERNAME"] == f"agency-{agency}"
+    return env
 
 
 async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
@@ -67,12 +90,10 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
     pushes = lambda: platform.http.to("/app/push")  # noqa: E731
 
     async with (
-        TopicWatcher(platform.kafka_bootstrap, ASSIGNMENTS_TOPIC.name) as assignments,
-        TopicWatcher(platform.kafka_bootstrap, REPORT_STATUS_TOPIC.name) as statuses,
-        TopicWatcher(platform.kafka_bootstrap, AGENCY_UPDATES_TOPIC.name) as admitted,
-        TopicWatcher(
-            platform.kafka_bootstrap, agency_updates_topic("ubnd-chieng-sinh").name
-        ) as ward_sent,
+        TopicWatcher(platform.kafka, ASSIGNMENTS_TOPIC.name) as assignments,
+        TopicWatcher(platform.kafka, REPORT_STATUS_TOPIC.name) as statuses,
+        TopicWatcher(platform.kafka, AGENCY_UPDATES_TOPIC.name) as admitted,
+        TopicWatcher(platform.kafka, agency_updates_topic("ubnd-chieng-sinh").name) as ward_sent,
     ):
         status, answer = await asyncio.to_thread(
             platform.post,
@@ -100,11 +121,14 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
         assert any("Chiềng Sinh" in text for text in texts)
 
         # The ward and the market board resolve it with the reference agency client.
-        inbox = platform.run("phananh-agency", "--agency", "ubnd-chieng-sinh", "inbox")
+        ward = agency_env(platform, "ubnd-chieng-sinh")
+        inbox = platform.run("phananh-agency", "--agency", "ubnd-chieng-sinh", "inbox", env=ward)
         assert inbox.returncode == 0 and code in inbox.stdout, inbox.stderr
         for agency, note in (("ubnd-chieng-sinh", RESULT), ("bql-cho-noong-duc", "Đã phối hợp.")):
             sent = platform.run(
-                "phananh-agency", "--agency", agency, "resolve", code, "--note", note
+                "phananh-agency",
+                *("--agency", agency, "resolve", code, "--note", note),
+                env=agency_env(platform, agency),
             )
             assert sent.returncode == 0, sent.stderr
 
@@ -153,7 +177,7 @@ async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) ->
     ]
     assert statuses_seen == ["assigned", "resolved"]
 
-    verify = platform.run("phananh-audit", "verify", "--kafka")
+    verify = platform.run("phananh-audit", "verify", "--kafka", principal="svc-audit")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()

@@ -21,10 +21,12 @@ class TopicWatcher:
     Start it *before* the action under test, then wait for the events the action causes.
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: str | KafkaSettings, topic: str) -> None:
+        """``kafka``: a bootstrap address, or settings that may sign in."""
+        settings = KafkaSettings(bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
         self.topic = topic
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+            **settings.client_options(), enable_auto_commit=False, group_id=None
         )
         self.seen: list[tuple[Any, Event[Any]]] = []
         self.undecodable: list[Any] = []

@@ -81,7 +81,12 @@ class Platform:
 
     @property
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=self.stack.kafka_bootstrap)
+        """How tests watch the topics: as the operator (who reads every topic) when the
+        broker is secured."""
+        return self.stack.kafka_settings("operator")
+
+    def kafka_as(self, principal: str) -> KafkaSettings:
+        return self.stack.kafka_settings(principal)
 
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{self.stack.ports.services[service]}{path}"
@@ -90,18 +95,26 @@ class Platform:
         value = self.stack.local_secrets()[name]
         return json.loads(value) if value[:1] in "[{" else value
 
-    def env(self) -> dict[str, str]:
-        """The environment a tool run next to the services gets."""
-        return {**os.environ, **self.stack.service_env()}
+    def env(self, principal: str = "operator") -> dict[str, str]:
+        """The environment a tool run next to the services gets (signed in as
+        ``principal`` when the broker is secured)."""
+        return {**os.environ, **self.stack.service_env(principal)}
 
-    def run(self, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-        """A console script of the project (phananh-agency, phananh-audit …)."""
+    def run(
+        self,
+        *argv: str,
+        timeout_s: float = 120,
+        principal: str = "operator",
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """A console script of the project (phananh-agency, phananh-audit …), signed in
+        as ``principal``, with ``env`` over its environment."""
         executable = str(Path(sys.executable).parent / argv[0])
         return subprocess.run(
             [executable, *argv[1:]],
             capture_output=True,
             text=True,
-            env=self.env(),
+            env={**self.env(principal), **(env or {})},
             timeout=timeout_s,
             check=False,
         )
@@ -193,12 +206,18 @@ TEST_PACE = {
 
 @asynccontextmanager
 async def running_platform(
-    directory: Path, *, name: str = "platform", pace: dict[str, str] | None = None
+    directory: Path,
+    *,
+    name: str = "platform",
+    pace: dict[str, str] | None = None,
+    kafka_security: str = "none",
 ) -> AsyncIterator[Platform]:
     """The platform started in ``directory``; stopped (everything) on the way out.
 
     ``pace`` sets the services' timers (default :data:`TEST_PACE`; ``{}`` keeps the
-    services' own defaults, as deployed). The processes' logs are kept in
+    services' own defaults, as deployed). ``kafka_security="sasl"`` starts a broker that
+    admits only signed-in principals and enforces the access plan's ACLs; each service
+    then signs in as its own principal. The processes' logs are kept in
     ``test-artifacts/e2e/<name>/`` for after the run.
     """
     ports = Ports(
@@ -207,7 +226,12 @@ async def running_platform(
         database=free_port(),
         services={name: free_port() for name in LocalStack.SERVICES},
     )
-    stack = LocalStack(Paths(root=ROOT, data=directory / "data"), ports, say=lambda _: None)
+    stack = LocalStack(
+        Paths(root=ROOT, data=directory / "data"),
+        ports,
+        say=lambda _: None,
+        kafka_security=kafka_security,
+    )
     async with ProviderServer() as http:
         with MailServer() as mail:
             previous = dict(os.environ)

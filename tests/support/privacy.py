@@ -55,7 +55,7 @@ async def find_contacts(platform: Platform, needles: list[str]) -> list[str]:
 
 
 async def _topics(platform: Platform) -> set[str]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka_bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**platform.kafka.client_options(), group_id=None)
     await consumer.start()
     try:
         return {topic for topic in await consumer.topics() if topic.startswith("pakn.")}
