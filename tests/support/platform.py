@@ -177,8 +177,8 @@ class Platform:
         if component in self.instances:
             service, _, instance = component.partition("-")
             await self.add_instance(service, instance)
-        elif component == "kafka":
-            await asyncio.to_thread(self.stack.start_kafka)
+        elif component in self.stack.kafka_components():
+            await asyncio.to_thread(self.stack.start_kafka)  # the nodes not running
         elif component == "database":
             await asyncio.to_thread(self.stack.start_database)
         else:
@@ -211,13 +211,15 @@ async def running_platform(
     name: str = "platform",
     pace: dict[str, str] | None = None,
     kafka_security: str = "none",
+    kafka_brokers: int = 1,
 ) -> AsyncIterator[Platform]:
     """The platform started in ``directory``; stopped (everything) on the way out.
 
     ``pace`` sets the services' timers (default :data:`TEST_PACE`; ``{}`` keeps the
     services' own defaults, as deployed). ``kafka_security="sasl"`` starts a broker that
     admits only signed-in principals and enforces the access plan's ACLs; each service
-    then signs in as its own principal. The processes' logs are kept in
+    then signs in as its own principal. ``kafka_brokers=3`` starts a 3-node KRaft cluster
+    (replication factor 3, ``min.insync.replicas`` 2). The processes' logs are kept in
     ``test-artifacts/e2e/<name>/`` for after the run.
     """
     ports = Ports(
@@ -225,12 +227,14 @@ async def running_platform(
         kafka_controller=free_port(),
         database=free_port(),
         services={name: free_port() for name in LocalStack.SERVICES},
+        kafka_nodes=tuple((free_port(), free_port()) for _ in range(kafka_brokers - 1)),
     )
     stack = LocalStack(
         Paths(root=ROOT, data=directory / "data"),
         ports,
         say=lambda _: None,
         kafka_security=kafka_security,
+        kafka_brokers=kafka_brokers,
     )
     async with ProviderServer() as http:
         with MailServer() as mail:

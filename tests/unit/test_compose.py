@@ -503,3 +503,76 @@ def test_dockerfile_build_context_holds_what_it_copies() -> None:
             assert not fnmatch.fnmatch(relative, pattern.rstrip("/")), (
                 f".dockerignore pattern {pattern!r} excludes {source} from the build context"
             )
+
+
+# --- the secured Kafka overlay (deploy/compose/kafka-sasl.yml) -------------------------------
+
+SASL_OVERLAY = ROOT / "deploy" / "compose" / "kafka-sasl.yml"
+LOCAL_SASL_PROPERTIES = ROOT / "deploy" / "local" / "kafka" / "server-sasl.properties"
+
+
+def overlay() -> dict[str, Any]:
+    data = yaml.safe_load(SASL_OVERLAY.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def merged_environment(name: str) -> dict[str, str]:
+    """A service's environment with the overlay laid over the main file, as compose does."""
+    base = environment(services()[name])
+    return {**base, **{k: str(v) for k, v in overlay()["services"][name]["environment"].items()}}
+
+
+def kafka_property(variable: str) -> str:
+    """The broker setting the official image makes of a KAFKA_ variable ('_' is '.',
+    '__' is '-', '___' is '_')."""
+    name = variable.removeprefix("KAFKA_").lower()
+    return name.replace("___", "\0").replace("__", "-").replace("_", ".").replace("\0", "_")
+
+
+def test_the_secured_overlay_names_only_services_of_the_main_file() -> None:
+    assert set(overlay()["services"]) <= set(services())
+
+
+def test_each_service_signs_in_as_its_own_principal_in_the_secured_overlay() -> None:
+    from phananh_contracts.access import SERVICE_ACCESS
+
+    for access in SERVICE_ACCESS:
+        env = merged_environment(access.service)
+        assert env["PHANANH_KAFKA__USERNAME"] == access.principal
+        assert env["PHANANH_KAFKA__SECURITY_PROTOCOL"].startswith("SASL_")
+        assert env["PHANANH_KAFKA__SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["PHANANH_KAFKA__PASSWORD"].startswith("${")
+    passwords = {merged_environment(a.service)["PHANANH_KAFKA__PASSWORD"] for a in SERVICE_ACCESS}
+    assert len(passwords) == len(SERVICE_ACCESS), "two services share a password"
+
+
+def test_the_secured_overlay_enforces_acls_as_the_local_secured_broker_does() -> None:
+    local = dict(
+        line.split("=", 1)
+        for line in LOCAL_SASL_PROPERTIES.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    kafka = {**environment(services()["kafka"]), **overlay()["services"]["kafka"]["environment"]}
+    properties = {kafka_property(k): str(v) for k, v in kafka.items() if k.startswith("KAFKA_")}
+    for setting in ("authorizer.class.name", "allow.everyone.if.no.acl.found", "super.users"):
+        assert properties[setting] == local[setting], setting
+    protocols = dict(
+        pair.split(":") for pair in properties["listener.security.protocol.map"].split(",")
+    )
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}, "a listener admits anyone"
+    for listener in protocols:
+        if listener != "CONTROLLER":
+            assert f"listener.name.{listener.lower()}.sasl.enabled.mechanisms" in properties
+
+
+def test_the_secured_overlay_sets_every_principals_password_and_the_acls() -> None:
+    job = overlay()["services"]["topics"]
+    script = "\n".join(job["command"])
+    assert "phananh kafka acls" in script and "phananh topics create" in script
+    assert "--operator" in script and "for service in intake routing notify audit" in script
+    text = SASL_OVERLAY.read_text(encoding="utf-8")
+    required = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):?\?", text))
+    assert {"KAFKA_ADMIN_PASSWORD", "KAFKA_BROKER_PASSWORD", "KAFKA_OPERATOR_PASSWORD"} <= required
+    missing = required - env_example_keys()
+    assert not missing, f".env.example lacks the overlay's variables: {sorted(missing)}"

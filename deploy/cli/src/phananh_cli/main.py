@@ -200,16 +200,28 @@ def _kafka_credentials(args: argparse.Namespace) -> int:
         principal = OPERATOR_PRINCIPAL
     settings = _kafka_settings(ADMIN_PRINCIPAL)
     password = kafka_security.new_password()
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+        if len(password) < 16:
+            print(
+                f"phananh kafka credentials: {args.password_env} must hold the password "
+                "(16 characters or more)",
+                file=sys.stderr,
+            )
+            return 2
     try:
         kafka_security.set_password(settings, principal, password)
     except kafka_security.SecurityError as error:
         print(f"phananh kafka credentials: {error}", file=sys.stderr)
         return 1
+    if args.quiet:
+        print(f"{principal}: password set")
+        return 0
     protocol = settings.security_protocol
     if not protocol.startswith("SASL_"):
         protocol = "SASL_SSL"
     print(f"# Kafka credentials of {principal} (a new password; the old one no longer signs in)")
-    print(f"PHANANH_KAFKA__BOOTSTRAP_SERVERS={settings.bootstrap_servers}")
+    print(f"PHANANH_KAFKA__BOOTSTRAP_SERVERS={args.advertise or settings.bootstrap_servers}")
     print(f"PHANANH_KAFKA__SECURITY_PROTOCOL={protocol}")
     print("PHANANH_KAFKA__SASL_MECHANISM=SCRAM-SHA-512")
     print(f"PHANANH_KAFKA__USERNAME={principal}")
@@ -354,6 +366,21 @@ def parser() -> argparse.ArgumentParser:
     who.add_argument("--agency", help="an agency id of the routing configuration")
     who.add_argument("--service", choices=SERVICES, help="a service")
     who.add_argument("--operator", action="store_true", help="the operators' principal")
+    credentials.add_argument(
+        "--password-env",
+        metavar="VARIABLE",
+        help="set the password held by this environment variable instead of a new random "
+        "one (a deployment that keeps its passwords in its own secret store)",
+    )
+    credentials.add_argument(
+        "--advertise",
+        metavar="HOST:PORT,…",
+        help="the brokers' address to print for the principal (default: the one used here, "
+        "which may be an operators' listener agencies cannot reach)",
+    )
+    credentials.add_argument(
+        "--quiet", action="store_true", help="print only that the password was set"
+    )
     credentials.set_defaults(run=_kafka_credentials)
     return root
 

@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phananh_contracts import ALL_TOPICS
@@ -73,6 +75,9 @@ KAFKA_VERSION_PATTERN = re.compile(r"<kafka.version>([^<]+)</kafka.version>")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 KAFKA_SECURITY_ENV = "PHANANH_LOCAL_KAFKA_SECURITY"
 """``sasl``: the local broker admits only signed-in principals and enforces ACLs."""
+KAFKA_BROKERS_ENV = "PHANANH_LOCAL_KAFKA_BROKERS"
+"""3 or more: a local KRaft cluster of that many nodes, replication factor 3,
+``min.insync.replicas`` 2 (one node may die without losing an acknowledged record)."""
 KAFKA_BUILT_IN_USERS = ("admin", "broker", "controller")
 """Principals the secured broker knows from its start: the operators' super user, the
 broker's own (between listeners) and the controller's (PLAIN, its listener only)."""
@@ -108,6 +113,9 @@ class Ports:
     services: dict[str, int] = field(
         default_factory=lambda: {"intake": 8081, "routing": 8082, "notify": 8083, "audit": 8084}
     )
+    kafka_nodes: tuple[tuple[int, int], ...] = ()
+    """(client port, controller port) of the brokers after the first, in a local cluster;
+    empty: the first's ports plus 2, 4 …"""
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -248,6 +256,7 @@ class LocalStack:
         say: Say = _say,
         *,
         kafka_security: str | None = None,
+        kafka_brokers: int | None = None,
     ) -> None:
         self.paths = paths or Paths.resolve()
         self.ports = ports or Ports.from_env()
@@ -258,11 +267,37 @@ class LocalStack:
                 f"{KAFKA_SECURITY_ENV}={self.kafka_security!r}: use 'sasl' (clients sign in, "
                 "ACLs enforced) or 'none'"
             )
+        self.kafka_brokers = kafka_brokers or int(os.environ.get(KAFKA_BROKERS_ENV, "1"))
+        if self.kafka_brokers == 2 or self.kafka_brokers < 1:
+            raise StackError(
+                f"{KAFKA_BROKERS_ENV}={self.kafka_brokers}: use 1, or 3 and more (a quorum "
+                "of controllers must survive the loss of one)"
+            )
+        if self.clustered and self.secured:
+            raise StackError(
+                f"{KAFKA_BROKERS_ENV} and {KAFKA_SECURITY_ENV} cannot be combined locally yet"
+            )
 
     # ----------------------------------------------------------------- addresses
     @property
+    def clustered(self) -> bool:
+        return self.kafka_brokers > 1
+
+    def kafka_nodes(self) -> list[tuple[int, str, int, int]]:
+        """(node id, component name, client port, controller port) of every broker."""
+        nodes = [(1, "kafka", self.ports.kafka, self.ports.kafka_controller)]
+        for number in range(2, self.kafka_brokers + 1):
+            if len(self.ports.kafka_nodes) >= number - 1:
+                port, controller = self.ports.kafka_nodes[number - 2]
+            else:
+                step = 2 * (number - 1)
+                port, controller = self.ports.kafka + step, self.ports.kafka_controller + step
+            nodes.append((number, f"kafka-{number}", port, controller))
+        return nodes
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.ports.kafka}"
+        return ",".join(f"127.0.0.1:{port}" for _, _, port, _ in self.kafka_nodes())
 
     @property
     def database_url(self) -> str:
@@ -287,7 +322,11 @@ class LocalStack:
 
     def kafka_settings(self, principal: str = "admin") -> KafkaSettings:
         """How ``principal`` reaches this stack's broker (anyone, when it is not secured)."""
-        settings = KafkaSettings(bootstrap_servers=self.kafka_bootstrap)
+        settings = KafkaSettings(
+            bootstrap_servers=self.kafka_bootstrap,
+            replication_factor=3 if self.clustered else 1,
+            min_insync_replicas=2 if self.clustered else 1,
+        )
         if not self.secured:
             return settings
         return settings.for_principal(principal, self.kafka_passwords()[principal])
@@ -295,6 +334,11 @@ class LocalStack:
     def kafka_env(self, principal: str) -> dict[str, str]:
         """``PHANANH_KAFKA__*`` for a client signing in as ``principal``."""
         env = {"PHANANH_KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        if self.clustered:
+            env |= {
+                "PHANANH_KAFKA__REPLICATION_FACTOR": "3",
+                "PHANANH_KAFKA__MIN_INSYNC_REPLICAS": "2",
+            }
         if self.secured:
             env |= {
                 "PHANANH_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -506,6 +550,9 @@ class LocalStack:
         return path
 
     def start_kafka(self, timeout_s: float = 90.0) -> None:
+        if self.clustered:
+            self.start_kafka_cluster(timeout_s)
+            return
         if self.pid("kafka") is not None:
             self.say(f"  kafka: already running on {self.kafka_bootstrap}")
             return
@@ -556,6 +603,92 @@ class LocalStack:
         self._wait("kafka", lambda: self._kafka_answers(), timeout_s)
         how = " (SASL/SCRAM-SHA-512, ACLs enforced)" if self.secured else ""
         self.say(f"  kafka: ready on {self.kafka_bootstrap}{how}")
+
+    # ------------------------------------------------------------ kafka cluster
+    def start_kafka_cluster(self, timeout_s: float = 120.0) -> None:
+        """Every node of the local cluster not running yet (formatted on first use), then
+        wait until every broker has joined."""
+        java = self._java()
+        classpath = f"{self.kafka_classpath()}/*"
+        root = self.paths.data / "kafka-cluster"
+        root.mkdir(parents=True, exist_ok=True)
+        id_file = root / "cluster-id"
+        if not id_file.is_file():
+            id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        cluster_id = id_file.read_text().strip()
+        voters = ",".join(
+            f"{node}@127.0.0.1:{controller}" for node, _, _, controller in self.kafka_nodes()
+        )
+        template = (self.paths.local / "kafka" / "server-cluster.properties").read_text()
+        log4j_template = (self.paths.local / "kafka" / "log4j2.properties").read_text()
+        started = []
+        for node, component, port, controller in self.kafka_nodes():
+            if self.pid(component) is not None:
+                continue
+            directory = root / f"node-{node}"
+            directory.mkdir(parents=True, exist_ok=True)
+            config = directory / "server.properties"
+            config.write_text(
+                template.format(
+                    node_id=node,
+                    voters=voters,
+                    kafka_port=port,
+                    controller_port=controller,
+                    log_dirs=directory / "logs",
+                )
+            )
+            log4j_path = directory / "log4j2.properties"
+            log_file = self.paths.logs / f"{component}-server.log"
+            log4j_path.write_text(log4j_template.replace("{log_file}", str(log_file)))
+            log4j = f"-Dlog4j2.configurationFile={log4j_path}"
+            if not (directory / "logs" / "meta.properties").is_file():
+                result = subprocess.run(
+                    [java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
+                     "-t", cluster_id, "-c", str(config)],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                if result.returncode != 0:
+                    raise StackError(
+                        f"formatting {component}'s storage failed:\n{result.stdout}{result.stderr}"
+                    )
+            for wanted in (port, controller):
+                if not port_is_free(wanted):
+                    raise StackError(
+                        f"port {wanted} on 127.0.0.1 is taken by another program, so {component} "
+                        "cannot listen there (the cluster's nodes use PHANANH_LOCAL_KAFKA_PORT "
+                        "and PHANANH_LOCAL_KAFKA_CONTROLLER_PORT plus 2, 4 …)"
+                    )
+            self.paths.logs.mkdir(parents=True, exist_ok=True)
+            self._start(
+                ProcessSpec(
+                    name=component,
+                    argv=[java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+                          "-Djava.awt.headless=true", log4j, "-cp", classpath, "kafka.Kafka",
+                          str(config)],
+                    port=port,
+                )
+            )  # fmt: skip
+            started.append(component)
+        if started:
+            self.say(
+                f"  kafka: starting {', '.join(started)} of a {self.kafka_brokers}-node cluster"
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for _, component, _, _ in self.kafka_nodes():
+                if component in started and self.pid(component) is None:
+                    raise StackError(
+                        f"{component} exited during start-up; its log says:\n"
+                        f"{_tail(self.paths.log_file(component))}"
+                    )
+            if _run_async(_brokers_joined(self.kafka_settings())) >= self.kafka_brokers:
+                self.say(f"  kafka: ready on {self.kafka_bootstrap} (3 replicas, 2 in sync)")
+                return
+            time.sleep(0.5)
+        raise StackError(f"the Kafka cluster did not form within {timeout_s:.0f}s")
+
+    def kafka_components(self) -> list[str]:
+        return [component for _, component, _, _ in self.kafka_nodes()]
 
     def _kafka_answers(self) -> bool:
         if not port_answers(self.ports.kafka):
@@ -799,13 +932,14 @@ class LocalStack:
         self.say(self.describe())
 
     def down(self) -> None:
-        for component in (*reversed(self.SERVICES), "outbox", "database", "kafka"):
+        for component in (*reversed(self.SERVICES), "outbox", "database", *self.kafka_components()):
             if self.stop(component):
                 self.say(f"  {component}: stopped")
         self.say("Local stack stopped.")
 
     def status(self) -> list[tuple[str, str, str]]:
-        rows = [("kafka", self.kafka_bootstrap), ("database", self.database_url)]
+        rows = [(component, f"127.0.0.1:{port}") for _, component, port, _ in self.kafka_nodes()]
+        rows.append(("database", self.database_url))
         if self.pid("outbox") is not None:
             rows.append(("outbox", str(self.outbox_file)))
         rows += [(name, f"http://127.0.0.1:{port}") for name, port in self.ports.services.items()]
@@ -890,6 +1024,18 @@ async def _kafka_metadata_ok(settings: KafkaSettings) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def _brokers_joined(settings: KafkaSettings) -> int:
+    """How many brokers the cluster's metadata lists (0 if it does not answer)."""
+    admin = AIOKafkaAdminClient(**settings.client_options(), request_timeout_ms=3_000)
+    try:
+        await admin.start()
+        return len((await admin.describe_cluster())["brokers"])
+    except (KafkaError, OSError):
+        return 0
+    finally:
+        await admin.close()
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -3,6 +3,8 @@
 phananh-audit                  run the service
 phananh-audit verify [--kafka] recompute the chains and check the signed checkpoints
 phananh-audit rebuild-facts    refold the oversight read model from the trail
+phananh-audit backup FILE      write the trail (records, chains, checkpoints) to FILE
+phananh-audit restore FILE     load FILE into an empty database, then verify it
 phananh-audit keygen           print a new checkpoint signing key and its public key
 """
 
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         from audit.cli.verify import main as verify
 
         sys.exit(verify(args[1:]))
+    elif command in ("backup", "restore"):
+        from audit.cli.backup import main as backup_or_restore
+
+        sys.exit(backup_or_restore(command, args[1:]))
     elif command == "rebuild-facts":
         sys.exit(asyncio.run(_rebuild(load_settings(Settings, "phananh-audit"))))
     elif command == "keygen":
