@@ -113,8 +113,7 @@ def test_no_one_but_routing_writes_the_admitted_updates_topic() -> None:
         if grant.operation is Operation.WRITE
         and (
             grant.name == admitted
-            or (grant.pattern is Pattern.PREFIXED
-            and admitted.startswith(grant.name))
+            or (grant.pattern is Pattern.PREFIXED and admitted.startswith(grant.name))
         )
     }
     assert writers == {"svc-routing"}
