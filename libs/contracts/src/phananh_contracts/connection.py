@@ -64,11 +64,15 @@ class KafkaConnection(BaseModel):
             )
         return self
 
+    def brokers(self) -> list[str]:
+        """The ``host:port`` of each bootstrap broker."""
+        return [part.strip() for part in self.bootstrap_servers.split(",") if part.strip()]
+
     def client_options(self) -> dict[str, Any]:
         """Connection options of an aiokafka client (producer, consumer, admin) for these
         settings: security protocol, SASL credentials and TLS context."""
         options: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
+            "bootstrap_servers": self.brokers(),
             "security_protocol": self.security_protocol,
         }
         if self.security_protocol in ("SSL", "SASL_SSL"):

@@ -52,7 +52,7 @@ def create_broker(
 ) -> KafkaBroker:
     """A FastStream Kafka broker with an idempotent, acks=all producer."""
     return KafkaBroker(
-        settings.bootstrap_servers,
+        settings.brokers(),  # a list: FastStream would take one string as one address
         security=broker_security(settings),
         client_id=client_id,
         request_timeout_ms=settings.request_timeout_ms,
@@ -311,7 +311,7 @@ async def kafka_access_problem(settings: KafkaSettings) -> str | None:
     sign-in is named by the broker, and a broker that accepts a SASL handshake from a
     client configured without SASL wants credentials the client does not have.
     """
-    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    host, _, port = settings.brokers()[0].rpartition(":")
     options = settings.client_options()
     options.pop("bootstrap_servers")
     try:
