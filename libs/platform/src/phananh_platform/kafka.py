@@ -39,6 +39,11 @@ from phananh_platform.settings import KafkaSettings
 
 logger = logging.getLogger("phananh.kafka")
 
+METADATA_MAX_AGE_MS = 10_000
+"""How often a service's consumers ask the cluster which topics and leaders exist
+(aiokafka's default is 5 minutes): a pattern subscriber (routing's gate) finds a topic
+created since, say a new agency's updates topic, within about this long plus a rebalance,
+and reads it from its first record."""
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 """Largest produce request: room for the biggest record any contract topic accepts."""
 
@@ -61,6 +66,7 @@ def create_broker(
         allow_auto_create_topics=False,
         max_request_size=MAX_REQUEST_BYTES,
         max_batch_size=PRODUCE_BATCH_BYTES,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         middlewares=tuple(middlewares),
         description=description,
         logger=logging.getLogger(f"phananh.{client_id}.broker"),

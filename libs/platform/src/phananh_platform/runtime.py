@@ -75,11 +75,6 @@ logger = logging.getLogger("phananh.runtime")
 
 Hook = Callable[[], Awaitable[None]]
 
-PATTERN_METADATA_MAX_AGE_MS = 10_000
-"""How often a pattern subscriber asks the cluster which topics exist (aiokafka's default is
-5 minutes): a topic created since, say a new agency's, is read within about this long plus
-a rebalance."""
-
 
 @dataclass
 class ServiceApp:
@@ -125,8 +120,9 @@ class ServiceApp:
         With ``pattern`` instead of topics, the subscriber reads every topic whose whole
         name matches it (each must have a contract, see ``topic_by_name``), those created
         later too: the consumer looks for new ones every
-        :data:`PATTERN_METADATA_MAX_AGE_MS` and reads a new topic from its first record
-        (the group has no offset there), so nothing written before it was found is lost.
+        :data:`~phananh_platform.kafka.METADATA_MAX_AGE_MS` and reads a new topic from its
+        first record (the group has no offset there), so nothing written before it was
+        found is lost.
         """
         if bool(topics) == (pattern is not None):
             raise TypeError("subscribe() takes topics or a pattern, not both or neither")
@@ -145,13 +141,6 @@ class ServiceApp:
             name = "".join(part.capitalize() for part in consume_batch.__name__.split("_"))
             options["title"] = f"{pattern_template(pattern.pattern)}:{name}"  # AsyncAPI
         subscriber = self.broker.subscriber(*(topic.name for topic in topics), **options)
-        if pattern is not None:
-            # FastStream takes the consumer's metadata age only for the whole broker; a
-            # pattern subscriber's own consumer is built with these arguments added.
-            subscriber._connection_args = {
-                **subscriber._connection_args,
-                "metadata_max_age_ms": PATTERN_METADATA_MAX_AGE_MS,
-            }
         subscriber(consume_batch)
 
     def monitor(
