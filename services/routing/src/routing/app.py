@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -33,7 +34,8 @@ from routing.adapters.rules_feed import RulesFeed
 from routing.adapters.rules_file import checked_ruleset, city_check
 from routing.adapters.store import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
-from routing.domain.rules import RuleSet, RulesInForce
+from routing.domain.retention import retention_needed_days
+from routing.domain.rules import RuleSet, RuleSetError, RulesInForce
 from routing.handlers import CaseHandler, DeadlineWatch, Gate, subscribe
 from routing.metrics import OpenCases, RoutingMetrics
 from routing.settings import Settings
@@ -45,6 +47,13 @@ logger = logging.getLogger("routing.app")
 def create_app(settings: Settings) -> ServiceApp:
     """Build the routing service from its settings."""
     rules = RulesInForce(checked_ruleset(settings))
+    if settings.agency_topics_retention_days < (needed := retention_needed_days(rules.ruleset)):
+        raise RuleSetError(
+            f"PHANANH_AGENCY_TOPICS_RETENTION_DAYS={settings.agency_topics_retention_days} "
+            f"is too short for {settings.routing_config}: its longest term needs the agencies' "
+            f"topics to keep records {needed} days (agencies rebuild their inbox from them)"
+        )
+    retention_ms = settings.agency_topics_retention_days * 24 * 60 * 60 * 1000
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
@@ -63,8 +72,16 @@ def create_app(settings: Settings) -> ServiceApp:
         """Every configured agency's inbox and updates topic (the gate finds a new agency's
         updates topic by itself)."""
         metrics.know_agencies(agency.id for agency in ruleset.agencies)
+        if settings.agency_topics_retention_days < retention_needed_days(ruleset):
+            logger.warning(
+                "rule set %s has terms longer than the agencies' topics keep records "
+                "(%d days): raise PHANANH_AGENCY_TOPICS_RETENTION_DAYS and the topics' "
+                "retention.ms",
+                ruleset.version,
+                settings.agency_topics_retention_days,
+            )
         topics = [
-            topic
+            dataclasses.replace(topic, retention_ms=retention_ms)
             for agency in ruleset.agencies
             for topic in (agency_inbox_topic(agency.id), agency_updates_topic(agency.id))
         ]

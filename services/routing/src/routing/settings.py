@@ -35,6 +35,14 @@ class Settings(ServiceSettings):
             "key); instances of one deployment share it."
         ),
     )
+    agency_topics_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="How long each agency's inbox and updates topic keep their records "
+        "(Kafka retention.ms of the topics routing creates). An agency rebuilds its inbox "
+        "from them, so this must cover the longest term of the rules plus pauses and "
+        "reopenings: routing refuses to start with less (routing.domain.retention).",
+    )
     city_config: Path = Field(
         default=Path("config/son-la/city.yaml"),
         description="The city's YAML: the ward and category codes rules may name.",
