@@ -162,3 +162,24 @@ async def test_database_time_is_measured_by_command_and_collection(
     assert sample("pakn_db_command_seconds_sum", "find", "metered_cases") > 0
     assert sample("pakn_db_command_seconds_count", "update", "metered_cases") == 1
     assert sample("pakn_db_command_failures_total", "update", "metered_cases") == 0
+
+
+async def test_services_write_with_majority_acknowledgement_and_the_database_accepts_it(
+    mongo_settings: MongoSettings,
+) -> None:
+    """Every service's client asks for w=majority with the journal (a replica set then
+    keeps an acknowledged write through a failover); FerretDB and a single server take it."""
+    client = create_mongo_client(mongo_settings, app_name="test-write-concern")
+    try:
+        assert client.write_concern.document == {"w": "majority", "j": True}
+        collection = client[mongo_settings.database]["acknowledged"]
+        result = await collection.insert_one({"text": TEXT})
+        assert result.acknowledged
+        assert await collection.count_documents({}) == 1
+    finally:
+        await client.drop_database(mongo_settings.database)
+        await client.close()
+    single = mongo_settings.model_copy(update={"write_concern": "1"})
+    client = create_mongo_client(single, app_name="test-write-concern")
+    assert client.write_concern.document == {"w": 1, "j": True}
+    await client.close()

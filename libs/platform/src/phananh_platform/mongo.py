@@ -42,6 +42,8 @@ def create_mongo_client(
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         tz_aware=True,
         event_listeners=list(listeners),
+        w="majority" if settings.write_concern == "majority" else 1,
+        journal=True,
     )
 
 

@@ -77,6 +77,13 @@ class MongoSettings(BaseModel):
     server_selection_timeout_ms: int = Field(
         default=5_000, ge=100, description="How long to wait for a reachable server."
     )
+    write_concern: Literal["majority", "1"] = Field(
+        default="majority",
+        description="Acknowledgement a write waits for (overrides the URL's `w`): "
+        "`majority` on a replica set means a majority of members hold it, so a failover "
+        "loses no acknowledged write; a single server or FerretDB answers it like `1`. "
+        "Writes also wait for the journal.",
+    )
     query_indexes: bool = Field(
         default=True,
         description="Create the indexes that serve queries (not the unique ones, which "
