@@ -25,12 +25,13 @@ from notify.settings import Settings
 from phananh_contracts import (
     NOTIFICATIONS_TOPIC,
     REPORTS_TOPIC,
+    CitizenRepliedEvent,
     ReportAssignedEvent,
     Reporter,
     ReportReceivedEvent,
     dead_letter_topic,
 )
-from phananh_contracts.examples import REPORT_ASSIGNED, REPORT_RECEIVED
+from phananh_contracts.examples import CITIZEN_REPLIED, REPORT_ASSIGNED, REPORT_RECEIVED
 from phananh_platform.privacy import ContactSealer, SealedContact, new_contact_key
 from phananh_platform.runtime import ServiceApp, build_service
 from pydantic import SecretStr
@@ -136,7 +137,9 @@ async def broker(notify: Notify) -> AsyncIterator[tuple[Any, MemorySink]]:
         yield running
 
 
-async def publish(broker: Any, *events: ReportReceivedEvent | ReportAssignedEvent) -> None:
+async def publish(
+    broker: Any, *events: ReportReceivedEvent | ReportAssignedEvent | CitizenRepliedEvent
+) -> None:
     """Each event on its topic, in one batch per topic (as one fetch would hand them)."""
     records = [event.to_kafka() for event in events]
     for topic in dict.fromkeys(record.topic for record in records):
@@ -236,3 +239,38 @@ async def test_a_poison_record_is_dead_lettered_and_the_report_beside_it_is_stil
     assert notify.sent() == {"app-push": ["report-received"]}
     (told,) = notify.producer.events()
     assert (told.type, told.data.report_id) == ("vn.pakn.notification.sent", "rpt-000006")
+
+
+def rating(of: ReportReceivedEvent, stars: int, by: Reporter) -> CitizenRepliedEvent:
+    data = CITIZEN_REPLIED.data.model_copy(
+        update={
+            "report_id": of.data.report_id,
+            "tracking_code": of.data.tracking_code,
+            "channel_message_id": f"reply-{uuid.uuid4().hex[:8]}",
+            "text": f"Mã {of.data.tracking_code}: đánh giá {stars}/5.",
+            "rating": stars,
+            "reporter": by,
+        }
+    )
+    return CitizenRepliedEvent.new(data, source="/services/intake", id=str(uuid.uuid4()))
+
+
+async def test_only_the_reporter_is_thanked_for_rating_their_report(
+    notify: Notify, broker: tuple[Any, MemorySink]
+) -> None:
+    """Only the reporter's rating closes or reopens a report (routing): someone else who
+    rates it with its tracking code is not told that their opinion went to the agency."""
+    test_broker, dead_letters = broker
+    citizen = report(6, reporter_with(APP_CITIZEN, "ctz-app-0006"))
+    stranger = reporter_with(ZALO_CITIZEN, "ctz-zalo-0007")
+    await publish(test_broker, citizen)
+
+    theirs, mine = rating(citizen, 1, stranger), rating(citizen, 1, citizen.data.reporter)
+    await publish(test_broker, theirs, mine)
+
+    assert notify.sent() == {"app-push": ["report-received", "rating-thanks"]}
+    thanks = notify.providers["app-push"].messages[-1].rendered.text
+    code = citizen.data.tracking_code
+    assert f"Cảm ơn bạn đã đánh giá kết quả giải quyết phản ánh {code}: 1/5." in thanks
+    assert notify.metric("pakn_notify_skipped_total", reason="not_reporter") == 1
+    assert dead_letters.records == []

@@ -19,12 +19,16 @@ from phananh_contracts import (
     REPORT_STATUS_TOPIC,
     REPORTS_TOPIC,
     AgencyUpdateEvent,
+    CitizenRepliedEvent,
+    Event,
     Place,
+    Reporter,
     ReportReceivedEvent,
     agency_inbox_topic,
     agency_updates_topic,
 )
 from phananh_contracts import examples as ex
+from phananh_contracts.values import AgencyUpdateKind
 from phananh_platform.runtime import ServiceApp, build_service
 from routing.adapters.rules_file import checked_ruleset
 from routing.domain.calendar import WorkingCalendar
@@ -100,8 +104,9 @@ def routing() -> Iterator[Routing]:
     yield Routing(service, published, cases)
 
 
-async def publish(broker: Any, *events: ReportReceivedEvent) -> None:
-    """Each event on the reports topic, one record (and one fetched batch) at a time."""
+async def publish(broker: Any, *events: Event[Any]) -> None:
+    """Each event on its topic (reports, admitted updates, replies), one record (and one
+    fetched batch) at a time."""
     for event in events:
         record = event.to_kafka()
         await broker.publish(record.value, topic=record.topic, key=record.key)
@@ -274,3 +279,57 @@ async def test_poison_on_an_agencys_updates_topic_is_dead_lettered_and_not_forwa
     assert dict(dead["headers"])["x-dlq-source-topic"] == topic.encode()
     admitted = [r for r in routing.published.records if r.topic == AGENCY_UPDATES_TOPIC.name]
     assert len(admitted) == 1, "the valid update behind the poison went on"
+
+
+# --- citizens' replies: only the reporter rates -----------------------------------------
+
+
+def resolved_by(agency_id: str) -> AgencyUpdateEvent:
+    """``agency_id`` reports its part of the golden report done (as admitted by the gate)."""
+    data = ex.AGENCY_ACCEPTED.data.model_copy(
+        update={"agency_id": agency_id, "kind": AgencyUpdateKind.RESOLVED, "note": "Đã xử lý."}
+    )
+    return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=NOW)
+
+
+def rating(stars: int, *, by: Reporter) -> CitizenRepliedEvent:
+    """A reply quoting the golden report's tracking code with a rating, ``by`` someone."""
+    data = ex.CITIZEN_REPLIED.data.model_copy(
+        update={
+            "channel_message_id": f"reply-{stars}-{by.pseudonym}",
+            "text": f"Mã {GOLDEN.data.tracking_code}: đánh giá {stars}/5.",
+            "rating": stars,
+            "reporter": by,
+        }
+    )
+    return CitizenRepliedEvent.new(data, source="/services/intake", time=NOW)
+
+
+def statuses(routing: Routing) -> list[str]:
+    return [e.data.status.value for e in routing.published.events(REPORT_STATUS_TOPIC)]
+
+
+async def test_a_strangers_rating_is_counted_and_changes_nothing_the_reporters_reopens(
+    routing: Routing,
+) -> None:
+    stranger = Reporter(anonymous=False, pseudonym="ctz-" + "5" * 24, contact_ciphertext="x")
+    theirs, mine = rating(1, by=stranger), rating(1, by=GOLDEN.data.reporter)
+    async with under_test_broker(routing.service) as (broker, dead_letters):
+        await publish(broker, GOLDEN, resolved_by(WARD), resolved_by(MARKET))
+        await publish(broker, theirs, theirs)  # redelivered: decided (and counted) once
+        after_stranger = statuses(routing)
+        await publish(broker, mine)
+
+    assert after_stranger == ["assigned", "resolved"], "the stranger's 1/5 reopened nothing"
+    assert statuses(routing) == ["assigned", "resolved", "reopened"]
+    registry = routing.service.registry
+    counted = {
+        kind: registry.get_sample_value(
+            "pakn_routing_replies_not_from_reporter_total", {"kind": kind}
+        )
+        for kind in ("rating", "answer", "message")
+    }
+    assert counted == {"rating": 1.0, "answer": 0.0, "message": 0.0}
+    stored = await routing.cases.get(GOLDEN.data.report_id)
+    assert stored is not None and theirs.id in stored.case.applied
+    assert dead_letters.records == []

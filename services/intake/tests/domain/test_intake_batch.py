@@ -117,6 +117,29 @@ def test_a_reply_to_a_report_made_earlier_in_the_same_batch_is_a_reply() -> None
     assert reply.reply.rating == 5
 
 
+def test_a_reply_names_who_sent_it_so_routing_can_tell_the_reporter_from_others() -> None:
+    """Routing lets only the reporter rate: a reply from the reporter's number carries the
+    report's pseudonym, one from another number (or anonymous) does not."""
+    code = code_of("m1")
+    signed = {"anonymous": False, "consent": True}
+    outcomes = decided(
+        [
+            app("m1", MARKET, **signed, contact={"phone": "0912 345 678"}),
+            app("m2", f"Mã {code}: 1/5", **signed, contact={"phone": "+84 912 345 678"}),
+            app("m3", f"Mã {code}: 1/5", **signed, contact={"phone": "0987 654 321"}),
+            app("m4", f"Mã {code}: 1/5"),
+        ]
+    )
+    report, mine, theirs, nobodys = outcomes
+    assert isinstance(report, Accepted) and isinstance(mine, Replied)
+    assert isinstance(theirs, Replied) and isinstance(nobodys, Replied)
+    pseudonym = report.new.report.reporter.pseudonym
+    assert pseudonym is not None
+    assert mine.reply.reporter.pseudonym == pseudonym
+    assert theirs.reply.reporter.pseudonym not in (None, pseudonym)
+    assert nobodys.reply.reporter.anonymous and nobodys.reply.reporter.pseudonym is None
+
+
 def test_a_reply_threaded_on_the_channel_to_a_stored_report_is_a_reply() -> None:
     stored = Handled("report", "rpt-1", NOW - timedelta(days=1), "SL-2303-ABCDEF")
     known = Known({"app:m0": stored})

@@ -43,6 +43,7 @@ from notify.domain.telling import (
     Telling,
     event_change,
     event_notifications,
+    rated_reports,
     receipt_changes,
     receipt_files,
     receipt_notifications,
@@ -122,7 +123,8 @@ class NotifyHandlers:
         await self._tell(telling)
 
     async def citizens_replied(self, batch: Batch[CitizenRepliedEvent]) -> None:
-        """Opt-out and opt-in commands are recorded and confirmed; ratings are thanked.
+        """Opt-out and opt-in commands are recorded and confirmed; the reporter's ratings
+        are thanked (the files of the rated reports say who reported them).
 
         Routing, not notify, reopens a report after a low rating.
         """
@@ -134,7 +136,9 @@ class NotifyHandlers:
         states = await self.opt_outs.states(
             pseudonym for event, _ in replies if (pseudonym := event.data.reporter.pseudonym)
         )
-        result = replies_told(replies, states)
+        rated = rated_reports(replies)
+        files = await self.reports.files(rated) if rated else {}
+        result = replies_told(replies, states, files)
         await self.opt_outs.record_all(result.changes)
         for change in result.changes:
             logger.info("citizen %s", change.intent.replace("_", " "))

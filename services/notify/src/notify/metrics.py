@@ -39,7 +39,8 @@ class NotifyMetrics:
         )
         self.skipped = Counter(
             "pakn_notify_skipped_total",
-            "Notices nobody was told, by reason (anonymous, opted_out, silent, parked).",
+            "Notices nobody was told, by reason (anonymous, opted_out, silent, parked, "
+            "not_reporter).",
             ["reason"],
             registry=self.registry,
         )

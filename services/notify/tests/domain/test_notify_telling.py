@@ -57,11 +57,20 @@ def test_a_duplicates_reporter_joins_the_original_and_an_early_event_is_parked()
     assert telling.notifications == [] and telling.skipped == ["parked"]
 
 
-def reply(text: str, at: datetime, rating: int | None = None) -> CitizenRepliedEvent:
+def reply(
+    text: str, at: datetime, rating: int | None = None, by: Reporter = ME
+) -> CitizenRepliedEvent:
     data = CITIZEN_REPLIED.data.model_copy(
-        update={"reporter": ME, "text": text, "rating": rating, "received_at": at}
+        update={"reporter": by, "text": text, "rating": rating, "received_at": at}
     )
     return CitizenRepliedEvent.new(data, source="/services/intake")
+
+
+def reported_by_me() -> dict[str, ReportFile]:
+    """The file of the report replied to: I sent it."""
+    report_id = CITIZEN_REPLIED.data.report_id
+    me = Recipient("ctz-me", "sealed", CITIZEN_REPLIED.data.tracking_code, report_id)
+    return {report_id: ReportFile(report_id, received=True, recipients=(me,))}
 
 
 def test_an_opt_out_applies_from_its_place_in_the_batch() -> None:
@@ -69,9 +78,37 @@ def test_an_opt_out_applies_from_its_place_in_the_batch() -> None:
     stop = reply("HUY", NOW + timedelta(minutes=1))
     thanks_after = reply("4", NOW + timedelta(minutes=2), rating=4)
     result = replies_told(
-        [(thanks_before, None), (stop, "opt_out"), (thanks_after, None)], {"ctz-me": OptOutState()}
+        [(thanks_before, None), (stop, "opt_out"), (thanks_after, None)],
+        {"ctz-me": OptOutState()},
+        reported_by_me(),
     )
     ids = [n.id for n in result.telling.notifications]
     assert len(ids) == 3
     assert result.silenced == {ids[2]}, "only the rating after the opt-out goes unanswered"
     assert [c.intent for c in result.changes] == ["opt_out"]
+
+
+def test_only_the_reporter_is_thanked_for_a_rating_which_only_theirs_counts() -> None:
+    """Routing lets only the reporter's rating close or reopen the report: thanking someone
+    else ("… đã được ghi nhận và chuyển đến cơ quan xử lý") would mislead them."""
+    stranger = Reporter(anonymous=False, pseudonym="ctz-stranger", contact_ciphertext="sealed")
+    theirs = reply("1/5", NOW, rating=1, by=stranger)
+    mine = reply("1/5", NOW + timedelta(minutes=1), rating=1)
+    files = reported_by_me()
+
+    result = replies_told([(theirs, None), (mine, None)], {}, files)
+
+    told = [(n.notice.template_id, n.recipient.pseudonym) for n in result.telling.notifications]
+    assert told == [(TemplateId.RATING_THANKS, "ctz-me")]
+    assert result.telling.skipped == ["not_reporter"]
+
+    # A duplicate's reporter is linked to the report, but did not send it.
+    report_id = CITIZEN_REPLIED.data.report_id
+    linked = Recipient("ctz-stranger", "sealed", "SL-2303-DUPLIC", "a-duplicate")
+    with_duplicate = {report_id: ReportFile(report_id, True, recipients=(linked,))}
+    assert replies_told([(theirs, None)], {}, with_duplicate).telling.notifications == []
+    assert replies_told([(mine, None)], {}, {}).telling.notifications == [], "file unknown"
+    # Opting out is for anyone, about themselves.
+    stop = reply("HUY", NOW, by=stranger)
+    (confirmed,) = replies_told([(stop, "opt_out")], {}, {}).telling.notifications
+    assert confirmed.recipient.pseudonym == "ctz-stranger"

@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from phananh_contracts import AgencyUpdateEvent, ReportReceivedEvent, ReportStatus
+from phananh_contracts import (
+    AgencyUpdateEvent,
+    CitizenRepliedEvent,
+    ReportReceivedEvent,
+    ReportStatus,
+)
 from phananh_platform.metrics import LabelValues, SnapshotGauge
 from prometheus_client import CollectorRegistry, Counter
 
 from routing.adapters.store import DeadlineStore
-from routing.domain.case import Case
+from routing.domain.case import Case, ReplyKind
 from routing.domain.decisions import Step
 from routing.domain.gate import Passage
 
@@ -79,6 +84,16 @@ class RoutingMetrics:
             ["agency", "on_time"],
             registry=self.registry,
         )
+        self.replies_not_from_reporter = Counter(
+            "pakn_routing_replies_not_from_reporter_total",
+            "Citizens' replies that did not come from the report's reporter (or came on an "
+            "anonymous report), so changed neither status nor clock, by what they would have "
+            "done: rating (close or reopen), answer (end a wait for the citizen), message.",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in ReplyKind:
+            self.replies_not_from_reporter.labels(kind.value)
 
     def know_agencies(self, agency_ids: Iterable[str]) -> None:
         """Make every agency's series exist (at 0) before its first event, so that rates,
@@ -101,6 +116,15 @@ class RoutingMetrics:
                 logger.info(
                     "report assigned to %s",
                     lead,
+                    extra={"event_id": event.id, "report_id": event.data.report_id},
+                )
+            return
+        if isinstance(event, CitizenRepliedEvent):
+            if decision is not None and decision.changed and decision.not_from_reporter:
+                self.replies_not_from_reporter.labels(decision.not_from_reporter.value).inc()
+                logger.info(
+                    "reply not from the reporter: %s changed nothing",
+                    decision.not_from_reporter.value,
                     extra={"event_id": event.id, "report_id": event.data.report_id},
                 )
             return

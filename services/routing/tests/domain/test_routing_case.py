@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from phananh_contracts import (
     CitizenReplied,
     CitizenRepliedEvent,
     ReportAssignedEvent,
+    Reporter,
     ReportEscalatedEvent,
     ReportStatusChangedEvent,
 )
@@ -24,7 +26,7 @@ from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import AgencyUpdateKind, ReportStatus, UpdateRefusalReason
 from routing.adapters.rules_file import load_ruleset
 from routing.domain.calendar import WorkingCalendar, add_working_days
-from routing.domain.case import Case, Decision, apply_reply, apply_update, open_case
+from routing.domain.case import Case, Decision, ReplyKind, apply_reply, apply_update, open_case
 
 pytestmark = pytest.mark.unit
 
@@ -72,8 +74,18 @@ def update(
     )
 
 
-def reply(case: Case, text: str, *, at: datetime, rating: int | None = None) -> Decision | None:
-    event = CitizenRepliedEvent.new(
+REPORTER = REPORT_RECEIVED.data.reporter
+"""Who sent the seed's report (a pseudonym and a sealed contact)."""
+STRANGER = Reporter(anonymous=False, pseudonym="ctz-" + "5" * 24, contact_ciphertext="sealed")
+"""Someone else, who knows the tracking code."""
+NOBODY = Reporter(anonymous=True)
+"""A citizen who chose not to be contacted: no identity."""
+
+
+def replied(
+    case: Case, text: str, *, at: datetime, rating: int | None = None, by: Reporter = REPORTER
+) -> CitizenRepliedEvent:
+    return CitizenRepliedEvent.new(
         CitizenReplied(
             report_id=case.report_id,
             tracking_code=case.report.tracking_code,
@@ -82,12 +94,21 @@ def reply(case: Case, text: str, *, at: datetime, rating: int | None = None) -> 
             received_at=at,
             text=text,
             rating=rating,
-            reporter=REPORT_RECEIVED.data.reporter,
+            reporter=by,
         ),
         source="/services/intake",
     )
-    raw = event.to_kafka().value
-    return apply_reply(case, event, raw, RULES, CALENDAR, now=at)
+
+
+def decided(case: Case, event: CitizenRepliedEvent, *, at: datetime) -> Decision | None:
+    return apply_reply(case, event, event.to_kafka().value, RULES, CALENDAR, now=at)
+
+
+def reply(
+    case: Case, text: str, *, at: datetime, rating: int | None = None, by: Reporter = REPORTER
+) -> Decision | None:
+    """A new reply, ``by`` the reporter unless said otherwise, decided on."""
+    return decided(case, replied(case, text, at=at, rating=rating, by=by), at=at)
 
 
 def of_type(decision: Decision, kind: type) -> list[Any]:
@@ -307,8 +328,8 @@ def test_a_supporting_agency_declining_leaves_and_its_suggestion_joins() -> None
     assert inboxes(decision, AgencyTaskWithdrawnEvent) == [f"pakn.inbox.{MARKET}.v1"]
 
 
-def resolved_case() -> Case:
-    case = opened()
+def resolved_case(case: Case | None = None) -> Case:
+    case = case or opened()
     for agency in (WARD, MARKET):
         decision = update(case, agency, AgencyUpdateKind.RESOLVED, "Đã xử lý.")
         assert decision.case is not None
@@ -337,6 +358,120 @@ def test_a_good_rating_closes_the_report() -> None:
 
     assert decision is not None
     assert [status for status, _ in statuses(decision)] == ["closed"]
+
+
+def test_a_strangers_rating_with_the_tracking_code_neither_reopens_nor_closes() -> None:
+    case = resolved_case()
+    at = datetime(2023, 3, 20, 2, 0, tzinfo=UTC)  # Monday 09:00
+
+    for rating in (1, 5):
+        text = f"Mã {case.report.tracking_code}: {rating}/5"
+        decision = reply(case, text, at=at, rating=rating, by=STRANGER)
+        assert decision is not None and decision.case is not None
+        assert decision.facts == (), "no status, no assignment, no inbox"
+        assert decision.case.status == ReportStatus.RESOLVED and decision.case.term == 0
+        assert decision.not_from_reporter == ReplyKind.RATING
+        assert decision.changed, "recorded as decided on"
+        case = decision.case
+
+    # The reporter's own rating, after the stranger's, still counts.
+    mine = reply(case, "Vẫn còn bán. 1/5", at=at + timedelta(hours=1), rating=1)
+    assert mine is not None and mine.case is not None and mine.not_from_reporter is None
+    assert [status for status, _ in statuses(mine)] == ["reopened"]
+
+
+def test_a_strangers_rating_does_not_close_a_report_the_reporter_reopened() -> None:
+    reopened = reply(resolved_case(), "1/5", at=RECEIVED + timedelta(days=5), rating=1)
+    assert reopened is not None and reopened.case is not None
+    resolved = resolved_case(reopened.case)
+
+    decision = reply(resolved, "5/5", at=RECEIVED + timedelta(days=9), rating=5, by=STRANGER)
+
+    assert decision is not None and decision.case is not None
+    assert decision.case.status == ReportStatus.RESOLVED and statuses(decision) == []
+
+
+def waiting_case() -> Case:
+    asked_at = datetime(2023, 3, 15, 2, 0, tzinfo=UTC)  # Wednesday 09:00 in Sơn La
+    question = "Đề nghị cho biết khung giờ các hộ thường bày bán."
+    waiting = update(opened(), WARD, AgencyUpdateKind.NEEDS_INFORMATION, question, at=asked_at)
+    assert waiting.case is not None and waiting.case.status == ReportStatus.WAITING_FOR_CITIZEN
+    return waiting.case
+
+
+def test_a_strangers_answer_reaches_the_inboxes_but_the_report_keeps_waiting() -> None:
+    case = waiting_case()
+    at = datetime(2023, 3, 17, 2, 0, tzinfo=UTC)  # Friday 09:00
+
+    decision = reply(case, "Họ bán từ 6 giờ sáng.", at=at, by=STRANGER)
+
+    assert decision is not None and decision.case is not None
+    assert statuses(decision) == [], "no in_progress: the clock stays stopped"
+    assert decision.case.status == ReportStatus.WAITING_FOR_CITIZEN
+    assert decision.case.deadline is None and decision.case.pauses == case.pauses
+    assert inboxes(decision, CitizenRepliedEvent) == [
+        f"pakn.inbox.{WARD}.v1",
+        f"pakn.inbox.{MARKET}.v1",
+    ], "the agencies still read it, as information"
+    assert decision.not_from_reporter == ReplyKind.ANSWER
+
+    answered = reply(decision.case, "Từ 6 đến 8 giờ sáng.", at=at + timedelta(hours=1))
+    assert answered is not None and answered.not_from_reporter is None
+    assert [status for status, _ in statuses(answered)] == ["in_progress"]
+
+
+def test_a_strangers_message_on_an_open_report_is_forwarded_and_changes_nothing() -> None:
+    case = opened()
+    at = RECEIVED + timedelta(days=1)
+    decision = reply(case, "Tôi cũng thấy vậy. 1/5", at=at, rating=1, by=STRANGER)
+    assert decision is not None and decision.case is not None
+    assert statuses(decision) == [] and decision.case.status == case.status
+    assert len(inboxes(decision, CitizenRepliedEvent)) == 2
+    assert decision.not_from_reporter == ReplyKind.MESSAGE
+
+
+def test_nobody_rates_or_answers_for_an_anonymous_report() -> None:
+    anonymous = opened(reporter=NOBODY)
+    assert anonymous.report.reporter_pseudonym is None
+    resolved = resolved_case(anonymous)
+    at = RECEIVED + timedelta(days=5)
+
+    for someone in (NOBODY, STRANGER, REPORTER):
+        decision = reply(resolved, "Vẫn còn bán. 1/5", at=at, rating=1, by=someone)
+        assert decision is not None and decision.case is not None
+        assert decision.facts == () and decision.case.status == ReportStatus.RESOLVED
+        assert decision.not_from_reporter == ReplyKind.RATING
+
+
+def test_a_case_stored_before_routing_kept_the_reporter_is_rated_by_nobody() -> None:
+    """Strict on old cases: their reporter is unknown, so no reply changes them."""
+    stored = json.loads(resolved_case().model_dump_json())
+    del stored["report"]["reporter_pseudonym"]
+    old = Case.model_validate(stored)
+    assert old.report.reporter_pseudonym is None
+
+    decision = reply(old, "1/5", at=RECEIVED + timedelta(days=5), rating=1)
+
+    assert decision is not None and decision.facts == ()
+    assert decision.not_from_reporter == ReplyKind.RATING
+
+
+@pytest.mark.parametrize("by", [REPORTER, STRANGER], ids=["reporter", "stranger"])
+def test_a_redelivered_reply_is_decided_once(by: Reporter) -> None:
+    case = resolved_case()
+    at = RECEIVED + timedelta(days=5)
+    event = replied(case, "1/5", at=at, rating=1, by=by)
+
+    first = decided(case, event, at=at)
+    again = decided(case, event, at=at)  # decided again on the same case
+    assert first is not None and again is not None and first.case is not None
+    assert [f.event.id for f in first.facts] == [f.event.id for f in again.facts]
+    assert event.id in first.case.applied
+
+    redelivered = decided(first.case, event, at=at + timedelta(minutes=1))
+    assert redelivered is not None
+    assert redelivered.facts == () and redelivered.changed is False
+    assert redelivered.not_from_reporter is None, "counted once"
 
 
 def test_only_the_lead_reopens_and_only_a_finished_report() -> None:

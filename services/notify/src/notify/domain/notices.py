@@ -19,7 +19,8 @@ Event → notice (template):
 * deadline breached → ``deadline-missed``; warnings and escalations → nothing (internal);
 * message rejected by intake → ``message-rejected`` with intake's notice, unless the
   reason is configured silent;
-* citizen reply with a rating → ``rating-thanks``; "HUY" … / "DANG KY" … →
+* citizen reply with a rating → ``rating-thanks``, to the report's own reporter only
+  (:func:`notify.domain.telling.reply_notifications`); "HUY" … / "DANG KY" … →
   ``opted-out`` / ``opted-in``, to whoever replied.
 """
 

@@ -28,6 +28,7 @@ from phananh_contracts import (
     DeadlineBreachedEvent,
     Event,
     ReportAssignedEvent,
+    Reporter,
     ReportReceivedEvent,
     ReportRejectedEvent,
     ReportStatusChangedEvent,
@@ -36,6 +37,7 @@ from phananh_contracts import (
 from notify.domain.notices import (
     Notice,
     ReplyIntent,
+    TemplateId,
     assignment_notice,
     breach_notice,
     receipt_notice,
@@ -130,7 +132,8 @@ class Telling:
 
     notifications: list[Notification] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    """``anonymous``, ``silent`` or ``parked``, once per notice nobody is told."""
+    """``anonymous``, ``silent``, ``parked`` or ``not_reporter``, once per notice nobody is
+    told."""
 
     def tell(self, notice: Notice, recipients: Sequence[Recipient], trigger: Trigger) -> None:
         if not recipients:
@@ -259,12 +262,24 @@ def rejection_notifications(
 
 
 def reply_notifications(
-    event: CitizenRepliedEvent, intent: ReplyIntent | None, telling: Telling
+    event: CitizenRepliedEvent,
+    intent: ReplyIntent | None,
+    telling: Telling,
+    file: ReportFile | None,
 ) -> None:
-    """The confirmation of an opt-out or opt-in, or thanks for a rating, to who replied."""
+    """The confirmation of an opt-out or opt-in, or thanks for a rating, to who replied.
+
+    A rating is thanked only when it comes from the report's own reporter (as ``file``,
+    the report's file, knows them): routing lets nobody else's rating close or reopen the
+    report, so thanking them ("… chuyển đến cơ quan xử lý") would mislead; it is skipped
+    (``not_reporter``).
+    """
     replied = event.data
     notice = reply_notice(replied, intent)
     if notice is None:
+        return
+    if notice.template_id == TemplateId.RATING_THANKS and not reported_by(file, replied.reporter):
+        telling.skipped.append("not_reporter")
         return
     recipient = recipient_of(
         replied.reporter, tracking_code=replied.tracking_code, own_report_id=replied.report_id
@@ -319,9 +334,11 @@ class Replies:
 def replies_told(
     replies: Sequence[tuple[CitizenRepliedEvent, ReplyIntent | None]],
     states: Mapping[str, OptOutState],
+    files: Mapping[str, ReportFile],
 ) -> Replies:
     """Replies in order: each opt-out or opt-in applies from its place in the batch on, so
-    a rating after an opt-out in the same batch is not answered (as one at a time)."""
+    a rating after an opt-out in the same batch is not answered (as one at a time).
+    ``files``: the files of the reports rated (:func:`rated_reports`)."""
     result = Replies()
     current = dict(states)
     for event, intent in replies:
@@ -332,9 +349,27 @@ def replies_told(
                 intent, event.data.received_at
             )
         before = len(result.telling.notifications)
-        reply_notifications(event, intent, result.telling)
+        reply_notifications(event, intent, result.telling, files.get(event.data.report_id))
         result.silenced |= silenced(result.telling.notifications[before:], current)
     return result
+
+
+def rated_reports(
+    replies: Iterable[tuple[CitizenRepliedEvent, ReplyIntent | None]],
+) -> set[str]:
+    """The reports whose file :func:`replies_told` needs: those a reply rates."""
+    return {event.data.report_id for event, _ in replies if event.data.rating is not None}
+
+
+def reported_by(file: ReportFile | None, reporter: Reporter) -> bool:
+    """Whether ``reporter`` sent the report of ``file`` themselves (not a duplicate of it,
+    and not anonymously)."""
+    if file is None or reporter.anonymous or reporter.pseudonym is None:
+        return False
+    return any(
+        citizen.pseudonym == reporter.pseudonym and citizen.own_report_id == file.report_id
+        for citizen in file.recipients
+    )
 
 
 def silenced(

@@ -24,6 +24,12 @@ The rules of the case:
   part; the lead's result note is what the citizen reads. A rating at or below
   ``reopen_rating_at_most`` (or the lead) reopens it with a new term; a better rating
   closes it.
+* Only the reporter rates or answers: a citizen's reply changes the case (a rating closes
+  or reopens it, an answer restarts the clock) only when it comes from the identity the
+  report came from (the same ``reporter.pseudonym``). Anyone else's reply on an open case
+  still reaches the holders' inboxes, as information; it changes neither status nor
+  clock. An anonymous report (and a case stored before routing kept the reporter) has no
+  identity to match: nobody's reply changes it.
 
 Every fact's event id derives from the event that caused it, so deciding twice on the
 same event (a redelivery) gives identical facts, which consumers absorb.
@@ -47,10 +53,12 @@ from phananh_contracts import (
     AgencyUpdate,
     AgencyUpdateRefused,
     AgencyUpdateRefusedEvent,
+    CitizenReplied,
     CitizenRepliedEvent,
     Event,
     ReportAssigned,
     ReportAssignedEvent,
+    Reporter,
     ReportEscalated,
     ReportEscalatedEvent,
     ReportReceived,
@@ -112,6 +120,23 @@ class Part(BaseModel):
     note: str | None = None
 
 
+def identity_of(reporter: Reporter) -> str | None:
+    """Whom a report or reply is known to come from: the reporter's pseudonym (a keyed
+    hash of their channel identity: phone, email or channel account), None when anonymous."""
+    return None if reporter.anonymous else reporter.pseudonym
+
+
+class ReplyKind(StrEnum):
+    """What a citizen's reply would do to the case if it came from the reporter."""
+
+    RATING = "rating"
+    """A rating on a resolved or closed report: closes or reopens it."""
+    ANSWER = "answer"
+    """A reply while the report waits for the citizen: restarts the clock."""
+    MESSAGE = "message"
+    """Anything else: it reaches the holders' inboxes (open report) and changes nothing."""
+
+
 class CaseReport(BaseModel):
     """What routing keeps of the report: its facts for rules, its text for inboxes."""
 
@@ -126,6 +151,10 @@ class CaseReport(BaseModel):
     place: Place | None = None
     attachments: tuple[Attachment, ...] = ()
     received_at: datetime
+    reporter_pseudonym: str | None = None
+    """Who sent the report (:func:`identity_of` its reporter), the only one whose replies
+    rate or answer; None for an anonymous report, and in cases stored before routing kept
+    it (then nobody's reply changes the case)."""
 
     @classmethod
     def of(cls, report: ReportReceived) -> CaseReport:
@@ -139,6 +168,7 @@ class CaseReport(BaseModel):
             place=report.place,
             attachments=report.attachments,
             received_at=report.received_at,
+            reporter_pseudonym=identity_of(report.reporter),
         )
 
     def routing_input(self, calendar: WorkingCalendar) -> RoutingInput:
@@ -206,6 +236,9 @@ class Decision:
     refused: UpdateRefusalReason | None = None
     escalated_to: str | None = None
     changed: bool = field(default=True)
+    not_from_reporter: ReplyKind | None = None
+    """A citizen's reply that did not come from the report's reporter, by what it would
+    have done: it changed neither status nor clock."""
 
 
 # --- Opening ----------------------------------------------------------------------------
@@ -633,16 +666,24 @@ def apply_reply(
     *,
     now: datetime,
 ) -> Decision | None:
-    """A citizen's reply: an answer restarts the clock, a rating closes or reopens.
+    """A citizen's reply: the reporter's answer restarts the clock, their rating closes or
+    reopens the report.
 
-    The reply also reaches the inbox of every agency holding the report (``raw_reply``,
-    the original bytes, forwarded unchanged). None when there is no case to act on.
+    On an open report the reply also reaches the inbox of every agency holding it
+    (``raw_reply``, the original bytes, forwarded unchanged), whoever sent it. A reply
+    that does not come from the reporter (:func:`from_the_reporter`) changes nothing else:
+    it is recorded as decided on and said in ``Decision.not_from_reporter``. None when
+    there is no case to act on.
     """
     if case is None:
         return None
     if reply.id in case.applied:
         return Decision(case, changed=False)
     data = reply.data
+    if not from_the_reporter(case, data):
+        forwarded = _forwarded(case, reply, raw_reply) if case.is_open else ()
+        kind = reply_kind(case, data)
+        return Decision(_applied(case, reply.id), forwarded, not_from_reporter=kind)
     if not case.is_open:
         if data.rating is None:
             return Decision(_applied(case, reply.id))
@@ -667,11 +708,7 @@ def apply_reply(
         )
         return Decision(closed, (Fact(status),))
     updated = _applied(case, reply.id)
-    facts: list[Fact] = [
-        Fact(reply, agency_inbox_topic(part.agency_id), original=raw_reply)
-        for part in case.parts
-        if part.state != PartState.RESOLVED
-    ]
+    facts = list(_forwarded(case, reply, raw_reply))
     if case.status == ReportStatus.WAITING_FOR_CITIZEN:
         updated = _resume_clock(updated, ruleset, now).model_copy(
             update={"status": ReportStatus.IN_PROGRESS}
@@ -688,6 +725,31 @@ def apply_reply(
         )
         facts.append(Fact(status))
     return Decision(updated, tuple(facts))
+
+
+def from_the_reporter(case: Case, reply: CitizenReplied) -> bool:
+    """Whether ``reply`` comes from the identity the report came from (never true for an
+    anonymous report or reply, nor for a case stored before routing kept the reporter)."""
+    reporter = case.report.reporter_pseudonym
+    return reporter is not None and identity_of(reply.reporter) == reporter
+
+
+def reply_kind(case: Case, reply: CitizenReplied) -> ReplyKind:
+    """What ``reply`` would do to the case if it came from the reporter."""
+    if case.status == ReportStatus.WAITING_FOR_CITIZEN:
+        return ReplyKind.ANSWER
+    if reply.rating is not None and not case.is_open:
+        return ReplyKind.RATING
+    return ReplyKind.MESSAGE
+
+
+def _forwarded(case: Case, reply: CitizenRepliedEvent, raw_reply: bytes) -> tuple[Fact, ...]:
+    """The reply, byte for byte, to the inbox of every agency still working on the report."""
+    return tuple(
+        Fact(reply, agency_inbox_topic(part.agency_id), original=raw_reply)
+        for part in case.parts
+        if part.state != PartState.RESOLVED
+    )
 
 
 def reopen(
