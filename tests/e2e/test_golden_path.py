@@ -48,14 +48,14 @@ RESULT = "Đã lập biên bản 3 hộ kinh doanh, đề xuất xử phạt; ch
 @pytest.fixture(params=["open", "secured"])
 async def platform(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
     """The platform on an open broker, and on one that admits only signed-in principals
-    and enforces the access plan (each service as its own principal, each agency with the
-    credentials ``phananh kafka credentials`` gives it)."""
-    security = "sasl" if request.param == "secured" else "none"
+    over TLS and enforces the access plan (each service as its own principal, each agency
+    with the credentials ``phananh kafka credentials`` gives it)."""
+    security = "sasl_ssl" if request.param == "secured" else "none"
     name = f"golden-path-{request.param}"
     async with running_platform(tmp_path, name=name, kafka_security=security) as running:
         anyone = KafkaSettings(bootstrap_servers=running.kafka_bootstrap)
-        refused = await kafka_access_problem(anyone)
-        assert (refused is not None) == (security == "sasl"), refused  # secured, or open
+        refused = await kafka_access_problem(anyone)  # a client without TLS or credentials
+        assert (refused is not None) == (security != "none"), refused  # secured, or open
         yield running
 
 

@@ -26,7 +26,7 @@ from phananh_contracts import (
     agency_updates_topic,
 )
 from phananh_contracts.examples import TASK_ASSIGNED
-from phananh_platform.kafka import RecordProducer, ensure_topics
+from phananh_platform.kafka import RecordProducer, ensure_topics, wait_for_kafka
 from phananh_platform.settings import KafkaSettings
 
 from tests.support.agency import task_assigned
@@ -149,23 +149,32 @@ async def test_a_service_reads_and_writes_only_its_own_topics(
 def test_a_service_without_its_credentials_does_not_start(
     kafka: SecuredKafka, tmp_path: Path, credentials: str, says: str
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PHANANH_KAFKA__")}
-    env |= {
-        **kafka.stack.service_env("svc-routing"),
-        "PHANANH_HTTP__PORT": "0",
-        "PHANANH_LOG_FORMAT": "text",
-    }
+    env = routing_env(kafka)
     if credentials == "none":
         for name in ("SECURITY_PROTOCOL", "SASL_MECHANISM", "USERNAME", "PASSWORD"):
             env.pop(f"PHANANH_KAFKA__{name}")
     else:
         env["PHANANH_KAFKA__PASSWORD"] = "not-the-password"
-    executable = str(Path(sys.executable).parent / "phananh-routing")
-    finished = subprocess.run(
-        [executable], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    finished = run_routing(env)
     assert finished.returncode == 3, finished.stdout[-2000:] + finished.stderr[-2000:]
     assert says in finished.stdout + finished.stderr
+
+
+def routing_env(kafka: SecuredKafka) -> dict[str, str]:
+    """routing's environment on the secured broker, signed in as svc-routing."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PHANANH_KAFKA__")}
+    return env | {
+        **kafka.stack.service_env("svc-routing"),
+        "PHANANH_HTTP__PORT": "0",
+        "PHANANH_LOG_FORMAT": "text",
+    }
+
+
+def run_routing(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    executable = str(Path(sys.executable).parent / "phananh-routing")
+    return subprocess.run(
+        [executable], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 async def _read_one(settings: KafkaSettings, topic: str) -> None:
@@ -194,3 +203,46 @@ async def _deleted(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
     for _, code, *_ in getattr(response, "topic_error_codes", []):
         if code:
             raise KafkaError(f"delete refused with error code {code}")
+
+
+# ------------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def tls_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredKafka]:
+    """The secured broker with TLS on the clients' listener (SASL_SSL), its certificate
+    signed by a CA the stack made."""
+    with secured_kafka(tmp_path_factory.mktemp("tls-kafka"), security="sasl_ssl") as running:
+        yield running
+
+
+async def test_principals_sign_in_over_tls_trusting_the_brokers_ca(tls_kafka: SecuredKafka) -> None:
+    operator = tls_kafka.as_principal("operator")
+    assert operator.security_protocol == "SASL_SSL" and operator.ssl_cafile
+    await wait_for_kafka(operator, timeout_s=30)
+    await ensure_topics(tls_kafka.as_principal("svc-routing"), [agency_updates_topic(OURS)])
+    agency = tls_kafka.agency(OURS)
+    assert agency.security_protocol == "SASL_SSL"
+    await _write_one(agency, agency_updates_topic(OURS).name)  # its own topic, over TLS
+
+
+async def test_a_client_that_does_not_trust_the_brokers_certificate_cannot_connect(
+    tls_kafka: SecuredKafka,
+) -> None:
+    operator = tls_kafka.as_principal("operator")
+    untrusting = operator.model_copy(update={"ssl_cafile": None})  # the system's CAs only
+    with pytest.raises(TimeoutError):
+        await wait_for_kafka(untrusting, timeout_s=5)
+    in_clear = operator.model_copy(update={"security_protocol": "SASL_PLAINTEXT"})
+    with pytest.raises(TimeoutError):
+        await wait_for_kafka(in_clear, timeout_s=5)
+
+
+def test_a_service_that_does_not_speak_tls_to_a_tls_broker_does_not_start(
+    tls_kafka: SecuredKafka,
+) -> None:
+    env = routing_env(tls_kafka) | {"PHANANH_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    env.pop("PHANANH_KAFKA__SSL_CAFILE")
+    finished = run_routing(env)
+    assert finished.returncode == 3, finished.stdout[-2000:] + finished.stderr[-2000:]
+    assert "speak TLS" in finished.stdout + finished.stderr

@@ -30,7 +30,12 @@ class SecuredKafka:
         return self.stack.kafka_settings(principal)
 
     def anonymous(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=self.bootstrap)
+        """No credentials (over TLS, trusting the stack's CA, when the broker uses TLS)."""
+        settings = KafkaSettings(bootstrap_servers=self.bootstrap)
+        if self.stack.tls:
+            ca = str(self.stack.kafka_ca_file)
+            return settings.model_copy(update={"security_protocol": "SSL", "ssl_cafile": ca})
+        return settings
 
     def agency(self, agency_id: str) -> KafkaSettings:
         """An agency's settings, with a password set as ``phananh kafka credentials``
@@ -38,19 +43,23 @@ class SecuredKafka:
         password = new_password()
         principal = agency_principal(agency_id)
         set_password(self.as_principal("admin"), principal, password)
-        return self.anonymous().for_principal(principal, password)
+        return self.anonymous().for_principal(principal, password)  # SASL_SSL over TLS
 
     def env(self, principal: str) -> dict[str, str]:
         return self.stack.kafka_env(principal)
 
 
 @contextmanager
-def secured_kafka(directory: Path) -> Iterator[SecuredKafka]:
-    """The secured broker with the contract topics, the services' and operator's
-    credentials and the plan's ACLs for the reference city's agencies; stopped after."""
+def secured_kafka(directory: Path, *, security: str = "sasl") -> Iterator[SecuredKafka]:
+    """The secured broker (``sasl``, or ``sasl_ssl`` for TLS too) with the contract
+    topics, the services' and operator's credentials and the plan's ACLs for the reference
+    city's agencies; stopped after."""
     ports = Ports(kafka=free_port(), kafka_controller=free_port(), database=free_port())
     stack = LocalStack(
-        Paths(root=ROOT, data=directory / "data"), ports, say=lambda _: None, kafka_security="sasl"
+        Paths(root=ROOT, data=directory / "data"),
+        ports,
+        say=lambda _: None,
+        kafka_security=security,
     )
     try:
         stack.start_kafka()

@@ -551,7 +551,7 @@ def test_the_secured_overlay_enforces_acls_as_the_local_secured_broker_does() ->
     local = dict(
         line.split("=", 1)
         for line in LOCAL_SASL_PROPERTIES.read_text().splitlines()
-        if line and not line.startswith("#")
+        if "=" in line and not line.startswith("#")
     )
     kafka = {**environment(services()["kafka"]), **overlay()["services"]["kafka"]["environment"]}
     properties = {kafka_property(k): str(v) for k, v in kafka.items() if k.startswith("KAFKA_")}

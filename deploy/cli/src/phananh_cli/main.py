@@ -224,6 +224,9 @@ def _kafka_credentials(args: argparse.Namespace) -> int:
     print(f"PHANANH_KAFKA__BOOTSTRAP_SERVERS={args.advertise or settings.bootstrap_servers}")
     print(f"PHANANH_KAFKA__SECURITY_PROTOCOL={protocol}")
     print("PHANANH_KAFKA__SASL_MECHANISM=SCRAM-SHA-512")
+    if settings.ssl_cafile:
+        print("# the CA that signed the brokers' certificates: give the agency this file too")
+        print(f"PHANANH_KAFKA__SSL_CAFILE={settings.ssl_cafile}")
     print(f"PHANANH_KAFKA__USERNAME={principal}")
     print(f"PHANANH_KAFKA__PASSWORD={password}")
     if args.agency:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -47,8 +49,11 @@ from typing import Any, TypeVar
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from phananh_contracts import ALL_TOPICS
 from phananh_contracts.access import OPERATOR_PRINCIPAL, service_principal
 from phananh_platform.kafka import ensure_topics, wait_for_kafka, warm_group_coordinator
@@ -262,10 +267,10 @@ class LocalStack:
         self.ports = ports or Ports.from_env()
         self.say = say
         self.kafka_security = kafka_security or os.environ.get(KAFKA_SECURITY_ENV, "none")
-        if self.kafka_security not in ("none", "sasl"):
+        if self.kafka_security not in ("none", "sasl", "sasl_ssl"):
             raise StackError(
                 f"{KAFKA_SECURITY_ENV}={self.kafka_security!r}: use 'sasl' (clients sign in, "
-                "ACLs enforced) or 'none'"
+                "ACLs enforced), 'sasl_ssl' (the same over TLS) or 'none'"
             )
         self.kafka_brokers = kafka_brokers or int(os.environ.get(KAFKA_BROKERS_ENV, "1"))
         if self.kafka_brokers == 2 or self.kafka_brokers < 1:
@@ -305,7 +310,28 @@ class LocalStack:
 
     @property
     def secured(self) -> bool:
-        return self.kafka_security == "sasl"
+        return self.kafka_security in ("sasl", "sasl_ssl")
+
+    @property
+    def tls(self) -> bool:
+        return self.kafka_security == "sasl_ssl"
+
+    @property
+    def kafka_ca_file(self) -> Path:
+        """The CA that signed the local broker's TLS certificate (clients trust it)."""
+        return self.paths.data / "kafka-tls" / "ca.pem"
+
+    def kafka_tls_files(self) -> tuple[Path, Path]:
+        """The local CA and the broker's key with its certificate chain (PEM), made once:
+        a CA of this stack signs a certificate for 127.0.0.1 and localhost."""
+        directory = self.kafka_ca_file.parent
+        keystore = directory / "broker.pem"
+        if not (self.kafka_ca_file.is_file() and keystore.is_file()):
+            ca_pem, broker_pem = _local_tls_certificates()
+            directory.mkdir(parents=True, exist_ok=True)
+            self.kafka_ca_file.write_bytes(ca_pem)
+            _write_private(keystore, broker_pem.decode())
+        return self.kafka_ca_file, keystore
 
     def kafka_passwords(self) -> dict[str, str]:
         """The secured broker's principals and their passwords, made once at random and
@@ -329,7 +355,12 @@ class LocalStack:
         )
         if not self.secured:
             return settings
-        return settings.for_principal(principal, self.kafka_passwords()[principal])
+        signed_in = settings.for_principal(principal, self.kafka_passwords()[principal])
+        if not self.tls:
+            return signed_in
+        return signed_in.model_copy(
+            update={"security_protocol": "SASL_SSL", "ssl_cafile": str(self.kafka_ca_file)}
+        )
 
     def kafka_env(self, principal: str) -> dict[str, str]:
         """``PHANANH_KAFKA__*`` for a client signing in as ``principal``."""
@@ -339,9 +370,11 @@ class LocalStack:
                 "PHANANH_KAFKA__REPLICATION_FACTOR": "3",
                 "PHANANH_KAFKA__MIN_INSYNC_REPLICAS": "2",
             }
+        if self.tls:
+            env["PHANANH_KAFKA__SSL_CAFILE"] = str(self.kafka_ca_file)
         if self.secured:
             env |= {
-                "PHANANH_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "PHANANH_KAFKA__SECURITY_PROTOCOL": "SASL_SSL" if self.tls else "SASL_PLAINTEXT",
                 "PHANANH_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
                 "PHANANH_KAFKA__USERNAME": principal,
                 "PHANANH_KAFKA__PASSWORD": self.kafka_passwords()[principal],
@@ -539,6 +572,8 @@ class LocalStack:
             log_dirs=kafka_data / "logs",
             broker_password=passwords.get("broker", ""),
             controller_password=passwords.get("controller", ""),
+            client_protocol="SASL_SSL" if self.tls else "SASL_PLAINTEXT",
+            tls=self._tls_properties(),
         )
         path = kafka_data / "server.properties"
         _write_private(path, config)  # holds the broker's passwords when secured
@@ -548,6 +583,17 @@ class LocalStack:
             log4j.replace("{log_file}", str(self.paths.logs / "kafka-server.log"))
         )
         return path
+
+    def _tls_properties(self) -> str:
+        if not self.tls:
+            return ""
+        ca, keystore = self.kafka_tls_files()
+        return (
+            "# TLS on the clients' listener: the broker's key and certificate chain, and the\n"
+            "# local CA it trusts when it connects to itself (PEM files made by `phananh up`).\n"
+            f"ssl.keystore.type=PEM\nssl.keystore.location={keystore}\n"
+            f"ssl.truststore.type=PEM\nssl.truststore.location={ca}\n"
+        )
 
     def start_kafka(self, timeout_s: float = 90.0) -> None:
         if self.clustered:
@@ -577,7 +623,7 @@ class LocalStack:
             )
             result = subprocess.run(
                 [java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
-                 "--standalone", "-t", cluster_id, "-c", str(config), *scram],
+                 "--standalone", f"--cluster-id={cluster_id}", "-c", str(config), *scram],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
@@ -602,6 +648,7 @@ class LocalStack:
         )  # fmt: skip
         self._wait("kafka", lambda: self._kafka_answers(), timeout_s)
         how = " (SASL/SCRAM-SHA-512, ACLs enforced)" if self.secured else ""
+        how = " (TLS, SASL/SCRAM-SHA-512, ACLs enforced)" if self.tls else how
         self.say(f"  kafka: ready on {self.kafka_bootstrap}{how}")
 
     # ------------------------------------------------------------ kafka cluster
@@ -644,7 +691,7 @@ class LocalStack:
             if not (directory / "logs" / "meta.properties").is_file():
                 result = subprocess.run(
                     [java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
-                     "-t", cluster_id, "-c", str(config)],
+                     f"--cluster-id={cluster_id}", "-c", str(config)],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if result.returncode != 0:
@@ -1036,6 +1083,65 @@ async def _brokers_joined(settings: KafkaSettings) -> int:
         return 0
     finally:
         await admin.close()
+
+
+def _local_tls_certificates() -> tuple[bytes, bytes]:
+    """A CA (PEM) and, signed by it, a key and certificate chain (PEM) for a broker on
+    127.0.0.1 / localhost; both valid for ten years."""
+    now = datetime.datetime.now(datetime.UTC)
+    years = datetime.timedelta(days=3650)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "phananh local CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + years)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + years)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_pem = ca.public_bytes(pem)
+    broker_pem = (
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + certificate.public_bytes(pem)
+        + ca_pem
+    )
+    return ca_pem, broker_pem
 
 
 def _write_private(path: Path, text: str) -> None:

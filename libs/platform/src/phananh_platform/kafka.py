@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -332,6 +333,14 @@ async def kafka_access_problem(settings: KafkaSettings) -> str | None:
         who = settings.username or "(no user)"
         return f"the Kafka brokers refused to sign in {who}: {error}"
     except (TimeoutError, KafkaError, OSError):
+        if settings.security_protocol in ("PLAINTEXT", "SASL_PLAINTEXT") and await _speaks_tls(
+            host, int(port)
+        ):
+            return (
+                f"the Kafka brokers at {settings.bootstrap_servers} speak TLS; set "
+                "PHANANH_KAFKA__SECURITY_PROTOCOL=SASL_SSL (or SSL) and, for a private CA, "
+                "PHANANH_KAFKA__SSL_CAFILE"
+            )
         return None
     try:
         if settings.security_protocol.startswith("SASL_"):
@@ -350,6 +359,22 @@ async def kafka_access_problem(settings: KafkaSettings) -> str | None:
         return None
     finally:
         conn.close()
+
+
+async def _speaks_tls(host: str, port: int) -> bool:
+    """Whether a TLS handshake with ``host:port`` succeeds (its certificate unchecked: this
+    only tells what the other side speaks)."""
+    probe = ssl.create_default_context()
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=probe), 5)
+    except (OSError, TimeoutError, ssl.SSLError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True
 
 
 async def wait_for_kafka(settings: KafkaSettings, *, timeout_s: float) -> None:

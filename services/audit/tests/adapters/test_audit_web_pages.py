@@ -176,6 +176,8 @@ def test_notes_are_escaped_and_the_rating_form_goes_to_the_relay() -> None:
         page = http.get("/tra-cuu", params={"ma": ex.TRACKING_CODE})
     assert "<script>x()" not in page.text and "&lt;script&gt;x()&lt;/script&gt;" in page.text
     assert f'action="{relay}"' in page.text and 'name="text"' in page.text
+    # The relay cannot prove who writes: the page says such a rating does not count.
+    assert "Chỉ đánh giá gửi từ chính kênh bạn đã dùng để phản ánh mới được tính" in page.text
     assert (
         "form-action 'self' https://congdichvu.sonla.example"
         in page.headers["content-security-policy"]
