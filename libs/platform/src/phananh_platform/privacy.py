@@ -89,3 +89,177 @@ def mask_contacts(text: str) -> str:
         last = match.end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+# ---------------------------------------------------------------------------- names
+
+_NAME_MASK = "[họ tên]"
+SURNAMES = frozenset(
+    [
+        "Nguyễn",
+        "Trần",
+        "Lê",
+        "Phạm",
+        "Hoàng",
+        "Huỳnh",
+        "Phan",
+        "Vũ",
+        "Võ",
+        "Đặng",
+        "Bùi",
+        "Đỗ",
+        "Hồ",
+        "Ngô",
+        "Dương",
+        "Lý",
+        "Đinh",
+        "Đoàn",
+        "Trịnh",
+        "Lâm",
+        "Mai",
+        "Trương",
+        "Tạ",
+        "Hà",
+        "Cao",
+        "Lương",
+        "Văn",
+        "Tô",
+        "Chu",
+        "Đào",
+        "Quách",
+        "Thân",
+        "Triệu",
+        "Kiều",
+        "Lưu",
+        "Mạc",
+        "Tăng",
+        "Ninh",
+        "Khổng",
+        "Lục",
+        "Nghiêm",
+        "Vi",
+        "Hứa",
+        "Lã",
+        "Doãn",
+        "Phùng",
+        "La",
+        "Thái",
+        "Đàm",
+        "Vương",
+        "Nông",
+        "Hầu",
+        "Lò",
+        "Cầm",
+        "Quàng",
+        "Lường",
+        "Tòng",
+        "Vì",
+        "Điêu",
+        "Sầm",
+        "Mùa",
+        "Giàng",
+        "Thào",
+        "Sùng",
+        "Vàng",
+        "Lầu",
+        "Hờ",
+        "Mào",
+        "Khà",
+        "Lộc",
+        "Cà",
+        "Hoàng",
+        "Bạc",
+        "Xa",
+        "Tày",
+        "Lù",
+        "Chảo",
+        "Tẩn",
+        "Lự",
+        "Mè",
+        "Ly",
+        "Lỳ",
+        "Lìa",
+        "Pờ",
+        "Chang",
+        "Hạng",
+        "Cứ",
+    ]
+)
+"""Vietnamese family names, Kinh and the peoples of the north-west (Thái, H'Mông, Mường,
+Dao …): Sơn La's reporters and the people they write about."""
+
+_WORD = re.compile(r"[^\W\d_]+")
+_PLACE_WORDS = (
+    "đường|phố|phường|xã|bản|thôn|xóm|làng|tổ|tiểu khu|khu|khối|ngõ|ngách|hẻm|kiệt|"
+    "quốc lộ|tỉnh lộ|ngã ba|ngã tư|cầu|dốc|trường|chợ|công viên|quảng trường|bệnh viện|"
+    "trạm|nhà văn hóa|thị trấn|huyện|tỉnh|thành phố|tp\\.?|sân|bến|cổng|đại lộ|phòng|"
+    "trung tâm|ubnd|ủy ban|công ty|cửa hàng|khách sạn|nhà hàng|quán|số"
+)
+_AFTER_PLACE_WORD = re.compile(rf"(?:^|[^\w])(?:{_PLACE_WORDS})\s*$", re.IGNORECASE)
+_CUE = re.compile(
+    r"(?<!\w)(?:tên tôi là|tôi tên là|tôi là|tôi tên|em là|tên là|họ và tên|họ tên|người gửi|"
+    r"người phản ánh|hộ ông|hộ bà|gia đình ông|gia đình bà|nhà ông|nhà bà|ông|bà|anh|chị|"
+    r"cô|chú|bác|cháu|cụ|em)\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+_TITLES = frozenset({"ông", "bà", "anh", "chị", "cô", "chú", "bác", "cháu", "cụ", "em"})
+"""Words that introduce a person, capitalised at the start of a sentence."""
+
+
+def mask_names(text: str) -> str:
+    """``text`` with people's names replaced by ``[họ tên]``.
+
+    A name is a run of capitalised words, kept to four: right after a word that
+    introduces a person ("tôi là", "ông", "chị", "hộ bà", "Người gửi:" …) a run of any
+    length up to four is a name ("ông Lò Văn Pấng", "chị Hoa"); elsewhere a run of three or
+    four that starts with a family name of :data:`SURNAMES` is ("Nguyễn Thị Lan"). A run
+    right after a place word stays: "đường Lò Văn Giá", "phường Tô Hiệu" and "trường Chu
+    Văn An" are a street, a ward and a school, and the report needs them.
+    """
+    words = list(_WORD.finditer(text))
+    pieces: list[str] = []
+    last = 0
+    index = 0
+    while index < len(words):
+        run = [words[index]]
+        while (
+            run[-1].group()[0].isupper()
+            and len(run) <= 4
+            and index + len(run) < len(words)
+            and text[run[-1].end() : words[index + len(run)].start()].isspace()
+        ):
+            run.append(words[index + len(run)])
+        run = _leading_capitalised(run)[:4]
+        if not run:
+            index += 1
+            continue
+        if len(run) > 1 and run[0].group().lower() in _TITLES:  # "Ông Lò Văn Minh"
+            index += 1
+            run = run[1:]
+        before = text[: run[0].start()]
+        cued = _CUE.search(before) is not None
+        named = len(run) >= 3 and run[0].group() in SURNAMES
+        if (cued or named) and not _AFTER_PLACE_WORD.search(before):
+            pieces.append(text[last : run[0].start()])
+            pieces.append(_NAME_MASK)
+            last = run[-1].end()
+        index += len(run)
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _leading_capitalised(run: list[re.Match[str]]) -> list[re.Match[str]]:
+    kept = []
+    for word in run:
+        if not word.group()[0].isupper():
+            break
+        kept.append(word)
+    return kept
+
+
+def mask_personal_data(text: str) -> str:
+    """Contacts and names masked (:func:`mask_contacts`, :func:`mask_names`): what a
+    citizen's free text may show agencies and the audit trail."""
+    return mask_names(mask_contacts(text))

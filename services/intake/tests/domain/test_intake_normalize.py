@@ -61,6 +61,20 @@ def test_a_contact_is_sealed_and_masked_in_the_kept_original() -> None:
     assert "[số điện thoại]" in new.report.text
 
 
+def test_names_in_the_text_are_masked_and_the_places_named_after_people_kept() -> None:
+    text = (
+        "Tôi là Lò Văn Minh, tổ 8 phường Tô Hiệu. Hộ ông Cầm Văn Thanh đổ rác ra đường "
+        "Lò Văn Giá gần trường Chu Văn An."
+    )
+    new = accepted(interpret(message(text), raw_event_id="e", config=CONFIG, keys=KEYS, now=NOW))
+    report = new.report
+    for name in ("Lò Văn Minh", "Cầm Văn Thanh"):
+        assert name not in report.text and name not in (report.original_text or "")
+    assert report.text.count("[họ tên]") == 2
+    assert "đường Lò Văn Giá" in report.text and "trường Chu Văn An" in report.text
+    assert report.place is not None and report.place.ward_name == "Tô Hiệu"
+
+
 def test_a_citizen_who_asks_for_anonymity_loses_the_contact() -> None:
     new = accepted(
         interpret(

@@ -1,7 +1,8 @@
 """Contacts: normalized (E.164 phones, clean emails) before they are sealed.
 
 Masking contacts in free text is ``phananh_platform.privacy.mask_contacts`` (audit uses
-it too); it is re-exported here for intake's pipeline.
+it too), and names with them ``mask_personal_data``; both are re-exported here for
+intake's pipeline, which masks every free text of a citizen before it leaves intake.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phananh_platform.privacy import mask_contacts
+from phananh_platform.privacy import mask_contacts, mask_personal_data
 
 from intake.domain.model import Contact
 
@@ -68,6 +69,7 @@ def normalized_contact(contact: Contact | None) -> Contact | None:
 __all__ = [
     "identity_of",
     "mask_contacts",
+    "mask_personal_data",
     "normalize_email",
     "normalize_phone",
     "normalized_contact",

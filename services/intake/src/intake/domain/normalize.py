@@ -35,7 +35,7 @@ from phananh_platform.privacy import SealedContact, pseudonym
 
 from intake.config import CityConfig
 from intake.domain.classify import classify
-from intake.domain.contact import identity_of, mask_contacts, normalized_contact
+from intake.domain.contact import identity_of, mask_personal_data, normalized_contact
 from intake.domain.dedupe import EarlierReport, find_original
 from intake.domain.model import ChannelMessage, PayloadError
 from intake.domain.places import resolve_place
@@ -151,7 +151,7 @@ def as_reply(
     message: ChannelMessage, *, target_report_id: str, target_code: str, keys: Keys
 ) -> CitizenReplied | None:
     """The citizen's reply on an existing report, or None if the text is empty."""
-    text = mask_contacts(normalize_text(message.text))[:4000]
+    text = mask_personal_data(normalize_text(message.text))[:4000]
     if not text:
         return None
     return CitizenReplied(
@@ -176,7 +176,7 @@ def interpret(
 ) -> NewReport | Rejection:
     """Decide what a (non-reply) message becomes."""
     code = code_of(message, keys, config)
-    original = mask_contacts(normalize_text(strip_html(message.text)))
+    original = mask_personal_data(normalize_text(strip_html(message.text)))
     text = original
     limits = config.text
 
@@ -220,13 +220,13 @@ def interpret(
         config,
         text=text,
         point=message.point,
-        address_text=mask_contacts(message.address_text) if message.address_text else None,
+        address_text=mask_personal_data(message.address_text) if message.address_text else None,
         ward_hint=message.ward_hint,
     )
     if place.place is None and (message.point or message.address_text):
         # The ward is unknown, but what the citizen said of the place helps triage.
         address = (
-            mask_contacts(normalize_text(message.address_text))[:500]
+            mask_personal_data(normalize_text(message.address_text))[:500]
             if message.address_text
             else None
         )
@@ -240,7 +240,7 @@ def interpret(
         triage.append("unknown_place")
     if classification.needs_triage:
         triage.append("low_confidence_category")
-    title = mask_contacts(normalize_text(message.title))[:200] if message.title else None
+    title = mask_personal_data(normalize_text(message.title))[:200] if message.title else None
     report = ReportReceived(
         report_id=report_id(message.channel.value, message.channel_message_id),
         tracking_code=code,
