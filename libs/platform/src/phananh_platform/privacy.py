@@ -238,7 +238,7 @@ def mask_names(text: str) -> str:
         if len(run) > 1 and run[0].group().lower() in _TITLES:  # "Ông Lò Văn Minh"
             index += 1
             run = run[1:]
-        before = text[: run[0].start()]
+        before = text[max(0, run[0].start() - 24) : run[0].start()]  # the words just before
         cued = _CUE.search(before) is not None
         named = len(run) >= 3 and run[0].group() in SURNAMES
         if (cued or named) and not _AFTER_PLACE_WORD.search(before):
