@@ -83,6 +83,15 @@ class RawChannelMessageReceived(EventData):
         default_factory=dict,
         description="Small channel facts worth keeping (at most 32 entries), e.g. app version.",
     )
+    rejection_reason: RejectionReason | None = Field(
+        default=None,
+        description=(
+            "Set when the adapter authenticated the message but refused it, e.g. "
+            "'rate_limited' (its sender was over the limit) on a webhook that must be "
+            "answered 200: intake records the message as rejected for this reason and "
+            "makes no report or reply of it. Absent for a message to process."
+        ),
+    )
 
     @model_validator(mode="after")
     def _base64_body(self) -> Self:

@@ -154,6 +154,8 @@ class RejectionReason(StrEnum):
     UNSUPPORTED_CHANNEL = "unsupported_channel"
     OUT_OF_SCOPE = "out_of_scope"
     """A complaint or denunciation (khiếu nại, tố cáo): the law gives it another channel."""
+    RATE_LIMITED = "rate_limited"
+    """Its sender had sent more messages than the channel's limit allows in the window."""
     OTHER = "other"
 
 

@@ -6,6 +6,10 @@ each with its own settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
 from phananh_contracts import (
     CHANNEL_RAW_TOPIC,
     CITIZEN_REPLIES_TOPIC,
@@ -15,10 +19,19 @@ from phananh_contracts import (
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
+from pymongo.asynchronous.database import AsyncDatabase
 
 from intake.adapters.http import build_routes
-from intake.adapters.http.context import FrontContext, Open311Service
+from intake.adapters.http.context import (
+    FrontContext,
+    FrontLimiter,
+    Open311Service,
+    RawPublisher,
+    ServiceRequestLookup,
+)
 from intake.adapters.kafka import KafkaRawPublisher
+from intake.adapters.limits import COLLECTION as LIMITS_COLLECTION
+from intake.adapters.limits import RateLimiter, RateLimitStore
 from intake.adapters.store import IntakeStore, OpenRequests
 from intake.config import CityConfig, load_city_config
 from intake.domain.normalize import Keys
@@ -27,6 +40,10 @@ from intake.metrics import IntakeMetrics
 from intake.settings import Settings
 
 SERVICE = "intake"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def open311_services(config: CityConfig) -> tuple[Open311Service, ...]:
@@ -44,34 +61,41 @@ def open311_services(config: CityConfig) -> tuple[Open311Service, ...]:
     )
 
 
-def create_app(settings: Settings) -> ServiceApp:
-    """Build the intake service from its settings."""
-    config = load_city_config(settings.city_config)
-    service = build_service(SERVICE, settings, uses_database=True)
-    assert service.mongo is not None
-    store = IntakeStore(
-        service.mongo[settings.mongodb.database], query_indexes=settings.mongodb.query_indexes
+def rate_limiter(
+    settings: Settings,
+    database: AsyncDatabase[Any],
+    metrics: IntakeMetrics,
+    *,
+    clock: Callable[[], datetime] = _now,
+) -> RateLimiter:
+    """The front's rate limits, counted in ``database`` (shared by every instance)."""
+    store = RateLimitStore(
+        database[LIMITS_COLLECTION], query_indexes=settings.mongodb.query_indexes
     )
-    producer = RecordProducer(settings.kafka, client_id="phananh-intake-events")
-    sealer = ContactSealer([key.get_secret_value() for key in settings.contact_keys])
-    keys = Keys(
-        tracking_secret=settings.tracking_secret.get_secret_value().encode(),
-        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
-        seal=sealer.seal,
+    return RateLimiter(
+        store,
+        settings.rate_limits.limits(),
+        secret=settings.pseudonym_key.get_secret_value().encode(),
+        metrics=metrics,
+        clock=clock,
+        timeout_s=settings.rate_limits.timeout_s,
     )
-    normalizer = Normalizer(config, keys, store, producer, IntakeMetrics(service.registry))
-    subscribe(service, normalizer, ReadModel(store))
 
-    published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
-    service.publishes += [topic.name for topic in published]
-    service.on_startup += [store.ensure_indexes, producer.start]
-    service.on_shutdown.append(producer.stop)
 
-    services = open311_services(config)
+def front_context(
+    settings: Settings,
+    config: CityConfig,
+    *,
+    publisher: RawPublisher,
+    requests: ServiceRequestLookup | None,
+    limiter: FrontLimiter | None,
+    clock: Callable[[], datetime] = _now,
+) -> FrontContext:
+    """What the HTTP front's routes need, from the settings and the city's configuration."""
     zalo, facebook = settings.zalo, settings.facebook
-    front = FrontContext(
-        publisher=KafkaRawPublisher(producer),
-        tracking_secret=keys.tracking_secret,
+    return FrontContext(
+        publisher=publisher,
+        tracking_secret=settings.tracking_secret.get_secret_value().encode(),
         city_prefix=config.city.tracking_prefix,
         api_keys={key.get_secret_value(): name for name, key in settings.api_keys.items()},
         zalo_app_id=zalo.app_id,
@@ -83,8 +107,47 @@ def create_app(settings: Settings) -> ServiceApp:
             facebook.verify_token.get_secret_value() if facebook.verify_token else None
         ),
         max_body_bytes=settings.max_body_bytes,
+        requests=requests,
+        open311_services=open311_services(config),
+        clock=clock,
+        limiter=limiter,
+    )
+
+
+def create_app(settings: Settings) -> ServiceApp:
+    """Build the intake service from its settings."""
+    config = load_city_config(settings.city_config)
+    service = build_service(SERVICE, settings, uses_database=True)
+    assert service.mongo is not None
+    database = service.mongo[settings.mongodb.database]
+    store = IntakeStore(database, query_indexes=settings.mongodb.query_indexes)
+    producer = RecordProducer(settings.kafka, client_id="phananh-intake-events")
+    sealer = ContactSealer([key.get_secret_value() for key in settings.contact_keys])
+    keys = Keys(
+        tracking_secret=settings.tracking_secret.get_secret_value().encode(),
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        seal=sealer.seal,
+    )
+    metrics = IntakeMetrics(service.registry)
+    normalizer = Normalizer(config, keys, store, producer, metrics)
+    subscribe(service, normalizer, ReadModel(store))
+
+    published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
+    service.publishes += [topic.name for topic in published]
+    limiter = rate_limiter(settings, database, metrics)
+    service.on_startup += [store.ensure_indexes, limiter.store.ensure_indexes, producer.start]
+    service.on_shutdown.append(producer.stop)
+    service.monitor(
+        "rate_limit_prune", limiter.prune, interval_s=settings.rate_limits.prune_every_s
+    )
+
+    services = open311_services(config)
+    front = front_context(
+        settings,
+        config,
+        publisher=KafkaRawPublisher(producer),
         requests=OpenRequests(store, {s.service_code: s.service_name for s in services}),
-        open311_services=services,
+        limiter=limiter,
     )
     service.routes.extend(build_routes(front))
     return service

@@ -1,4 +1,5 @@
-"""Intake's Prometheus metrics (``pakn_intake_*``), counted by the normalizer."""
+"""Intake's Prometheus metrics (``pakn_intake_*``), counted by the normalizer and, for
+its rate limits, by the HTTP front."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from phananh_contracts import Channel, Priority, RejectionReason
 from prometheus_client import CollectorRegistry, Counter
 
 from intake.domain.batch import Accepted, Outcome, Rejected, Replied, Skipped
+from intake.domain.limits import Scope
 
 
 @dataclass
@@ -46,6 +48,21 @@ class IntakeMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "pakn_intake_rate_limited_total",
+            "Requests and messages the HTTP front refused over a rate limit, by limit.",
+            ["scope"],
+            registry=self.registry,
+        )
+        self.rate_limit_unchecked = Counter(
+            "pakn_intake_rate_limit_unchecked_total",
+            "Requests admitted without a rate-limit check: the database did not answer.",
+            ["scope"],
+            registry=self.registry,
+        )
+        for scope in Scope:
+            self.rate_limited.labels(scope.value)
+            self.rate_limit_unchecked.labels(scope.value)
         # Every channel's series exist (at 0) from the start, so rates and ratios see them.
         for channel in Channel:
             for priority in Priority:

@@ -30,8 +30,8 @@ from intake.domain.normalize import Keys
 from intake.domain.readmodel import ReadModelUpdate, to_apply
 from intake.domain.text import fold
 from intake.domain.tracking import report_id, tracking_code
-from phananh_contracts import Channel, RawChannelMessageReceived
-from phananh_platform.privacy import ContactSealer, new_contact_key
+from phananh_contracts import Channel, RawChannelMessageReceived, RejectionReason
+from phananh_platform.privacy import ContactSealer, new_contact_key, pseudonym
 
 pytestmark = pytest.mark.unit
 
@@ -106,6 +106,42 @@ def test_outcomes_keep_the_order_of_the_batch() -> None:
 def test_an_unreadable_payload_seen_before_is_not_rejected_again() -> None:
     known = Known({"app:m3": Handled("rejected:invalid_payload", report_id("app", "m3"), NOW)})
     assert decided([raw("m3", "{not json")], known) == []
+
+
+def rate_limited(arrival: Arrival) -> Arrival:
+    refused = arrival.raw.model_copy(update={"rejection_reason": RejectionReason.RATE_LIMITED})
+    return Arrival(arrival.event_id, refused)
+
+
+def test_a_message_its_sender_sent_over_the_rate_limit_is_rejected_silently() -> None:
+    # The front (a webhook must answer 200) marked it; the normalizer records it, reads nothing.
+    contact = {"phone": "0912 345 678", "name": "Lò Văn Minh"}
+    text = f"{MARKET}, gọi 0912 345 678"
+    over = app("m1", text, anonymous=False, consent=True, contact=contact)
+
+    (outcome,) = decided([rate_limited(over)])
+
+    assert isinstance(outcome, Rejected)
+    rejected = outcome.rejected
+    assert rejected.reason == RejectionReason.RATE_LIMITED
+    assert rejected.raw_event_id == "ev-m1"
+    assert "rate limit" in rejected.detail
+    assert rejected.tracking_code is None, "no code: the citizen was never told one"
+    assert rejected.citizen_notice is None, "no notice: a flood is not answered by a flood"
+    assert rejected.reporter is not None
+    assert rejected.reporter.pseudonym == pseudonym(KEYS.pseudonym_key, "phone:+84912345678")
+    assert rejected.original_excerpt, "the audit trail sees what was refused"
+    assert "345 678" not in rejected.original_excerpt, "contacts masked as in any rejection"
+    assert outcome.handled().outcome == "rejected:rate_limited"
+
+
+def test_a_rate_limited_message_already_handled_keeps_its_first_outcome() -> None:
+    # Accepted before, marked over the limit on a redelivery (or the other way round):
+    # the first outcome stands, so no message is both a report and a rejection.
+    known = Known({"app:m1": Handled("report", report_id("app", "m1"), NOW)})
+    assert [type(o) for o in decided([rate_limited(app("m1", MARKET))], known)] == [Skipped]
+    outcomes = decided([app("m2", LAMP), rate_limited(app("m2", LAMP))])
+    assert [type(o) for o in outcomes] == [Accepted, Skipped]
 
 
 def test_a_reply_to_a_report_made_earlier_in_the_same_batch_is_a_reply() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from intake.app import create_app
-from intake.settings import Settings
+from intake.settings import SenderLimit, Settings
 from phananh_contracts import (
     ALL_TOPICS,
     CHANNEL_RAW_TOPIC,
@@ -356,6 +356,69 @@ async def test_short_and_out_of_scope_messages_are_rejected_with_a_notice(
     assert "quá ngắn" in short_event.data.citizen_notice
     assert complaint_event.data.reason.value == "out_of_scope"
     assert "khiếu nại" in complaint_event.data.citizen_notice.lower()
+
+
+async def test_a_sender_over_its_limit_gets_429_from_the_app_and_a_rejection_from_zalo(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, kafka_bootstrap: str
+) -> None:
+    # One message a day per sender, as create_app wires the limits (the window is a day,
+    # so that the wall clock cannot roll into a new one between the two messages).
+    await ensure_topics(kafka_settings, ALL_TOPICS)
+    settings = settings_for(kafka_settings, mongo_settings, new_contact_key())
+    settings.rate_limits.sender = SenderLimit(requests=1, window_s=86_400)
+    service = create_app(settings)
+    user = uuid.uuid4().hex
+
+    def zalo(msg_id: str) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(
+            {
+                "app_id": ZALO_APP_ID,
+                "event_name": "user_send_text",
+                "timestamp": "1678757400000",
+                "sender": {"id": user},
+                "message": {"msg_id": msg_id, "text": SEED},
+            },
+            ensure_ascii=False,
+        ).encode()
+        signed = ZALO_APP_ID.encode() + body + b"1678757400000" + ZALO_SECRET.encode()
+        return body, {"X-ZEvent-Signature": f"mac={hashlib.sha256(signed).hexdigest()}"}
+
+    async with (
+        service.running(),
+        TopicWatcher(kafka_bootstrap, REPORTS_REJECTED_TOPIC.name) as rejected,
+    ):
+        transport = httpx.ASGITransport(app=service.asgi())
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            intake = Intake(service, http, "", kafka_settings)
+            await post_app(intake, contact={"phone": "0912 345 678"})
+            again = await http.post(
+                "/channels/app/reports",
+                json={
+                    "text": SEED,
+                    "anonymous": False,
+                    "consent": True,
+                    "contact": {"phone": "+84912345678"},
+                },
+                headers=intake.auth("app:sonla-smart"),
+            )
+            first, over = uuid.uuid4().hex, uuid.uuid4().hex
+            answers = [
+                await http.post("/channels/zalo/webhook", content=body, headers=headers)
+                for body, headers in (zalo(first), zalo(over))
+            ]
+            (refusal,) = await rejected.wait_for(
+                lambda e: e.data.channel_message_id == over, timeout_s=30
+            )
+
+    assert again.status_code == 429
+    assert again.json()["error"]["limit"] == "sender"
+    assert int(again.headers["Retry-After"]) > 0
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json()["status"] == "accepted"
+    assert [item["reason"] for item in answers[1].json()["ignored"]] == ["rate_limited"]
+    assert refusal.data.reason.value == "rate_limited"
+    assert refusal.data.tracking_code is None and refusal.data.citizen_notice is None
+    assert refusal.data.reporter is not None and refusal.data.reporter.pseudonym
 
 
 async def test_a_message_quoting_a_tracking_code_is_a_reply_with_a_rating(

@@ -36,6 +36,7 @@ from intake.domain.channels.hotline import HotlineTicket
 from intake.domain.channels.open311 import FORM_CONTENT_TYPE, MAX_DESCRIPTION
 from intake.domain.channels.web import WebReport
 from intake.domain.channels.zalo import CITIZEN_EVENTS, ZaloMessageEvent
+from intake.domain.limits import Scope
 
 PATH = "/openapi.json"
 JSON = "application/json"
@@ -85,7 +86,7 @@ def _zalo_event(schemas: dict[str, Json]) -> Json:
     return event
 
 
-def _error_schema(codes: Iterable[str], *, message_vi: bool) -> Json:
+def _error_schema(codes: Iterable[str], *, message_vi: bool, limit: bool = False) -> Json:
     detail: Json = {
         "type": "object",
         "properties": {
@@ -102,6 +103,14 @@ def _error_schema(codes: Iterable[str], *, message_vi: bool) -> Json:
         },
         "required": ["code", "message", *(["message_vi"] if message_vi else [])],
     }
+    if limit:
+        detail["properties"]["limit"] = {
+            "type": "string",
+            "enum": [Scope.API_KEY.value, Scope.SENDER.value],
+            "description": "The limit reached: the API client's requests, or the sender's "
+            "messages (see docs/intake.md, rate limits).",
+        }
+        detail["required"].append("limit")
     return {
         "type": "object",
         "properties": {"error": detail},
@@ -120,17 +129,18 @@ _WHEN = {
     413: "The body is above the limit (declared or streamed); nothing is published.",
     415: "The `Content-Type` is not one the route accepts.",
     422: "The channel's parser refused the payload; nothing is published.",
+    429: (
+        "Over a rate limit (`limit`: the API client's requests, or the sender's messages); "
+        "nothing is published. Send again after `Retry-After` seconds."
+    ),
     503: "Kafka did not acknowledge the message (send it again), or secrets are not set.",
 }
 
 
 def _error(status: int, codes: Iterable[str], *, citizen: bool = False, **headers: Json) -> Json:
-    answer: Json = {
-        "description": _WHEN[status],
-        "content": {
-            JSON: {"schema": _error_schema(codes, message_vi=citizen and status in (413, 422, 503))}
-        },
-    }
+    message_vi = citizen and status in (413, 422, 429, 503)
+    schema = _error_schema(codes, message_vi=message_vi, limit=status == 429)
+    answer: Json = {"description": _WHEN[status], "content": {JSON: {"schema": schema}}}
     if headers:
         answer["headers"] = headers
     return answer
@@ -143,9 +153,10 @@ _WWW_AUTHENTICATE: Json = {
 }
 
 
-def _retry_after(required: bool) -> Json:
+def _retry_after(required: bool, *, limited: bool = False) -> Json:
+    wait = "until the limit's window ends" if limited else str(RETRY_AFTER_SECONDS)
     return {
-        "description": f"Seconds to wait before sending again ({RETRY_AFTER_SECONDS}).",
+        "description": f"Seconds to wait before sending again ({wait}).",
         "required": required,
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
@@ -175,6 +186,9 @@ def _submission(
         "413": _error(413, ["payload_too_large"], citizen=citizen),
         "415": _error(415, ["unsupported_media_type"]),
         "422": _error(422, _PARSER_REASONS, citizen=citizen),
+        "429": _error(
+            429, ["rate_limited"], citizen=citizen, Retry_After=_retry_after(True, limited=True)
+        ),
         "503": _error(503, ["unavailable"], citizen=citizen, Retry_After=_retry_after(True)),
     }
     operation: Json = {
@@ -205,7 +219,9 @@ def _webhook(summary: str, description: str, body: Json, security: str) -> Json:
         "200": {
             "description": (
                 "The signed messages are published (`accepted`), or none carries a citizen "
-                "message (`ignored`, with the reason of each item)."
+                "message (`ignored`, with the reason of each item). A message whose sender "
+                "is over its rate limit is listed as ignored (`rate_limited`) and recorded "
+                "as rejected."
             ),
             "content": {JSON: {"schema": _ref("WebhookAnswer")}},
         },
@@ -264,6 +280,10 @@ def _open311_errors(*statuses: int) -> Json:
         403: "`api_key` is missing, unknown or not an Open311 client's.",
         404: "Unknown format (`.xml` or `.json` only), or nothing by that id.",
         413: "The form is larger than the limit.",
+        429: (
+            "Over a rate limit: the `api_key`'s or the sender's (POST), the client "
+            "address's (reads); retry after `Retry-After` seconds."
+        ),
         503: "Kafka or the read model is unavailable; retry later.",
     }
     answers: Json = {}
@@ -272,6 +292,8 @@ def _open311_errors(*statuses: int) -> Json:
             "description": why[status],
             "content": _open311_content(_ref("Open311Errors")),
         }
+        if status == 429:
+            answer["headers"] = {"Retry-After": _retry_after(True, limited=True)}
         if status == 404:  # an unroutable path (e.g. an empty id) gets Starlette's own 404
             answer["content"][TEXT] = {"schema": {"type": "string"}}
         answers[str(status)] = answer
@@ -351,7 +373,7 @@ def _open311_paths() -> Json:
                         ("end_date", "ISO 8601; at most 90 days after start_date."),
                     )
                 ),
-                errors=(400, 503),
+                errors=(400, 429, 503),
             ),
             "post": {
                 "tags": ["open311"],
@@ -368,7 +390,7 @@ def _open311_paths() -> Json:
                             {"type": "array", "items": _ref("Open311Receipt")}
                         ),
                     },
-                    **_open311_errors(400, 403, 404, 413, 503),
+                    **_open311_errors(400, 403, 404, 413, 429, 503),
                 },
             },
         },
@@ -376,7 +398,7 @@ def _open311_paths() -> Json:
             "One service request by tracking code",
             {"type": "array", "items": _ref("Open311ServiceRequest")},
             _segment("service_request_id", "The tracking code (mã tra cứu)."),
-            errors=(503,),
+            errors=(429, 503),
         ),
         f"{prefix}/tokens/{{token}}.{{fmt}}": _open311_get(
             "The tracking code of a token",
@@ -392,7 +414,7 @@ def _open311_paths() -> Json:
                 },
             },
             _segment("token", "The `token` of a POST requests answer."),
-            errors=(503,),
+            errors=(429, 503),
         ),
     }
 
@@ -493,7 +515,10 @@ def _answer_schemas() -> dict[str, Json]:
                 "tracking_codes": codes,
                 "ignored": {
                     "type": "array",
-                    "description": "Items that are no citizen message, and why.",
+                    "description": (
+                        "Items that are no citizen message, and why; and messages whose "
+                        "sender is over its rate limit (`rate_limited`), recorded as rejected."
+                    ),
                     "items": {
                         "type": "object",
                         "properties": {
@@ -668,7 +693,10 @@ def openapi_document() -> Json:
             "description": (
                 "Intake's HTTP front (see docs/intake.md). Every accepted message is in "
                 "Kafka before the answer. Bodies are capped by `PHANANH_MAX_BODY_BYTES` "
-                f"(at most {limit} bytes; 750 000 for email, 64 KiB for Open311 forms)."
+                f"(at most {limit} bytes; 750 000 for email, 64 KiB for Open311 forms). "
+                "Rate limits (`PHANANH_RATE_LIMITS__*`) are shared by every instance: "
+                "requests of an API client, messages of a sender, Open311 reads of an "
+                "address; over one, 429 with `Retry-After`."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },

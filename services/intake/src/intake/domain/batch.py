@@ -7,9 +7,11 @@ The normalizer decides on a whole batch at once, in three pure steps around two 
    :func:`lookups` — the channel messages and tracking codes the batch must know about:
    the messages themselves (seen before?) and what replies point at.
 2. :func:`decide` — given what is stored (:class:`Known`), the messages in order: a
-   message seen before (stored, or earlier in the same batch) is skipped; a reply to an
-   accepted report (stored, or made earlier in the batch) becomes the citizen's reply;
-   any other message is interpreted into a report or a rejection.
+   message seen before (stored, or earlier in the same batch) is skipped; a message its
+   adapter refused (``rejection_reason``, e.g. a webhook's sender over its rate limit) is
+   rejected for that reason; a reply to an accepted report (stored, or made earlier in
+   the batch) becomes the citizen's reply; any other message is interpreted into a
+   report or a rejection.
 3. :func:`link_duplicates` — given the near-duplicate buckets of the reports' wards and
    windows (:func:`candidate_buckets`), each new report, in order, is linked to the
    first similar earlier one (stored, or earlier in the batch) and added to its bucket.
@@ -30,6 +32,7 @@ from phananh_contracts import (
     CitizenRepliedEvent,
     Event,
     RawChannelMessageReceived,
+    RejectionReason,
     ReportReceivedEvent,
     ReportRejected,
     ReportRejectedEvent,
@@ -54,6 +57,7 @@ from intake.domain.normalize import (
     ReplyHint,
     as_reply,
     interpret,
+    refused,
     reply_hint,
     unreadable,
 )
@@ -306,6 +310,15 @@ class _Decider:
         )
         return Replied(reply) if reply is not None else None
 
+    def refused(
+        self, message: ChannelMessage, reason: RejectionReason, raw_event_id: str
+    ) -> Outcome:
+        """A message its adapter refused (``rejection_reason``): rejected, never read."""
+        if self.seen(message_key(message.channel.value, message.channel_message_id)):
+            return Skipped(message)
+        rejected = refused(message, reason=reason, raw_event_id=raw_event_id, keys=self.keys)
+        return self.record(Rejected(rejected))
+
     def message(
         self, message: ChannelMessage, hint: ReplyHint | None, raw_event_id: str
     ) -> Outcome:
@@ -337,8 +350,12 @@ def decide(
             rejected = unreadable(raw, raw_event_id=arrival.event_id, error=item.error, now=now)
             outcomes.append(decider.record(Rejected(rejected)))
             continue
+        refusal = arrival.raw.rejection_reason
         for message, hint in item.messages:
-            outcomes.append(decider.message(message, hint, arrival.event_id))
+            if refusal is not None:
+                outcomes.append(decider.refused(message, refusal, arrival.event_id))
+            else:
+                outcomes.append(decider.message(message, hint, arrival.event_id))
     return outcomes
 
 

@@ -37,7 +37,7 @@ from intake.config import CityConfig
 from intake.domain.classify import classify
 from intake.domain.contact import identity_of, mask_personal_data, normalized_contact
 from intake.domain.dedupe import EarlierReport, find_original
-from intake.domain.model import ChannelMessage, PayloadError
+from intake.domain.model import ChannelMessage, Contact, PayloadError
 from intake.domain.places import resolve_place
 from intake.domain.signals import assess_signals
 from intake.domain.text import fold, normalize_text, strip_html
@@ -122,15 +122,29 @@ def rating_in(text: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
+def _sender(message: ChannelMessage) -> tuple[Contact | None, str | None]:
+    """The contact intake may keep (normalized), and the identity of the sender."""
+    if message.collaborator_id:
+        return None, f"collaborator:{message.collaborator_id}"
+    contact = None if message.anonymous else normalized_contact(message.contact)
+    return contact, identity_of(contact, message.channel.value) if contact else None
+
+
+def sender_identity(message: ChannelMessage) -> str | None:
+    """Who sent the message, as the reporter's pseudonym is derived from it: the phone,
+    else the email, else the channel's user id (``zalo:<id>``), or the collaborator id.
+
+    None for an anonymous message (asked so, or no usable contact). The HTTP front limits
+    each sender's messages by it (:mod:`intake.domain.limits`).
+    """
+    return _sender(message)[1]
+
+
 def reporter_for(message: ChannelMessage, keys: Keys) -> Reporter:
     """The pseudonymous reporter; the contact is sealed for notify, or dropped if asked."""
-    if message.collaborator_id:
-        return Reporter(
-            anonymous=False,
-            pseudonym=pseudonym(keys.pseudonym_key, f"collaborator:{message.collaborator_id}"),
-        )
-    contact = None if message.anonymous else normalized_contact(message.contact)
-    identity = identity_of(contact, message.channel.value) if contact else None
+    contact, identity = _sender(message)
+    if message.collaborator_id and identity:
+        return Reporter(anonymous=False, pseudonym=pseudonym(keys.pseudonym_key, identity))
     if contact is None or identity is None:
         return Reporter(anonymous=True)
     sealed = SealedContact(
@@ -281,6 +295,34 @@ def link_duplicate(
     if original is None:
         return new
     return replace(new, report=report.model_copy(update={"duplicate_of": original}))
+
+
+REFUSALS = {
+    RejectionReason.RATE_LIMITED: (
+        "the sender was over its rate limit when the message arrived: it was recorded, "
+        "not processed"
+    ),
+}
+"""The detail of a rejection the front decided (``rejection_reason`` of the raw event)."""
+
+
+def refused(
+    message: ChannelMessage, *, reason: RejectionReason, raw_event_id: str, keys: Keys
+) -> ReportRejected:
+    """The rejection of a message its adapter refused after authenticating it (e.g. a
+    webhook's sender over its rate limit): no report, no tracking code, and no notice, so
+    that a flood of messages is not answered by a flood of notifications."""
+    original = mask_personal_data(normalize_text(strip_html(message.text)))
+    return ReportRejected(
+        channel=message.channel,
+        channel_message_id=message.channel_message_id,
+        raw_event_id=raw_event_id,
+        reason=reason,
+        detail=REFUSALS.get(reason, f"refused by the channel adapter ({reason.value})"),
+        rejected_at=message.received_at,  # the same on every redelivery
+        reporter=reporter_for(message, keys),
+        original_excerpt=original[:2000] or None,
+    )
 
 
 def unreadable(

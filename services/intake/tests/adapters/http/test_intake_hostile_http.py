@@ -10,9 +10,10 @@ within a timeout with a status its OpenAPI document lists for the route:
   ``[{code, description}]``), and nothing published.
 
 The front is the one ``create_app`` builds (the same routes, ``FrontContext``, Open311 read
-model on the real database and the platform's HTTP app), with an in-memory publisher
-instead of Kafka, so that thousands of accepted messages do not flood the raw topic; the
-path to Kafka is covered by test_intake_flow.py and tests/integration/test_hostile_kafka.py.
+model and rate limits on the real database, and the platform's HTTP app), with an
+in-memory publisher instead of Kafka, so that thousands of accepted messages do not flood
+the raw topic; the path to Kafka is covered by test_intake_flow.py and
+tests/integration/test_hostile_kafka.py.
 Most requests go through the ASGI app in process; a sample goes over a real socket to
 uvicorn, where schemathesis also runs the OpenAPI document against it.
 
@@ -50,11 +51,11 @@ import uvicorn
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from intake.adapters.http import build_routes
-from intake.adapters.http.context import FrontContext
 from intake.adapters.openapi import openapi_document
 from intake.adapters.store import IntakeStore, OpenRequests
-from intake.app import SERVICE, open311_services
+from intake.app import SERVICE, front_context, open311_services, rate_limiter
 from intake.config import load_city_config
+from intake.metrics import IntakeMetrics
 from intake.settings import Settings
 from phananh_contracts import RawChannelMessageReceivedEvent, RejectionReason
 from phananh_contracts.examples import REPORT_RECEIVED, TRACKING_CODE
@@ -95,6 +96,12 @@ KEYS = {
 }
 ZALO_APP_ID, ZALO_SECRET = "zalo-app-hostile", "zalo-oa-secret-hostile-0123"
 FB_SECRET, FB_TOKEN = "fb-app-secret-hostile-0123", "fb-verify-token-hostile"
+LIMITS = {
+    scope: {"requests": 1_000_000, "window_s": 60} for scope in ("api_key", "sender", "client_ip")
+}
+"""Rate limits on, and counted in the database, but high enough for thousands of requests
+from the same few clients and senders (tests/adapters/http/test_intake_rate_limits.py
+holds the front to its limits)."""
 DOCUMENT = openapi_document()
 OUTCOMES: Counter[str] = Counter()
 """``<transport> <method> <route> <status> <code>`` -> count, printed at the end."""
@@ -140,6 +147,7 @@ def front_settings(mongodb_url: str) -> Settings:
         zalo={"app_id": ZALO_APP_ID, "oa_secret": ZALO_SECRET},
         facebook={"app_secret": FB_SECRET, "verify_token": FB_TOKEN},
         max_body_bytes=MAX_BODY,
+        rate_limits=LIMITS,
     )
 
 
@@ -149,23 +157,20 @@ async def build_front(mongodb_url: str) -> tuple[ASGIApp, RecordingPublisher]:
     config = load_city_config(settings.city_config)
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
-    store = IntakeStore(service.mongo[settings.mongodb.database])
+    database = service.mongo[settings.mongodb.database]
+    store = IntakeStore(database)
     await store.ensure_indexes()
     await store.save(reports=[REPORT_RECEIVED.data], rejections=[], appends={})
+    limiter = rate_limiter(settings, database, IntakeMetrics(service.registry))
+    await limiter.store.ensure_indexes()
     publisher = RecordingPublisher()
     services = open311_services(config)
-    front = FrontContext(
+    front = front_context(
+        settings,
+        config,
         publisher=publisher,
-        tracking_secret=settings.tracking_secret.get_secret_value().encode(),
-        city_prefix=config.city.tracking_prefix,
-        api_keys={key.get_secret_value(): name for name, key in settings.api_keys.items()},
-        zalo_app_id=ZALO_APP_ID,
-        zalo_oa_secret=ZALO_SECRET,
-        facebook_app_secret=FB_SECRET,
-        facebook_verify_token=FB_TOKEN,
-        max_body_bytes=settings.max_body_bytes,
         requests=OpenRequests(store, {s.service_code: s.service_name for s in services}),
-        open311_services=services,
+        limiter=limiter,
     )
     service.routes.extend(build_routes(front))
     return service.asgi(), publisher
@@ -337,8 +342,15 @@ def check_answer(
         assert kept == request.body, f"{what}: the body was not kept as sent"
         return "accepted"
     assert answer["status"] in ("accepted", "ignored"), answer
-    assert [e.data.channel_message_id for e in published] == answer["channel_message_ids"]
-    assert len(codes) == len(published) and (published or answer["ignored"]), answer
+    # Messages of a sender over its limit are published marked, to be recorded as rejected,
+    # and answered as ignored (rate_limited); every other published one is accepted.
+    limited = [e for e in published if e.data.rejection_reason == RejectionReason.RATE_LIMITED]
+    accepted = [e for e in published if e.data.rejection_reason is None]
+    assert len(accepted) + len(limited) == len(published), answer
+    assert [e.data.channel_message_id for e in accepted] == answer["channel_message_ids"]
+    assert len(codes) == len(accepted) and (published or answer["ignored"]), answer
+    rate_limited = [item for item in answer["ignored"] if item["reason"] == "rate_limited"]
+    assert len(rate_limited) == len(limited), answer
     reasons = {item["reason"] for item in answer["ignored"]}
     assert reasons <= {reason.value for reason in RejectionReason}
     assert all(item["detail"] for item in answer["ignored"])

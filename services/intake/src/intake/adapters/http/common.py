@@ -1,13 +1,20 @@
 """What the channel routes share: authentication, bounded bodies, raw events, answers.
 
 Every route runs the same steps: authenticate (API key, or the platform's signature) →
-read the body, at most ``max_body_bytes`` → build the raw event → run the channel's
-parser on it (a payload it refuses is answered at once and never published) → publish →
-answer. The answer comes only after the publisher returned, so an accepted message is in
-Kafka; when publishing fails the answer is 503 and the client must send it again.
+count the request against its API client's rate limit → read the body, at most
+``max_body_bytes`` → build the raw event → run the channel's parser on it (a payload it
+refuses is answered at once and never published) → count each message against its
+sender's rate limit → publish → answer. The answer comes only after the publisher
+returned, so an accepted message is in Kafka; when publishing fails the answer is 503
+and the client must send it again.
+
+Over a rate limit an API-key route answers 429 with ``Retry-After`` and publishes
+nothing; a webhook (which must answer 200) publishes the message marked
+``rejection_reason: rate_limited``, which the normalizer records as a rejection.
 
 Errors are JSON: ``{"error": {"code": "...", "message": "..."}}``, plus ``message_vi``
-(Vietnamese, for the citizen) on citizen-facing channels.
+(Vietnamese, for the citizen) on citizen-facing channels, and ``limit`` (the scope of
+the limit reached) on 429.
 """
 
 from __future__ import annotations
@@ -15,19 +22,27 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from phananh_contracts import Channel, RawChannelMessageReceived, RawChannelMessageReceivedEvent
+from phananh_contracts import (
+    Channel,
+    RawChannelMessageReceived,
+    RawChannelMessageReceivedEvent,
+    RejectionReason,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from intake.adapters.http.context import FrontContext
 from intake.domain.channels import parse_raw
+from intake.domain.limits import Scope, Verdict
 from intake.domain.model import PayloadError
+from intake.domain.normalize import sender_identity
 from intake.domain.tracking import derived_event_id, report_id, tracking_code
 
 logger = logging.getLogger("phananh.intake.channels")
@@ -43,6 +58,16 @@ _MESSAGES_VI = {
     422: "Phản ánh chưa được tiếp nhận vì thiếu hoặc sai thông tin. Xin kiểm tra rồi gửi lại.",
     503: "Hệ thống đang bận nên chưa tiếp nhận được phản ánh. Xin gửi lại sau ít phút.",
 }
+_RATE_LIMITED_VI = {
+    Scope.API_KEY: (
+        "Hệ thống đang nhận quá nhiều phản ánh cùng lúc nên chưa tiếp nhận được phản ánh "
+        "của bạn. Xin gửi lại sau {minutes} phút."
+    ),
+    Scope.SENDER: (
+        "Bạn đã gửi nhiều phản ánh trong thời gian ngắn nên phản ánh này chưa được tiếp "
+        "nhận. Xin gửi lại sau {minutes} phút."
+    ),
+}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 BodyEncoding = Literal["utf-8", "base64"]
@@ -52,13 +77,24 @@ class HttpError(Exception):
     """A request refused with ``status``; answered as a JSON error."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        fields: Mapping[str, str] | None = None,
+        message_vi: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.fields = fields or {}
+        """More of the error object, e.g. ``limit`` on 429."""
+        self.message_vi = message_vi
+        """The citizen's message, instead of the status's own."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +103,11 @@ class Accepted:
 
     event: RawChannelMessageReceivedEvent
     tracking_codes: list[str]
+    senders: tuple[str, ...] = ()
+    """The identities of its messages' senders (``normalize.sender_identity``), once each."""
+    limited: Verdict | None = None
+    """Set on a webhook's message whose sender is over its limit: published to be
+    recorded as rejected (``rejection_reason``), no tracking code told."""
 
 
 def answering_errors(handler: Endpoint, *, citizen_facing: bool = False) -> Endpoint:
@@ -79,9 +120,9 @@ def answering_errors(handler: Endpoint, *, citizen_facing: bool = False) -> Endp
             error = HttpError(422, refused.reason.value, refused.detail)
         except HttpError as refused:
             error = refused
-        content = {"code": error.code, "message": error.message}
-        if citizen_facing and error.status in _MESSAGES_VI:
-            content["message_vi"] = _MESSAGES_VI[error.status]
+        content = {"code": error.code, "message": error.message, **error.fields}
+        if citizen_facing and (error.message_vi or error.status in _MESSAGES_VI):
+            content["message_vi"] = error.message_vi or _MESSAGES_VI[error.status]
         return JSONResponse({"error": content}, error.status, headers=error.headers)
 
     return endpoint
@@ -115,6 +156,66 @@ def api_client(request: Request, ctx: FrontContext, channel: Channel) -> str:
     if client != channel.value and not client.startswith(f"{channel.value}:"):
         raise HttpError(403, "forbidden", f"this API key is not for the {channel} channel")
     return f"api-key:{client}"
+
+
+def rate_limited(verdict: Verdict) -> HttpError:
+    """The 429 of a request over a limit: which limit, and when to send again."""
+    scope = verdict.limit.scope
+    minutes = max(1, math.ceil(verdict.retry_after_s / 60))
+    return HttpError(
+        429,
+        "rate_limited",
+        verdict.reason,
+        {"Retry-After": str(verdict.retry_after_s)},
+        fields={"limit": scope.value},
+        message_vi=_RATE_LIMITED_VI.get(scope, _RATE_LIMITED_VI[Scope.API_KEY]).format(
+            minutes=minutes
+        ),
+    )
+
+
+async def admit_api_client(ctx: FrontContext, authenticated_as: str) -> None:
+    """Count a request of an API client (``api-key:<client>``); 429 over its limit."""
+    if ctx.limiter is None:
+        return
+    verdict = await ctx.limiter.api_client(authenticated_as.removeprefix("api-key:"))
+    if not verdict.allowed:
+        raise rate_limited(verdict)
+
+
+async def sender_verdict(ctx: FrontContext, accepted: Accepted) -> Verdict | None:
+    """Count the message(s) against their senders' limits; the first refusal, if any."""
+    if ctx.limiter is None:
+        return None
+    refused = None
+    for sender in accepted.senders:
+        verdict = await ctx.limiter.sender(accepted.event.data.channel.value, sender)
+        if not verdict.allowed and refused is None:
+            refused = verdict
+    return refused
+
+
+async def admit_senders(ctx: FrontContext, accepted: Accepted) -> None:
+    """For an API-key route: 429 when a sender of the message is over its limit."""
+    if (refused := await sender_verdict(ctx, accepted)) is not None:
+        raise rate_limited(refused)
+
+
+async def limit_senders(ctx: FrontContext, accepted: Accepted) -> Accepted:
+    """For a webhook, which must answer 200: a message whose sender is over its limit is
+    marked ``rejection_reason: rate_limited`` (the normalizer records it as rejected)."""
+    refused = await sender_verdict(ctx, accepted)
+    if refused is None:
+        return accepted
+    data = accepted.event.data.model_copy(update={"rejection_reason": RejectionReason.RATE_LIMITED})
+    logger.info(
+        "%s: message %s recorded as rate_limited (%s)",
+        data.channel,
+        accepted.event.id,
+        refused.limit.describe(),
+    )
+    event = accepted.event.model_copy(update={"data": data})
+    return Accepted(event, [], accepted.senders, limited=refused)
 
 
 def not_configured(channel: Channel) -> HttpError:
@@ -211,7 +312,8 @@ def accept(
         )
         for message in messages
     ]
-    return Accepted(event, codes)
+    senders = {identity for message in messages if (identity := sender_identity(message))}
+    return Accepted(event, codes, tuple(sorted(senders)))
 
 
 async def publish(ctx: FrontContext, accepted: Iterable[Accepted]) -> None:
@@ -244,21 +346,32 @@ def accepted_response(accepted: Accepted) -> JSONResponse:
 
 
 def webhook_response(
-    channel: Channel, accepted: Sequence[Accepted], ignored: Sequence[PayloadError]
+    channel: Channel, published: Sequence[Accepted], ignored: Sequence[PayloadError]
 ) -> JSONResponse:
     """200 for a platform's webhook, which would redeliver anything else in vain.
 
     Items the parser refused (events that are no citizen message, or malformed ones)
-    are counted and logged (reason and detail, never content) but not published.
+    are counted and logged (reason and detail, never content) but not published. Items
+    whose sender is over its limit are published to be recorded as rejected, and listed
+    with the ignored ones (reason ``rate_limited``), without a tracking code.
     """
     for refused in ignored:
         logger.info("%s: webhook item ignored (%s): %s", channel, refused.reason, refused.detail)
+    accepted = [item for item in published if item.limited is None]
+    limited = [
+        {
+            "reason": RejectionReason.RATE_LIMITED.value,
+            "detail": f"{item.limited.reason}; recorded as rejected",
+        }
+        for item in published
+        if item.limited is not None
+    ]
     return JSONResponse(
         {
             "status": "accepted" if accepted else "ignored",
             "channel_message_ids": [item.event.data.channel_message_id for item in accepted],
             "tracking_codes": [code for item in accepted for code in item.tracking_codes],
-            "ignored": [{"reason": e.reason.value, "detail": e.detail} for e in ignored],
+            "ignored": [{"reason": e.reason.value, "detail": e.detail} for e in ignored] + limited,
         }
     )
 
@@ -283,6 +396,7 @@ def submission_route(
 
     async def submit(request: Request) -> Response:
         authenticated_as = api_client(request, ctx, channel)
+        await admit_api_client(ctx, authenticated_as)
         content_type = request_media_type(request, media_types)
         body = await read_body(request, ctx, encoding)
         given = message_id(request, body)
@@ -296,6 +410,7 @@ def submission_route(
             authenticated_as=authenticated_as,
             encoding=encoding,
         )
+        await admit_senders(ctx, accepted)
         await publish(ctx, [accepted])
         return accepted_response(accepted)
 

@@ -1,8 +1,8 @@
 """Everything the HTTP front's routes need, built once by ``app.create_app``.
 
 The routes depend on the protocols here (:class:`RawPublisher`,
-:class:`ServiceRequestLookup`), not on Kafka or MongoDB, so their tests can use
-in-memory versions while the integration tests use the real ones.
+:class:`ServiceRequestLookup`, :class:`FrontLimiter`), not on Kafka or MongoDB, so their
+tests can use in-memory versions while the integration tests use the real ones.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Protocol
 
 from phananh_contracts import RawChannelMessageReceivedEvent
 
+from intake.domain.limits import Verdict
 from intake.domain.model import ServiceRequestView
 
 
@@ -42,6 +43,16 @@ class ServiceRequestLookup(Protocol):
     ) -> list[ServiceRequestView]: ...
 
 
+class FrontLimiter(Protocol):
+    """The front's rate limits, shared by every instance (intake.adapters.limits)."""
+
+    async def api_client(self, client: str) -> Verdict: ...
+
+    async def sender(self, channel: str, identity: str) -> Verdict: ...
+
+    async def client_ip(self, host: str) -> Verdict: ...
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -67,6 +78,8 @@ class FrontContext:
     """Read model for Open311 GET requests; None disables those endpoints (503)."""
     open311_services: tuple[Open311Service, ...] = ()
     clock: Callable[[], datetime] = field(default=_now)
+    limiter: FrontLimiter | None = None
+    """Rate limits of API clients, senders and Open311 readers; None: no limits."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@
 (intake.domain.channels.facebook.split_batch: its body is a minimal JSON rebuilt for
 that item; the message id is the ``mid``, ``comment_id`` or ``post_id``). The answer is
 200 (Facebook would redeliver anything else) once every accepted item is published;
-items that carry no citizen message are listed as ignored. If publishing fails, 503:
+items that carry no citizen message are listed as ignored, and so are items whose sender
+is over its rate limit, published marked ``rate_limited`` for the normalizer to record
+them as rejected. If publishing fails, 503:
 Facebook redelivers the batch, and the items already published are the same events.
 Without the app secret (POST) or the verify token (GET) the webhook answers 503.
 """
@@ -29,6 +31,7 @@ from intake.adapters.http.common import (
     HttpError,
     accept,
     answering_errors,
+    limit_senders,
     new_message_id,
     not_configured,
     publish,
@@ -87,6 +90,7 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
                 )
             except PayloadError as refused:
                 ignored.append(refused)
+        accepted = [await limit_senders(ctx, item) for item in accepted]
         await publish(ctx, accepted)
         return webhook_response(Channel.FACEBOOK, accepted, ignored)
 

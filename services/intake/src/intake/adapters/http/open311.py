@@ -2,8 +2,14 @@
 
 Every resource ends in ``.xml`` or ``.json``; other suffixes answer 404. Errors are the
 specification's list of ``{code, description}`` (``<errors><error>`` in XML) with HTTP 400,
-403 (missing or unknown ``api_key``), 404, 413 (form too large) or 503 (Kafka or the read
-model unavailable). ``jurisdiction_id`` is accepted everywhere and ignored: one server, one city.
+403 (missing or unknown ``api_key``), 404, 413 (form too large), 429 (over a rate limit,
+with ``Retry-After``) or 503 (Kafka or the read model unavailable). ``jurisdiction_id`` is
+accepted everywhere and ignored: one server, one city.
+
+Rate limits (intake.domain.limits): ``POST requests`` counts against its ``api_key``'s
+client and against the sender (phone or email of the form); the reads of the database
+(``GET requests``, ``requests/{id}``, ``tokens/{token}``), open to anyone, count against
+the client's address.
 
 ``POST requests`` publishes the form (without its ``api_key``) as a raw channel event once
 the Open311 parser accepted it, and answers 200 (as the specification's examples do) with
@@ -32,7 +38,9 @@ from starlette.routing import BaseRoute, Route
 
 from intake.adapters.http.context import FrontContext, Open311Service, ServiceRequestLookup
 from intake.domain.channels.open311 import FORM_CONTENT_TYPE, WARD_ATTRIBUTE, parse
+from intake.domain.limits import Verdict
 from intake.domain.model import PayloadError, ServiceRequestView
+from intake.domain.normalize import sender_identity
 from intake.domain.tracking import LOCAL_TIME, tracking_code
 
 PREFIX = "/open311/v2"
@@ -84,15 +92,25 @@ class _Reply:
     tag: str
     content: Json
     status: int = 200
+    headers: dict[str, str] | None = None
 
 
 class Open311Error(Exception):
     """Answered as the specification's error list, with ``status`` as HTTP status and code."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(
+        self, status: int, description: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.headers = headers
+
+
+def _over(verdict: Verdict) -> None:
+    """429 when ``verdict`` refuses the request."""
+    if not verdict.allowed:
+        raise Open311Error(429, verdict.reason, {"Retry-After": str(verdict.retry_after_s)})
 
 
 def routes(ctx: FrontContext) -> list[BaseRoute]:
@@ -129,6 +147,8 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
         if client is None or not client.startswith("open311:"):
             # Keys are scoped per channel: the public app's key cannot post here.
             raise Open311Error(403, "api_key is missing or not valid")
+        if ctx.limiter is not None:
+            _over(await ctx.limiter.api_client(client))
         received_at = ctx.clock()
         message_id = uuid.uuid4().hex
         raw = RawChannelMessageReceived(
@@ -146,6 +166,8 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
             raise Open311Error(400, error.detail) from None
         if all(s.service_code != message.category_hint for s in ctx.open311_services):
             raise Open311Error(400, "service_code is not valid; GET services lists the codes")
+        if ctx.limiter is not None and (sender := sender_identity(message)) is not None:
+            _over(await ctx.limiter.sender(Channel.OPEN311.value, sender))
         event = RawChannelMessageReceivedEvent.new(
             raw, source="/channels/open311", time=received_at
         )
@@ -165,14 +187,17 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
         }
         return _Reply("service_requests", [receipt])
 
-    def lookup() -> ServiceRequestLookup:
+    async def lookup(request: Request) -> ServiceRequestLookup:
+        """The read model, once the request is within its client address's limit."""
         if ctx.requests is None:
             raise Open311Error(503, "service requests cannot be read at the moment")
+        if ctx.limiter is not None:
+            _over(await ctx.limiter.client_ip(request.client.host if request.client else "-"))
         return ctx.requests
 
     async def by_token(request: Request) -> _Reply:
         token = request.path_params["token"]
-        view = await lookup().by_token(token)
+        view = await (await lookup(request)).by_token(token)
         if view is None:
             raise Open311Error(404, "no service request for this token yet")
         return _Reply(
@@ -180,7 +205,7 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
         )
 
     async def search_requests(request: Request) -> _Reply:
-        requests = lookup()
+        requests = await lookup(request)
         query = request.query_params
         if ids := _csv(query.get("service_request_id")):
             views = await requests.search(ids=ids, limit=SEARCH_LIMIT)
@@ -199,7 +224,7 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
         return _Reply("service_requests", [_request_fields(v) for v in newest[:SEARCH_LIMIT]])
 
     async def one_request(request: Request) -> _Reply:
-        view = await lookup().by_id(request.path_params["service_request_id"])
+        view = await (await lookup(request)).by_id(request.path_params["service_request_id"])
         if view is None:
             raise Open311Error(404, "service_request_id not found")
         return _Reply("service_requests", [_request_fields(view)])
@@ -235,7 +260,7 @@ def _endpoint(
         try:
             return _render(fmt, await handler(request))
         except Open311Error as error:
-            return _render(fmt, _error(error.status, error.description))
+            return _render(fmt, _error(error.status, error.description, error.headers))
         except PyMongoError as error:  # the read model's database is away: retry later
             logger.warning("Open311 read failed: %s", type(error).__name__)
             return _render(fmt, _error(503, "service requests cannot be read at the moment"))
@@ -243,15 +268,17 @@ def _endpoint(
     return endpoint
 
 
-def _error(status: int, description: str) -> _Reply:
-    return _Reply("errors", [{"code": status, "description": description}], status)
+def _error(status: int, description: str, headers: dict[str, str] | None = None) -> _Reply:
+    return _Reply("errors", [{"code": status, "description": description}], status, headers)
 
 
 def _render(fmt: str, reply: _Reply) -> Response:
     if fmt == "json":
-        return JSONResponse(reply.content, reply.status, media_type=_MEDIA_TYPES[fmt])
+        return JSONResponse(
+            reply.content, reply.status, headers=reply.headers, media_type=_MEDIA_TYPES[fmt]
+        )
     body = ET.tostring(_xml(reply.tag, reply.content), encoding="utf-8", xml_declaration=True)
-    return Response(body, reply.status, media_type=_MEDIA_TYPES[fmt])
+    return Response(body, reply.status, headers=reply.headers, media_type=_MEDIA_TYPES[fmt])
 
 
 def _xml(tag: str, value: Json) -> ET.Element:

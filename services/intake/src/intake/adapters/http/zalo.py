@@ -5,7 +5,9 @@ intake.domain.channels.zalo.verify_zalo_signature, over the raw body and its
 ``timestamp``); a missing or wrong signature is refused (401) and nothing is published.
 Without ``zalo_app_id`` and ``zalo_oa_secret`` the webhook answers 503. A signed event
 is answered 200 (Zalo would redeliver anything else): ``accepted`` with the tracking
-code once published, or ``ignored`` when it carries no citizen message.
+code once published, or ``ignored`` when it carries no citizen message. A message whose
+sender is over its rate limit is published marked ``rate_limited`` (the normalizer
+records it as rejected) and listed as ignored for that reason.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from intake.adapters.http.common import (
     HttpError,
     accept,
     answering_errors,
+    limit_senders,
     new_message_id,
     not_configured,
     publish,
@@ -61,6 +64,7 @@ def routes(ctx: FrontContext) -> list[BaseRoute]:
             )
         except PayloadError as refused:
             return webhook_response(Channel.ZALO, [], [refused])
+        accepted = await limit_senders(ctx, accepted)
         await publish(ctx, [accepted])
         return webhook_response(Channel.ZALO, [accepted], [])
 
