@@ -128,6 +128,13 @@ async def test_the_local_database_answers_id_lookups_from_an_index(
     found = [d["_id"] async for d in cases.find({**wanted, "status": "open"})]
     assert sorted(found) == ["report-2", "report-4"]
 
+    # An empty list names no document: the patched FerretDB reads no row (it read them all).
+    explained = await mongo_client[mongo_settings.database].command(
+        "explain", {"find": "cases", "filter": {"_id": {"$in": []}}}
+    )
+    assert explained["filterPushdown"] is True, explained["queryPlanner"]
+    assert [d async for d in cases.find({"_id": {"$in": []}})] == []
+
 
 async def test_database_time_is_measured_by_command_and_collection(
     mongo_settings: MongoSettings,

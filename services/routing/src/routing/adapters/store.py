@@ -381,7 +381,7 @@ class DeadlineStore:
             minutes = _minutes(self._checked - DUE_OVERLAP, now)
             async for document in self.due_minutes.find({"_id": {"$in": minutes}}):
                 named.update(document.get("reports", []))
-            if not named:  # an empty $in is no _id lookup to FerretDB: it would scan
+            if not named:  # nothing to look up: spare the round trip
                 self._checked, self._pending = now, set()
                 return []
             query = {"_id": {"$in": sorted(named)}}
