@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from phananh_agency import AgencyClient
 from phananh_agency.errors import AccessDenied, InboxNotFound
+from phananh_cli.kafka_security import agency_ids, sync_acls
 from phananh_contracts import (
     AGENCY_UPDATES_TOPIC,
     REPORTS_TOPIC,
@@ -137,6 +138,25 @@ async def test_a_service_reads_and_writes_only_its_own_topics(
         await _read_one(notify, agency_inbox_topic(OURS).name)
     with pytest.raises(TopicAuthorizationFailedError):
         await _write_one(notify, REPORTS_TOPIC.name)  # only intake accepts reports
+
+
+async def test_the_acls_follow_the_agencies_of_the_configuration(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    """An agency removed from routing.yaml loses its ACLs at the next `phananh kafka acls`
+    (and only its own); put back, it gets them again."""
+    admin = kafka.as_principal("admin")
+    everyone = agency_ids(kafka.stack.routing_config)
+    fewer = [agency for agency in everyone if agency != THEIRS]
+    removed = await asyncio.to_thread(sync_acls, admin, fewer)
+    try:
+        assert {grant.principal for grant in removed.deleted} == {f"agency-{THEIRS}"}
+        assert not removed.created
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _read_one(kafka.agency(THEIRS), agency_inbox_topic(THEIRS).name)
+    finally:
+        restored = await asyncio.to_thread(sync_acls, admin, everyone)
+    assert sorted(restored.created) == sorted(removed.deleted) and not restored.deleted
 
 
 @pytest.mark.parametrize(

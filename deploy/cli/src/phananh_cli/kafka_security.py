@@ -172,19 +172,17 @@ _OPERATIONS = {
 
 
 def _binding(grant: Grant) -> AclBinding:
-    return AclBinding(
-        _RESOURCES[grant.resource],
-        grant.name,
-        _PATTERNS[grant.pattern],
-        f"User:{grant.principal}",
-        "*",
-        _OPERATIONS[grant.operation],
-        AclPermissionType.ALLOW,
-    )
+    return AclBinding(*_acl_fields(grant))
 
 
 def _filter(grant: Grant) -> AclBindingFilter:
-    return AclBindingFilter(
+    """The filter matching exactly the ACL of ``grant`` (to delete it)."""
+    return AclBindingFilter(*_acl_fields(grant))
+
+
+def _acl_fields(grant: Grant) -> tuple[Any, ...]:
+    """An ALLOW ACL's fields, in the order confluent-kafka's constructors take them."""
+    return (
         _RESOURCES[grant.resource],
         grant.name,
         _PATTERNS[grant.pattern],
