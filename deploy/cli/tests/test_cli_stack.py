@@ -133,3 +133,23 @@ def test_only_database_files_without_any_table_count_as_empty(tmp_path: Path) ->
 
     assert [path.name for path in _empty_sqlite_files(tmp_path)] == ["test_left_behind.sqlite"]
     assert _empty_sqlite_files(tmp_path / "absent") == []
+
+
+def test_later_commands_reach_the_stack_the_way_up_started_it(
+    project: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` with PHANANH_LOCAL_KAFKA_SECURITY=sasl_ssl in one terminal; `phananh watch` or
+    `env` in another, without the variable, still sign in over TLS."""
+    monkeypatch.delenv("PHANANH_LOCAL_KAFKA_SECURITY", raising=False)
+    monkeypatch.delenv("PHANANH_LOCAL_KAFKA_BROKERS", raising=False)
+    assert LocalStack(project).kafka_security == "none"
+    project.run.mkdir(parents=True)
+    (project.run / "kafka-mode.json").write_text('{"security": "sasl_ssl", "brokers": "1"}')
+    later = LocalStack(project)
+    assert later.secured and later.tls
+    env = later.kafka_env("operator")
+    assert env["PHANANH_KAFKA__SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["PHANANH_KAFKA__USERNAME"] == "operator"
+    assert env["PHANANH_KAFKA__SSL_CAFILE"].endswith("kafka-tls/ca.pem")
+    later.down()  # stops nothing here, and forgets the mode
+    assert LocalStack(project).kafka_security == "none"

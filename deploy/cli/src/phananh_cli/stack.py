@@ -266,13 +266,20 @@ class LocalStack:
         self.paths = paths or Paths.resolve()
         self.ports = ports or Ports.from_env()
         self.say = say
-        self.kafka_security = kafka_security or os.environ.get(KAFKA_SECURITY_ENV, "none")
+        # Not given: the environment's, else the mode the running stack was started in
+        # (so `phananh watch`, `env` … in another terminal reach it the same way).
+        started = self._started_kafka_mode()
+        self.kafka_security = (
+            kafka_security or os.environ.get(KAFKA_SECURITY_ENV) or started.get("security", "none")
+        )
         if self.kafka_security not in ("none", "sasl", "sasl_ssl"):
             raise StackError(
                 f"{KAFKA_SECURITY_ENV}={self.kafka_security!r}: use 'sasl' (clients sign in, "
                 "ACLs enforced), 'sasl_ssl' (the same over TLS) or 'none'"
             )
-        self.kafka_brokers = kafka_brokers or int(os.environ.get(KAFKA_BROKERS_ENV, "1"))
+        self.kafka_brokers = kafka_brokers or int(
+            os.environ.get(KAFKA_BROKERS_ENV) or started.get("brokers", "1")
+        )
         if self.kafka_brokers == 2 or self.kafka_brokers < 1:
             raise StackError(
                 f"{KAFKA_BROKERS_ENV}={self.kafka_brokers}: use 1, or 3 and more (a quorum "
@@ -958,8 +965,21 @@ class LocalStack:
         self.say(f"  {component}: ready on http://127.0.0.1:{port}")
 
     # -------------------------------------------------------------- whole stack
+    def _started_kafka_mode(self) -> dict[str, str]:
+        """How the running stack's Kafka was started (``phananh up`` keeps it while Kafka
+        runs), so later commands need not repeat the variables."""
+        path = self.paths.run / "kafka-mode.json"
+        try:
+            mode = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(key): str(value) for key, value in mode.items()}
+
     def up(self, *, services: bool = True) -> None:
         self.say(f"Starting the local stack (data in {self.paths.data})")
+        self.paths.run.mkdir(parents=True, exist_ok=True)
+        mode = {"security": self.kafka_security, "brokers": str(self.kafka_brokers)}
+        (self.paths.run / "kafka-mode.json").write_text(json.dumps(mode) + "\n")
         self.start_kafka()
         self.start_database()
         created = self.create_topics()
@@ -982,6 +1002,7 @@ class LocalStack:
         for component in (*reversed(self.SERVICES), "outbox", "database", *self.kafka_components()):
             if self.stop(component):
                 self.say(f"  {component}: stopped")
+        (self.paths.run / "kafka-mode.json").unlink(missing_ok=True)
         self.say("Local stack stopped.")
 
     def status(self) -> list[tuple[str, str, str]]:
