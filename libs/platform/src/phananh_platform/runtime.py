@@ -75,6 +75,10 @@ logger = logging.getLogger("phananh.runtime")
 
 Hook = Callable[[], Awaitable[None]]
 
+CONSUMERS_STOP_S = 20.0
+"""How long a stopping service waits for its consumers to leave their groups (compose
+gives a container 30 s after SIGTERM)."""
+
 
 @dataclass
 class ServiceApp:
@@ -244,7 +248,17 @@ class ServiceApp:
     async def _stop(self) -> None:
         try:
             if self.started:
-                await self.broker.stop()
+                try:
+                    await asyncio.wait_for(self.broker.stop(), CONSUMERS_STOP_S)
+                except TimeoutError:
+                    # e.g. a consumer whose topic was deleted under it, waiting on its group:
+                    # nothing uncommitted is lost (commits follow effects), so go on.
+                    logger.warning(
+                        "%s: the consumers did not stop within %.0fs; stopping anyway",
+                        self.name,
+                        CONSUMERS_STOP_S,
+                        extra={"service": self.name},
+                    )
                 for hook in reversed(self.on_shutdown):
                     await hook()
                 logger.info("%s stopped", self.name, extra={"service": self.name})

@@ -119,27 +119,37 @@ async def test_an_update_counts_only_when_it_comes_from_the_agency_it_names(
     assert in_progress.data.agency_id == WARD
 
 
+@pytest.fixture
+async def deleted_after_routing(kafka_bootstrap: str) -> AsyncIterator[list[str]]:
+    """Topics a test creates, deleted once routing stopped (set up before ``routing``, so
+    torn down after it): deleting a topic under a running consumer is another test."""
+    names: list[str] = []
+    yield names
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 async def test_a_new_agencys_updates_topic_is_read_from_its_first_record(
-    routing: None, kafka_settings: KafkaSettings, kafka_bootstrap: str
+    deleted_after_routing: list[str],
+    routing: None,
+    kafka_settings: KafkaSettings,
+    kafka_bootstrap: str,
 ) -> None:
     """An agency added while routing runs: the record written right after its topic was
     created, before routing could know of the topic, is decided too."""
     newcomer = f"test-{uuid.uuid4().hex[:8]}"
     topic = agency_updates_topic(newcomer)
     forged = update(str(uuid.uuid4()), newcomer, speaking_for=WARD)
-    try:
-        async with TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_REFUSED_TOPIC.name) as refusals:
-            await ensure_topics(kafka_settings, [topic])
-            await send_as(kafka_settings, newcomer, forged)
-            (refused,) = await refusals.wait_for(
-                lambda e: e.data.update_event_id == forged.id, timeout_s=DISCOVERY_S
-            )
-    finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic.name])
-        finally:
-            await admin.close()
+    async with TopicWatcher(kafka_bootstrap, AGENCY_UPDATES_REFUSED_TOPIC.name) as refusals:
+        await ensure_topics(kafka_settings, [topic])
+        deleted_after_routing.append(topic.name)
+        await send_as(kafka_settings, newcomer, forged)
+        (refused,) = await refusals.wait_for(
+            lambda e: e.data.update_event_id == forged.id, timeout_s=DISCOVERY_S
+        )
 
     assert (refused.data.agency_id, refused.data.reason.value) == (newcomer, "agency_mismatch")
