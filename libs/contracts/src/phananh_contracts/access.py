@@ -16,7 +16,6 @@ Principals (SASL/SCRAM user names):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,6 +34,7 @@ from phananh_contracts.topics import (
     RULES_TOPIC,
     agency_inbox_topic,
     agency_updates_topic,
+    check_agency_id,
     dead_letter_topic,
 )
 
@@ -176,8 +176,6 @@ SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
     ),
 )
 
-_AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
 
 def service_principal(service: str) -> str:
     """The Kafka principal of a service, e.g. ``svc-routing``."""
@@ -186,8 +184,7 @@ def service_principal(service: str) -> str:
 
 def agency_principal(agency_id: str) -> str:
     """The Kafka principal of an agency, e.g. ``agency-ubnd-chieng-sinh``."""
-    if not _AGENCY_ID.fullmatch(agency_id):
-        raise ValueError(f"not an agency id: {agency_id!r}")
+    check_agency_id(agency_id)
     return f"agency-{agency_id}"
 
 

@@ -230,7 +230,7 @@ def agency_inbox_topic(agency_id: str) -> Topic:
     Each agency reads only its own inbox (grant it READ on this topic alone); routing
     creates one per configured agency.
     """
-    _check_agency_id(agency_id)
+    check_agency_id(agency_id)
     return Topic(
         name=f"pakn.inbox.{agency_id}.v1",
         partitions=1,
@@ -261,7 +261,7 @@ def agency_updates_topic(agency_id: str) -> Topic:
     the others (``agency_mismatch``, in the sender's inbox). One partition, like the
     inbox: an agency's updates are few, and all of them keep their order.
     """
-    _check_agency_id(agency_id)
+    check_agency_id(agency_id)
     return Topic(
         name=f"pakn.updates.{agency_id}.v1",
         partitions=1,
@@ -290,7 +290,8 @@ def agency_of_updates_topic(name: str) -> str:
     return found["agency_id"]
 
 
-def _check_agency_id(agency_id: str) -> None:
+def check_agency_id(agency_id: str) -> None:
+    """ValueError unless ``agency_id`` can name an agency's topics (and principal)."""
     if not re.fullmatch(_AGENCY_ID, agency_id):
         raise ValueError(f"not an agency id: {agency_id!r}")
 
