@@ -9,7 +9,10 @@ templates and courier, with these in place of the database, the providers and Ka
   decided is not sent again, its first outcome is kept). A report file is folded and
   read back by the store's own functions, so both hold the same files;
 * :class:`AcceptingProvider` keeps every message it is asked to carry and accepts it;
-* :class:`KeptProducer` keeps what it published instead of sending it to Kafka.
+* :class:`KeptProducer` keeps what it published instead of sending it to Kafka;
+* :class:`MemoryContactKeys` answers as ``notify.adapters.keys.ContactKeyStore``, and
+  :class:`FilingSealer` seals contacts as intake does, filing each key (in a
+  :class:`MemoryContactKeys`, or as events to publish on the contact-keys topic).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from notify.adapters.keys import Destroyed, KeyState
 from notify.adapters.providers import OutgoingMessage
 from notify.adapters.store import (
     Claim,
@@ -31,7 +35,62 @@ from notify.adapters.store import (
 from notify.config import NotifyConfig
 from notify.domain.delivery import AttemptResult
 from notify.domain.telling import FileChange, OptOutChange, OptOutState, ReportFile
-from phananh_contracts import Event, KafkaRecord, topic_by_name
+from phananh_contracts import (
+    ContactKeyDestroyed,
+    ContactKeyIssued,
+    ContactKeyIssuedEvent,
+    Event,
+    KafkaRecord,
+    topic_by_name,
+)
+from phananh_platform.privacy import ContactKey, ContactSealer, SealedContact
+
+
+class MemoryContactKeys:
+    """``ContactKeyStore`` in memory: per key id, the key or the proof it was destroyed."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, KeyState] = {}
+
+    async def file(self, filed: Sequence[ContactKeyIssued | ContactKeyDestroyed]) -> None:
+        for data in filed:
+            if isinstance(data, ContactKeyDestroyed):
+                self.states[data.key_id] = Destroyed(data.key_id, data.request_id)
+            else:
+                self.states.setdefault(data.key_id, ContactKey(data.key_id, data.wrapped_key))
+
+    async def keys(self, key_ids: Iterable[str]) -> dict[str, KeyState]:
+        return {key_id: self.states[key_id] for key_id in key_ids if key_id in self.states}
+
+
+class FilingSealer:
+    """Seals contacts under keys of their own as intake does; each key is filed in
+    ``store`` at once, or kept until :meth:`key_events` hands it over for publication."""
+
+    def __init__(self, master_key: str, store: MemoryContactKeys | None = None) -> None:
+        self.sealer = ContactSealer([master_key])
+        self.store = store
+        self.unpublished: list[ContactKeyIssued] = []
+
+    def seal(self, contact: SealedContact, pseudonym: str = "ctz-test") -> str:
+        sealed, key = self.sealer.seal(contact)
+        data = ContactKeyIssued(
+            key_id=key.key_id,
+            pseudonym=pseudonym,
+            wrapped_key=key.wrapped_key,
+            issued_at=datetime.now().astimezone(),
+        )
+        if self.store is not None:
+            self.store.states[key.key_id] = key
+        else:
+            self.unpublished.append(data)
+        return sealed
+
+    def key_events(self) -> list[ContactKeyIssuedEvent]:
+        """The keys filed since the last call, as intake publishes them."""
+        events = [ContactKeyIssuedEvent.new(data, source="/tests") for data in self.unpublished]
+        self.unpublished.clear()
+        return events
 
 
 class MemoryReportBook:

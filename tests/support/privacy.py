@@ -11,8 +11,11 @@ import json
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from phananh_contracts import CHANNEL_RAW_TOPIC, dead_letter_topic
+from phananh_contracts import CHANNEL_RAW_TOPIC, ContactKeyIssued, dead_letter_topic
+from phananh_platform.contact_keys import as_key, filed_contact_keys
 from phananh_platform.kafka import read_topic
+from phananh_platform.privacy import ContactSealer, SealedContact, key_id_of
+from phananh_platform.settings import KafkaSettings
 from pymongo import AsyncMongoClient
 
 from tests.support.platform import Platform
@@ -61,3 +64,13 @@ async def _topics(platform: Platform) -> set[str]:
         return {topic for topic in await consumer.topics() if topic.startswith("pakn.")}
     finally:
         await consumer.stop()
+
+
+async def open_contact(kafka: KafkaSettings, master_key: str, sealed: str) -> SealedContact:
+    """A sealed contact, opened as notify would: with its key, read from the keys topic.
+
+    ``ContactKeyUnknown`` if its key is not filed (or was destroyed)."""
+    filed = await filed_contact_keys(kafka, client_id="test-open-contact")
+    data = filed.get(key_id_of(sealed) or "")
+    key = as_key(data) if isinstance(data, ContactKeyIssued) else None
+    return ContactSealer([master_key]).open(sealed, key)

@@ -41,6 +41,7 @@ def test_public_topic_names_and_partitions_do_not_drift() -> None:
         "pakn.deadlines.v1": 6,
         "pakn.notifications.v1": 6,
         "pakn.audit.checkpoints.v1": 1,
+        "pakn.contact.keys.v1": 6,
         "pakn.dlq.intake.v1": 1,
         "pakn.dlq.routing.v1": 1,
         "pakn.dlq.notify.v1": 1,

@@ -53,7 +53,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = load_city_config(ROOT / "config/son-la/city.yaml")
-KEYS = Keys(b"t" * 32, b"p" * 32, ContactSealer([new_contact_key()]).seal)
+KEYS = Keys(b"t" * 32, b"p" * 32)
+SEALER = ContactSealer([new_contact_key()])
 MARKET = "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng Sinh"
 LAMP = "Đèn đường hỏng cả tuần ở đường Tô Hiệu, phường Tô Hiệu, buổi tối rất tối"
 
@@ -115,7 +116,7 @@ async def handler(
     producer = RecordProducer(kafka_settings, client_id="it-intake-handler")
     await producer.start()
     metrics = IntakeMetrics(CollectorRegistry())
-    yield Handler(Normalizer(CONFIG, KEYS, store, producer, metrics), store)
+    yield Handler(Normalizer(CONFIG, KEYS, SEALER, store, producer, metrics), store)
     await producer.stop()
 
 

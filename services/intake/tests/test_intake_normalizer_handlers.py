@@ -96,11 +96,11 @@ def intake() -> Iterator[Intake]:
     keys = Keys(
         tracking_secret=TRACKING_SECRET.encode(),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
-        seal=ContactSealer([k.get_secret_value() for k in settings.contact_keys]).seal,
     )
     normalizer = Normalizer(
         load_city_config(settings.city_config),
         keys,
+        ContactSealer([k.get_secret_value() for k in settings.contact_keys]),
         store,  # type: ignore[arg-type]  # an IntakeStore twin
         published,  # type: ignore[arg-type]  # a RecordProducer twin
         IntakeMetrics(service.registry),

@@ -39,7 +39,9 @@ from pydantic import SecretStr
 from tests.support.delivery import MemorySink, under_test_broker
 from tests.support.notify import (
     AcceptingProvider,
+    FilingSealer,
     KeptProducer,
+    MemoryContactKeys,
     MemoryNotificationLog,
     MemoryOptOuts,
     MemoryReportBook,
@@ -53,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[3]
 CONFIG = load_notify_config(ROOT / "config/son-la/notify.yaml")
 TEMPLATES = checked_templates(CONFIG)
 KEY = new_contact_key()
-SEALER = ContactSealer([KEY])
+KEYS = MemoryContactKeys()
+SEALER = FilingSealer(KEY, KEYS)
 
 APP_CITIZEN = SealedContact(channel="app", phone="+84912345678", name="Lò Văn Minh")
 ZALO_CITIZEN = SealedContact(
@@ -62,7 +65,8 @@ ZALO_CITIZEN = SealedContact(
 
 
 def reporter_with(contact: SealedContact, pseudonym: str) -> Reporter:
-    return Reporter(anonymous=False, pseudonym=pseudonym, contact_ciphertext=SEALER.seal(contact))
+    sealed = SEALER.seal(contact, pseudonym)
+    return Reporter(anonymous=False, pseudonym=pseudonym, contact_ciphertext=sealed)
 
 
 def report(number: int, reporter: Reporter) -> ReportReceivedEvent:
@@ -116,6 +120,7 @@ def notify() -> Notify:
         templates=TEMPLATES,
         providers=providers,
         sealer=ContactSealer([key.get_secret_value() for key in settings.contact_keys]),
+        keys=KEYS,  # type: ignore[arg-type]
         log=MemoryNotificationLog(),  # type: ignore[arg-type]
         producer=producer,  # type: ignore[arg-type]
         metrics=metrics,
@@ -126,6 +131,7 @@ def notify() -> Notify:
         MemoryOptOuts(),  # type: ignore[arg-type]
         courier,
         metrics,
+        KEYS,  # type: ignore[arg-type]
     )
     subscribe(service, handlers)
     return Notify(service, providers, producer)

@@ -26,6 +26,7 @@ from phananh_contracts.topics import (
     AUDIT_CHECKPOINTS_TOPIC,
     CHANNEL_RAW_TOPIC,
     CITIZEN_REPLIES_TOPIC,
+    CONTACT_KEYS_TOPIC,
     DEADLINES_TOPIC,
     NOTIFICATIONS_TOPIC,
     REPORT_STATUS_TOPIC,
@@ -122,6 +123,7 @@ SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
             REPORTS_TOPIC.name,
             REPORTS_REJECTED_TOPIC.name,
             CITIZEN_REPLIES_TOPIC.name,
+            CONTACT_KEYS_TOPIC.name,  # the key of each contact it seals
             dead_letter_topic("intake"),
         ),
     ),
@@ -154,6 +156,7 @@ SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
             ASSIGNMENTS_TOPIC.name,
             REPORT_STATUS_TOPIC.name,
             DEADLINES_TOPIC.name,
+            CONTACT_KEYS_TOPIC.name,  # to open the contacts it tells
         ),
         writes=(NOTIFICATIONS_TOPIC.name, dead_letter_topic("notify")),
     ),
@@ -207,11 +210,14 @@ def agency_grants(agency_id: str) -> list[Grant]:
 
 def operator_grants() -> list[Grant]:
     """Operators read every topic (``phananh watch``, ``phananh dlq list``) without a
-    consumer group and publish routing rules. They cannot write reports or updates, create
-    or delete topics, nor change ACLs: replaying a dead letter is done as ``admin``."""
+    consumer group, publish routing rules and destroy a forgotten citizen's contact keys
+    (``phananh forget``; they read the keys only wrapped, and cannot open them). They
+    cannot write reports or updates, create or delete topics, nor change ACLs: replaying a
+    dead letter is done as ``admin``."""
     return [
         _prefix(OPERATOR_PRINCIPAL, TOPIC_PREFIX, Operation.READ),
         _topic(OPERATOR_PRINCIPAL, RULES_TOPIC.name, Operation.WRITE),
+        _topic(OPERATOR_PRINCIPAL, CONTACT_KEYS_TOPIC.name, Operation.WRITE),
     ]
 
 

@@ -442,6 +442,63 @@ class RuleSetPublishedEvent(Event[RuleSetPublished]):
     type: Literal["vn.pakn.routing.ruleset.published"] = Field(description=_TYPE)
 
 
+# --- pakn.contact.keys.v1 (compacted) --------------------------------------------------
+
+
+class ContactKeyIssued(EventData):
+    """A key that opens one sealed contact, filed under the citizen it belongs to.
+
+    Intake seals each contact it keeps under a fresh key (crypto-shredding): the sealed
+    contact (``Reporter.contact_ciphertext``, ``ck1.<key_id>.<token>``) travels on topics
+    and stays in the trail and in notify's store, while its key lives only here, wrapped
+    under the contact master keys that intake and notify hold. Forgetting a citizen
+    replaces each of their keys by :class:`ContactKeyDestroyed`; compaction then erases the
+    key, and every copy of the contact becomes unreadable.
+    """
+
+    key_id: Identifier = Field(description="Id of the key; the record key.")
+    pseudonym: Identifier = Field(description="The citizen the key belongs to (pseudonym).")
+    tracking_code: TrackingCode | None = Field(
+        default=None, description="Tracking code of the report the contact came with."
+    )
+    wrapped_key: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The key, encrypted under the contact master keys (Fernet token).",
+    )
+    issued_at: UtcDatetime = Field(description="When intake made the key.")
+
+
+class ContactKeyIssuedEvent(Event[ContactKeyIssued]):
+    """Intake sealed a contact under a new key (intake → notify)."""
+
+    type: Literal["vn.pakn.contact.key.issued"] = Field(description=_TYPE)
+
+
+class ContactKeyDestroyed(EventData):
+    """A citizen's key is gone: every contact sealed under it stays unreadable for good.
+
+    It replaces the key's :class:`ContactKeyIssued` on the compacted topic (same record
+    key), so the broker's log cleaner removes the key itself; this record, which holds no
+    secret, stays as the proof of erasure.
+    """
+
+    key_id: Identifier = Field(description="Id of the destroyed key; the record key.")
+    pseudonym: Identifier = Field(description="The citizen the key belonged to.")
+    request_id: Identifier = Field(description="The erasure request that destroyed it.")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Why, as the operator recorded it (e.g. the citizen's request)."
+    )
+    destroyed_by: Identifier = Field(description="Who ran the erasure (operator or tool).")
+    destroyed_at: UtcDatetime = Field(description="When the key was destroyed.")
+
+
+class ContactKeyDestroyedEvent(Event[ContactKeyDestroyed]):
+    """A contact key was destroyed on a citizen's request (operator → notify)."""
+
+    type: Literal["vn.pakn.contact.key.destroyed"] = Field(description=_TYPE)
+
+
 # --- pakn.report.status.v1 ------------------------------------------------------------
 
 

@@ -30,6 +30,10 @@ from phananh_contracts.events import (
     ChainHead,
     CitizenReplied,
     CitizenRepliedEvent,
+    ContactKeyDestroyed,
+    ContactKeyDestroyedEvent,
+    ContactKeyIssued,
+    ContactKeyIssuedEvent,
     DeadlineBreached,
     DeadlineBreachedEvent,
     DeadlineWarning,
@@ -486,6 +490,35 @@ RULESET_PUBLISHED = RuleSetPublishedEvent.new(
     time=_utc(1, 1, 0),
 )
 
+_KEY_ID = "ck-3f9c1e27b8d44c05a1b2c3d4e5f60718"
+
+CONTACT_KEY_ISSUED = ContactKeyIssuedEvent.new(
+    ContactKeyIssued(
+        key_id=_KEY_ID,
+        pseudonym=PSEUDONYM,
+        tracking_code=TRACKING_CODE,
+        wrapped_key="gAAAAABkEJ1xW3ZrYXBwZWQta2V5LWV4YW1wbGUtb25seS1ub3QtYS1yZWFsLWtleQ==",
+        issued_at=_utc(16, 8, 0),
+    ),
+    source="/services/intake",
+    id=_event_id("contact-key-issued"),
+    time=_utc(16, 8, 0),
+)
+
+CONTACT_KEY_DESTROYED = ContactKeyDestroyedEvent.new(
+    ContactKeyDestroyed(
+        key_id=_KEY_ID,
+        pseudonym=PSEUDONYM,
+        request_id="forget-2023-04-02-001",
+        reason="Công dân yêu cầu xoá dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP)",
+        destroyed_by="operator-ioc",
+        destroyed_at=_utc(2, 10, 0),
+    ),
+    source="/operators/operator-ioc",
+    id=_event_id("contact-key-destroyed"),
+    time=_utc(2, 10, 0),
+)
+
 ALL_EXAMPLES: tuple[Event[Any], ...] = (
     *GOLDEN_PATH,
     UPDATE_REFUSED,
@@ -496,6 +529,8 @@ ALL_EXAMPLES: tuple[Event[Any], ...] = (
     DEADLINE_BREACHED,
     REPORT_ESCALATED,
     NOTIFICATION_FAILED,
+    CONTACT_KEY_ISSUED,
+    CONTACT_KEY_DESTROYED,
 )
 
 INBOX_EXAMPLES: tuple[Event[Any], ...] = (TASK_ASSIGNED, TASK_WITHDRAWN)

@@ -90,3 +90,14 @@ class RuleSetKey(Key):
     model_config = ConfigDict(json_schema_extra={"examples": [{"scope": "routing"}]})
 
     scope: Identifier = Field(description="The configuration the rule set is for: 'routing'.")
+
+
+class ContactKeyKey(Key):
+    """Key of the compacted contact-keys topic: the key id; the newest record wins, so a
+    destroyed key's record replaces the key itself."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"key_id": "ck-3f9c1e27b8d44c05a1b2c3d4e5f60718"}]}
+    )
+
+    key_id: Identifier = Field(description="Id of the contact key.")

@@ -36,6 +36,7 @@ def _topic_facts(topic: Topic) -> dict[str, Any]:
         "cleanup_policy": topic.cleanup_policy,
         "retention_ms": topic.retention_ms,
         "max_message_bytes": topic.max_message_bytes,
+        **({"configs": dict(topic.configs)} if topic.configs else {}),
     }
 
 

@@ -24,6 +24,8 @@ from phananh_contracts.events import (
     AgencyUpdateRefusedEvent,
     AuditCheckpointEvent,
     CitizenRepliedEvent,
+    ContactKeyDestroyedEvent,
+    ContactKeyIssuedEvent,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
     NotificationFailedEvent,
@@ -36,7 +38,14 @@ from phananh_contracts.events import (
     ReportStatusChangedEvent,
     RuleSetPublishedEvent,
 )
-from phananh_contracts.keys import ChannelMessageKey, CheckpointKey, Key, ReportKey, RuleSetKey
+from phananh_contracts.keys import (
+    ChannelMessageKey,
+    CheckpointKey,
+    ContactKeyKey,
+    Key,
+    ReportKey,
+    RuleSetKey,
+)
 
 _DAY_MS = 24 * 60 * 60 * 1000
 _MIB = 1024 * 1024
@@ -58,6 +67,8 @@ class Topic:
     """Kafka ``retention.ms``: None for the broker default, -1 to keep forever."""
     max_message_bytes: int | None = None
     """Kafka ``max.message.bytes``: None for the broker default (1 MiB)."""
+    configs: tuple[tuple[str, str], ...] = ()
+    """Further Kafka topic configurations the topic is created with (name, value)."""
 
     def key_for(self, data: EventData) -> Key:
         """The record key of an event with this data: the key's fields, read from the data."""
@@ -177,6 +188,32 @@ RULES_TOPIC = Topic(
     events=(RuleSetPublishedEvent,),
     cleanup_policy="compact",
     retention_ms=-1,
+)
+CONTACT_KEY_ERASED_WITHIN_MS = _DAY_MS
+"""A destroyed contact key leaves the broker's disks within a day (``max.compaction.lag.ms``
+and ``segment.ms``), once the log cleaner has run."""
+
+CONTACT_KEYS_TOPIC = Topic(
+    name="pakn.contact.keys.v1",
+    partitions=6,
+    description=(
+        "The keys that open citizens' sealed contacts, one per sealed contact, wrapped under "
+        "the contact master keys (compacted: the newest record per key id is kept). "
+        "Forgetting a citizen writes a destroyed record over each of their keys; the log "
+        "cleaner then removes the key within a day, and every copy of the contact, on topics, "
+        "in the trail and in notify's store, is unreadable. Intake writes keys, notify reads "
+        "them, operators destroy them."
+    ),
+    key=ContactKeyKey,
+    events=(ContactKeyIssuedEvent, ContactKeyDestroyedEvent),
+    cleanup_policy="compact",
+    retention_ms=-1,
+    configs=(
+        ("max.compaction.lag.ms", str(CONTACT_KEY_ERASED_WITHIN_MS)),
+        ("segment.ms", str(CONTACT_KEY_ERASED_WITHIN_MS // 4)),
+        ("min.cleanable.dirty.ratio", "0.1"),
+        ("delete.retention.ms", str(_DAY_MS)),
+    ),
 )
 REPORT_STATUS_TOPIC = Topic(
     name="pakn.report.status.v1",
@@ -373,6 +410,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     NOTIFICATIONS_TOPIC,
     AUDIT_CHECKPOINTS_TOPIC,
     RULES_TOPIC,
+    CONTACT_KEYS_TOPIC,
     *DEAD_LETTER_TOPICS,
 )
 

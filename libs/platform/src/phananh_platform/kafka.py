@@ -301,6 +301,7 @@ def _topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
         configs["retention.ms"] = str(topic.retention_ms)
     if topic.max_message_bytes is not None:
         configs["max.message.bytes"] = str(topic.max_message_bytes)
+    configs.update(topic.configs)
     return configs
 
 

@@ -1,13 +1,22 @@
-"""Citizens' contacts on shared topics: sealed by intake, opened only by notify.
+"""Citizens' contacts on shared topics: sealed by intake, opened only by notify, forgettable.
 
-A contact (phone, email, name, the sender's id on its channel) never travels in clear:
-intake seals it with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) under the
-contact key, which only intake and notify hold. Everyone else sees the ciphertext and a
-*pseudonym*: a keyed hash of the contact that is the same for the same person across
-channels and reports (for figures and duplicate detection), and reveals nothing.
+A contact (phone, email, name, the sender's id on its channel) never travels in clear.
+Intake seals each contact it keeps under a **key of its own** (Fernet: AES-128-CBC +
+HMAC-SHA256, from ``cryptography``), and files that key under the citizen's pseudonym on
+the compacted topic ``pakn.contact.keys.v1``, wrapped under the *contact master keys*
+(``PHANANH_CONTACT_KEYS``) that only intake and notify hold. The sealed contact, the text
+``ck1.<key id>.<token>``, travels on topics and stays in the audit trail and in notify's
+store; the key lives only on that topic and in notify's key store.
 
-Key rotation: :class:`ContactSealer` accepts several keys; it seals with the first and
-opens with any (``MultiFernet``).
+Forgetting a citizen (``phananh forget``) destroys their keys: every copy of their contact
+becomes noise, everywhere, while the trail that holds the copies still verifies
+(crypto-shredding). Everyone else sees the sealed contact and a *pseudonym*: a keyed hash
+of the contact that is the same for the same person across channels and reports (for
+figures and duplicate detection), and reveals nothing.
+
+Key rotation: :class:`ContactSealer` accepts several master keys; it wraps with the first
+and unwraps with any (``MultiFernet``). Contacts sealed before keys were per contact (a
+bare Fernet token under a master key) still open, and cannot be forgotten one by one.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -26,6 +36,9 @@ EMERGENCY_NUMBERS = frozenset({"113", "114", "115"})
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+", re.UNICODE)
 _PHONE_MASK = "[số điện thoại]"
 _EMAIL_MASK = "[email]"
+KEYED_PREFIX = "ck1"
+"""How a contact sealed under its own key begins: ``ck1.<key id>.<Fernet token>``."""
+_KEY_ID = re.compile(r"ck-[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -41,21 +54,61 @@ class SealedContact:
     """The sender's id on its channel (Zalo user id, Facebook PSID), to answer there."""
 
 
+@dataclass(frozen=True)
+class ContactKey:
+    """The key one contact was sealed under, wrapped under the master keys."""
+
+    key_id: str
+    wrapped_key: str
+
+
+class ContactKeyUnknown(ValueError):
+    """The contact was sealed under a key the caller does not have (not yet, or destroyed)."""
+
+
+def key_id_of(ciphertext: str) -> str | None:
+    """The id of the key a sealed contact needs; None for one sealed under a master key."""
+    prefix, _, rest = ciphertext.partition(".")
+    if prefix != KEYED_PREFIX:
+        return None
+    key_id, dot, _ = rest.partition(".")
+    if not dot or not _KEY_ID.fullmatch(key_id):
+        raise ValueError("not a sealed contact: malformed key id")
+    return key_id
+
+
 class ContactSealer:
-    """Seals and opens contacts; a wrong or rotated-out key fails loudly."""
+    """Seals contacts under keys of their own and opens them; a wrong key fails loudly."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise ValueError("at least one contact key is needed")
-        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        self._master = MultiFernet([Fernet(key.encode()) for key in keys])
 
-    def seal(self, contact: SealedContact) -> str:
+    def seal(self, contact: SealedContact) -> tuple[str, ContactKey]:
+        """The sealed contact and the new key it needs (to file on the contact-keys topic)."""
+        key = Fernet.generate_key()
+        key_id = f"ck-{secrets.token_hex(16)}"
         payload = json.dumps(asdict(contact), ensure_ascii=False, sort_keys=True)
-        return self._fernet.encrypt(payload.encode()).decode()
+        token = Fernet(key).encrypt(payload.encode()).decode()
+        wrapped = self._master.encrypt(key).decode()
+        return f"{KEYED_PREFIX}.{key_id}.{token}", ContactKey(key_id, wrapped)
 
-    def open(self, ciphertext: str) -> SealedContact:
+    def open(self, ciphertext: str, key: ContactKey | None = None) -> SealedContact:
+        """The contact; ``key``: the one it was sealed under (:func:`key_id_of` names it).
+
+        ValueError when it cannot be opened: :class:`ContactKeyUnknown` when its key is not
+        given, a plain ValueError for a wrong key or damaged text.
+        """
+        key_id = key_id_of(ciphertext)
         try:
-            payload = self._fernet.decrypt(ciphertext.encode())
+            if key_id is None:
+                payload = self._master.decrypt(ciphertext.encode())
+            elif key is None or key.key_id != key_id:
+                raise ContactKeyUnknown(f"the key {key_id} of this contact is not known")
+            else:
+                fernet = Fernet(self._master.decrypt(key.wrapped_key.encode()))
+                payload = fernet.decrypt(ciphertext.split(".", 2)[2].encode())
         except InvalidToken:
             raise ValueError("the contact cannot be opened with the configured keys") from None
         return SealedContact(**json.loads(payload))

@@ -13,6 +13,7 @@ from typing import Any
 from phananh_contracts import (
     CHANNEL_RAW_TOPIC,
     CITIZEN_REPLIES_TOPIC,
+    CONTACT_KEYS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
 )
@@ -126,13 +127,18 @@ def create_app(settings: Settings) -> ServiceApp:
     keys = Keys(
         tracking_secret=settings.tracking_secret.get_secret_value().encode(),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
-        seal=sealer.seal,
     )
     metrics = IntakeMetrics(service.registry)
-    normalizer = Normalizer(config, keys, store, producer, metrics)
+    normalizer = Normalizer(config, keys, sealer, store, producer, metrics)
     subscribe(service, normalizer, ReadModel(store))
 
-    published = (CHANNEL_RAW_TOPIC, REPORTS_TOPIC, REPORTS_REJECTED_TOPIC, CITIZEN_REPLIES_TOPIC)
+    published = (
+        CHANNEL_RAW_TOPIC,
+        REPORTS_TOPIC,
+        REPORTS_REJECTED_TOPIC,
+        CITIZEN_REPLIES_TOPIC,
+        CONTACT_KEYS_TOPIC,
+    )
     service.publishes += [topic.name for topic in published]
     limiter = rate_limiter(settings, database, metrics)
     service.on_startup += [store.ensure_indexes, limiter.store.ensure_indexes, producer.start]

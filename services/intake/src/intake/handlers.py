@@ -12,7 +12,9 @@ The normalizer takes a whole fetched batch: it parses it, reads what the store k
 its messages and codes (one ``_id $in`` each), decides in order, reads the near-duplicate
 buckets of the new reports' wards (one ``_id $in``) and links duplicates, then
 
-1. **publishes** every outcome at once (acknowledgements awaited together),
+1. **publishes** the keys of the contacts it sealed (``pakn.contact.keys.v1``,
+   :mod:`intake.adapters.keys`), then every outcome at once (acknowledgements awaited
+   together each time: no event names a key that is not on Kafka),
 2. **stores** reports, rejections, codes and buckets (one bulk write per collection),
 3. **remembers** the messages as handled (one insert),
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from phananh_contracts import (
@@ -38,9 +40,11 @@ from phananh_contracts import (
     ReportStatusChangedEvent,
 )
 from phananh_platform.kafka import RecordProducer
+from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp
 from phananh_platform.subscribers import Delivery
 
+from intake.adapters.keys import KeyFiling
 from intake.adapters.store import IntakeStore
 from intake.config import CityConfig
 from intake.domain.batch import (
@@ -84,6 +88,7 @@ class Normalizer:
 
     config: CityConfig
     keys: Keys
+    sealer: ContactSealer
     store: IntakeStore
     producer: RecordProducer
     metrics: IntakeMetrics
@@ -93,13 +98,17 @@ class Normalizer:
         """Raw channel messages -> canonical reports, replies and rejections."""
         parsed = parse_batch((Arrival(d.event.id, d.event.data) for d in batch), self.config)
         known = await self.store.known(*lookups(parsed))
-        outcomes = decide(parsed, known, config=self.config, keys=self.keys, now=self.clock())
+        now = self.clock()
+        filing = KeyFiling(self.sealer, now)
+        keys = replace(self.keys, seal=filing.seal)
+        outcomes = decide(parsed, known, config=self.config, keys=keys, now=now)
         buckets = await self.store.buckets(candidate_buckets(outcomes, self.config))
         linked = link_duplicates(
             outcomes, buckets, self.config, bucket_limit=self.store.bucket_limit
         )
         decided = [outcome for outcome in linked.outcomes if not isinstance(outcome, Skipped)]
         if decided:
+            await self.producer.publish_all(filing.records())
             await self.producer.publish_all([outcome.event().to_kafka() for outcome in decided])
             await self.store.save(
                 reports=[o.new.report for o in decided if isinstance(o, Accepted)],

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from intake.adapters.keys import KeyFiling
 from intake.config import load_city_config
 from intake.domain.batch import (
     Accepted,
@@ -36,12 +37,12 @@ from phananh_platform.privacy import ContactSealer, new_contact_key, pseudonym
 pytestmark = pytest.mark.unit
 
 CONFIG = load_city_config(Path(__file__).resolve().parents[4] / "config/son-la/city.yaml")
+NOW = datetime(2023, 3, 14, 2, 0, tzinfo=UTC)
 KEYS = Keys(
     tracking_secret=b"t" * 32,
     pseudonym_key=b"p" * 32,
-    seal=ContactSealer([new_contact_key()]).seal,
+    seal=KeyFiling(ContactSealer([new_contact_key()]), NOW).seal,
 )
-NOW = datetime(2023, 3, 14, 2, 0, tzinfo=UTC)
 MARKET = "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, tổ 8, phường Chiềng Sinh"
 LAMP = "Đèn đường hỏng cả tuần ở đường Tô Hiệu, phường Tô Hiệu, buổi tối rất tối"
 

@@ -6,18 +6,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from intake.adapters.keys import KeyFiling
 from intake.config import load_city_config
 from intake.domain.model import ChannelMessage, Contact
 from intake.domain.normalize import Keys, NewReport, Rejection, interpret, rating_in, reply_hint
 from phananh_contracts import Channel, GeoPoint, RejectionReason
-from phananh_platform.privacy import ContactSealer, new_contact_key
+from phananh_platform.privacy import ContactKey, ContactSealer, key_id_of, new_contact_key
 
 pytestmark = pytest.mark.unit
 
 CONFIG = load_city_config(Path(__file__).resolve().parents[4] / "config/son-la/city.yaml")
 SEALER = ContactSealer([new_contact_key()])
-KEYS = Keys(tracking_secret=b"t" * 32, pseudonym_key=b"p" * 32, seal=SEALER.seal)
 NOW = datetime(2023, 3, 14, 2, 0, tzinfo=UTC)
+FILING = KeyFiling(SEALER, NOW)
+KEYS = Keys(tracking_secret=b"t" * 32, pseudonym_key=b"p" * 32, seal=FILING.seal)
 SEED = "Hộ gia đình bán thịt lợn, cá tươi ngoài hành lang chợ Noong Đúc, gây mất vệ sinh"
 
 
@@ -56,7 +58,11 @@ def test_a_contact_is_sealed_and_masked_in_the_kept_original() -> None:
         )
     )
     reporter = new.report.reporter
-    assert SEALER.open(reporter.contact_ciphertext or "").phone == "+84912345678"
+    sealed = reporter.contact_ciphertext or ""
+    (filed,) = [key for key in FILING.issued if key.key_id == key_id_of(sealed)]
+    assert filed.pseudonym == reporter.pseudonym
+    assert filed.tracking_code == new.report.tracking_code
+    assert SEALER.open(sealed, ContactKey(filed.key_id, filed.wrapped_key)).phone == "+84912345678"
     assert "0912" not in (new.report.original_text or "")
     assert "[số điện thoại]" in new.report.text
 

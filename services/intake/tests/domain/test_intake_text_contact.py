@@ -72,11 +72,11 @@ def test_contacts_are_masked_in_free_text_but_emergency_numbers_stay() -> None:
 def test_sealed_contacts_open_only_with_the_key_and_survive_rotation() -> None:
     old, new = new_contact_key(), new_contact_key()
     contact = SealedContact(channel="zalo", phone="+84912345678", name="Lò Văn Hùng")
-    ciphertext = ContactSealer([old]).seal(contact)
+    ciphertext, key = ContactSealer([old]).seal(contact)
     assert "0912345678" not in ciphertext and "Hùng" not in ciphertext
-    assert ContactSealer([new, old]).open(ciphertext) == contact
+    assert ContactSealer([new, old]).open(ciphertext, key) == contact
     with pytest.raises(ValueError, match="cannot be opened"):
-        ContactSealer([new]).open(ciphertext)
+        ContactSealer([new]).open(ciphertext, key)
 
 
 def test_pseudonyms_are_stable_and_keyed() -> None:

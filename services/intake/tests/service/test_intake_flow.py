@@ -35,12 +35,13 @@ from phananh_contracts import (
     dead_letter_topic,
 )
 from phananh_platform.kafka import RecordProducer, ensure_topics
-from phananh_platform.privacy import ContactSealer, new_contact_key
+from phananh_platform.privacy import new_contact_key
 from phananh_platform.runtime import ServiceApp
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 
 from tests.support.kafka import TopicWatcher
+from tests.support.privacy import open_contact
 from tests.support.vietnamese import to_cp1258
 
 pytestmark = pytest.mark.integration
@@ -138,7 +139,9 @@ async def test_golden_path_report_from_the_app_becomes_a_canonical_report(
     assert not report.needs_triage
     assert report.attachments[0].url == "https://media.sonla.example/u/8841/cho.jpg"
     assert report.reporter.anonymous is False
-    opened = ContactSealer([intake.contact_key]).open(report.reporter.contact_ciphertext)
+    opened = await open_contact(
+        intake.kafka, intake.contact_key, report.reporter.contact_ciphertext
+    )
     assert (opened.phone, opened.name) == ("+84912345678", "Lò Văn Minh")
     wire = event.to_kafka().value.decode()
     assert "0912" not in wire and "912345678" not in wire and "Lò Văn Minh" not in wire
@@ -232,8 +235,8 @@ async def test_a_signed_zalo_message_and_a_facebook_batch_become_reports(
         key=lambda report: report.channel_message_id,
     )
     assert {report.channel_message_id for report in facebook} == set(mids)
-    opened = ContactSealer([intake.contact_key]).open(
-        by_channel["zalo"].reporter.contact_ciphertext
+    opened = await open_contact(
+        intake.kafka, intake.contact_key, by_channel["zalo"].reporter.contact_ciphertext
     )
     assert opened.channel_user_ref == "246845883529197922"
 
@@ -311,7 +314,9 @@ async def test_the_city_portal_s_web_form_becomes_a_report(
     report = event.data
     assert (report.channel.value, report.place.ward_name) == ("web", "Chiềng An")
     assert report.category == "environmental_sanitation"
-    opened = ContactSealer([intake.contact_key]).open(report.reporter.contact_ciphertext)
+    opened = await open_contact(
+        intake.kafka, intake.contact_key, report.reporter.contact_ciphertext
+    )
     assert (opened.phone, opened.name) == ("+84912345678", "Lò Văn Minh")
 
 

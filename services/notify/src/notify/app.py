@@ -16,6 +16,7 @@ from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 
 from notify.adapters.courier import Courier
+from notify.adapters.keys import ContactKeyStore
 from notify.adapters.providers import HttpClient, build_providers
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
 from notify.adapters.templates import TemplateBook
@@ -47,18 +48,23 @@ def create_app(settings: Settings) -> ServiceApp:
     providers, without_secret = build_providers(config, settings.notify_provider_secrets, http)
     producer = RecordProducer(settings.kafka, client_id="phananh-notify-events")
     metrics = NotifyMetrics(service.registry)
+    keys = ContactKeyStore(database)
     courier = Courier(
         config=config,
         templates=templates,
         providers=providers,
         sealer=ContactSealer([key.get_secret_value() for key in settings.contact_keys]),
+        keys=keys,
         log=NotificationLog(database),
         producer=producer,
         metrics=metrics,
         concurrency=settings.notify_send_concurrency,
+        key_wait_s=settings.notify_contact_key_wait_s,
     )
     opt_outs = OptOuts(database)
-    subscribe(service, NotifyHandlers(config, ReportBook(database), opt_outs, courier, metrics))
+    subscribe(
+        service, NotifyHandlers(config, ReportBook(database), opt_outs, courier, metrics, keys)
+    )
 
     async def close_http() -> None:
         await http.close()

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from phananh_contracts import (
     ASSIGNMENTS_TOPIC,
     CITIZEN_REPLIES_TOPIC,
+    CONTACT_KEYS_TOPIC,
     DEADLINES_TOPIC,
     REPORT_STATUS_TOPIC,
     REPORTS_REJECTED_TOPIC,
     REPORTS_TOPIC,
     CitizenRepliedEvent,
+    ContactKeyDestroyedEvent,
+    ContactKeyIssuedEvent,
     ReportReceivedEvent,
     ReportRejectedEvent,
 )
@@ -33,6 +36,7 @@ from phananh_platform.runtime import ServiceApp
 from phananh_platform.subscribers import Batch
 
 from notify.adapters.courier import Courier
+from notify.adapters.keys import ContactKeyStore
 from notify.adapters.store import OptOuts, ReportBook
 from notify.config import NotifyConfig
 from notify.domain.notices import reply_intent
@@ -71,6 +75,9 @@ def subscribe(service: ServiceApp, handlers: NotifyHandlers) -> None:
         (DEADLINES_TOPIC, "notify-deadlines"),
     ):
         service.subscribe(topic, group_id=group, handle=handlers.report_events)
+    service.subscribe(
+        CONTACT_KEYS_TOPIC, group_id="notify-contact-keys", handle=handlers.contact_keys
+    )
 
 
 @dataclass
@@ -80,6 +87,7 @@ class NotifyHandlers:
     opt_outs: OptOuts
     courier: Courier
     metrics: NotifyMetrics
+    keys: ContactKeyStore
 
     async def reports_received(self, batch: Batch[ReportReceivedEvent]) -> None:
         """The receipt to the reporter; a duplicate's reporter joins the original's
@@ -143,6 +151,16 @@ class NotifyHandlers:
         for change in result.changes:
             logger.info("citizen %s", change.intent.replace("_", " "))
         await self._tell(result.telling, result.silenced)
+
+    async def contact_keys(
+        self, batch: Batch[ContactKeyIssuedEvent | ContactKeyDestroyedEvent]
+    ) -> None:
+        """Keys intake filed are kept; a destroyed key is deleted for good (its citizen
+        was forgotten): what was sealed under it is never sent again."""
+        await self.keys.file([delivery.event.data for delivery in batch])
+        for delivery in batch:
+            if isinstance(delivery.event, ContactKeyDestroyedEvent):
+                self.metrics.keys_destroyed.inc()
 
     async def _tell(self, telling: Telling, opted_out: Collection[str] | None = None) -> None:
         for reason in telling.skipped:

@@ -49,3 +49,9 @@ class NotifyMetrics:
             "Notifications asked for again after they were decided: nothing was sent twice.",
             registry=self.registry,
         )
+        self.keys_destroyed = Counter(
+            "pakn_notify_contact_keys_destroyed_total",
+            "Contact keys destroyed because their citizen was forgotten (deleted from "
+            "notify's store).",
+            registry=self.registry,
+        )

@@ -7,7 +7,9 @@
 * ``PHANANH_NOTIFY_PROVIDER_SECRETS``  JSON object provider id -> token or password, e.g.
   ``{"zalo-oa": "…", "sms": "…", "smtp": "…"}``. A provider that needs one and has none is
   disabled at start, with a warning; a placeholder is refused;
-* ``PHANANH_NOTIFY_SEND_CONCURRENCY``  provider calls in flight at once (default 32).
+* ``PHANANH_NOTIFY_SEND_CONCURRENCY``  provider calls in flight at once (default 32);
+* ``PHANANH_NOTIFY_CONTACT_KEY_WAIT_S`` how long a notification waits for its contact's key
+  to arrive on ``pakn.contact.keys.v1`` before it fails (default 300).
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ class Settings(ServiceSettings):
         ge=1,
         le=256,
         description="Provider calls in flight at once while a batch is delivered.",
+    )
+
+    notify_contact_key_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "Seconds a notification waits for its contact's key (filed by intake on "
+            "pakn.contact.keys.v1) before it fails with contact_key_missing."
+        ),
     )
 
     @field_validator("contact_keys")

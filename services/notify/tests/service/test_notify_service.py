@@ -42,20 +42,21 @@ from phananh_contracts.examples import (
 )
 from phananh_contracts.values import RejectionReason
 from phananh_platform.kafka import ensure_topics
-from phananh_platform.privacy import ContactSealer, SealedContact
+from phananh_platform.privacy import SealedContact
 from phananh_platform.runtime import ServiceApp
 from phananh_platform.settings import KafkaSettings, MongoSettings
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from tests.support.kafka import TopicWatcher, publish_events
+from tests.support.notify import FilingSealer
 from tests.support.providers import MailServer, ProviderServer, Reply, refused_url
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
 KEY = Fernet.generate_key().decode()
-SEALER = ContactSealer([KEY])
+SEALER = FilingSealer(KEY)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -64,10 +65,9 @@ def tracking_code() -> str:
 
 
 def reporter_with(contact: SealedContact) -> Reporter:
+    pseudonym = f"ctz-{secrets.token_hex(12)}"
     return Reporter(
-        anonymous=False,
-        pseudonym=f"ctz-{secrets.token_hex(12)}",
-        contact_ciphertext=SEALER.seal(contact),
+        anonymous=False, pseudonym=pseudonym, contact_ciphertext=SEALER.seal(contact, pseudonym)
     )
 
 
@@ -175,7 +175,9 @@ async def notify(
 
 
 async def publish(kafka: KafkaSettings, *events: Event[Any]) -> None:
-    await publish_events(kafka, *events, client_id="it-notify-source")
+    """The events, after the keys of the contacts sealed so far (as intake files them)."""
+    keys = SEALER.key_events()
+    await publish_events(kafka, *keys, *events, client_id="it-notify-source")
 
 
 def about(*reports: ReportReceivedEvent | str) -> Callable[[Event[Any]], bool]:

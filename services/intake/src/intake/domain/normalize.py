@@ -59,13 +59,22 @@ _RATING_OUT_OF_FIVE = re.compile(r"(?<![0-9])([1-5])\s*/\s*5(?![0-9])")
 _RATING_WORDS = re.compile(r"\b(?:danh gia|cham|rating)\s*([1-5])\b|\b([1-5])\s*(?:sao|diem)\b")
 
 
+Seal = Callable[[SealedContact, str, str | None], str]
+"""Seals a contact of (pseudonym, tracking code) under a key of its own and files the key;
+returns the sealed contact (``phananh_platform.privacy``)."""
+
+
+def _no_sealer(contact: SealedContact, pseudonym: str, tracking_code: str | None) -> str:
+    raise RuntimeError("no contact sealer: the handler gives one per batch (it files the keys)")
+
+
 @dataclass(frozen=True)
 class Keys:
     """Secrets the normalizer uses, passed in so the functions stay pure."""
 
     tracking_secret: bytes
     pseudonym_key: bytes
-    seal: Callable[[SealedContact], str]
+    seal: Seal = _no_sealer
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,12 @@ def sender_identity(message: ChannelMessage) -> str | None:
     return _sender(message)[1]
 
 
-def reporter_for(message: ChannelMessage, keys: Keys) -> Reporter:
-    """The pseudonymous reporter; the contact is sealed for notify, or dropped if asked."""
+def reporter_for(message: ChannelMessage, keys: Keys, tracking_code: str | None = None) -> Reporter:
+    """The pseudonymous reporter; the contact is sealed for notify, or dropped if asked.
+
+    ``tracking_code``: of the report the message makes or answers; filed with the contact's
+    key, so that a citizen can be forgotten by their tracking code.
+    """
     contact, identity = _sender(message)
     if message.collaborator_id and identity:
         return Reporter(anonymous=False, pseudonym=pseudonym(keys.pseudonym_key, identity))
@@ -154,10 +167,9 @@ def reporter_for(message: ChannelMessage, keys: Keys) -> Reporter:
         name=contact.name,
         channel_user_ref=contact.channel_user_ref,
     )
+    name = pseudonym(keys.pseudonym_key, identity)
     return Reporter(
-        anonymous=False,
-        pseudonym=pseudonym(keys.pseudonym_key, identity),
-        contact_ciphertext=keys.seal(sealed),
+        anonymous=False, pseudonym=name, contact_ciphertext=keys.seal(sealed, name, tracking_code)
     )
 
 
@@ -176,7 +188,7 @@ def as_reply(
         received_at=message.received_at,
         text=text,
         rating=rating_in(text),
-        reporter=reporter_for(message, keys),
+        reporter=reporter_for(message, keys, target_code),
     )
 
 
@@ -204,7 +216,7 @@ def interpret(
                 detail=detail,
                 rejected_at=message.received_at,  # the same on every redelivery
                 tracking_code=code,
-                reporter=reporter_for(message, keys),
+                reporter=reporter_for(message, keys, code),
                 citizen_notice=notice,
                 original_excerpt=original[:2000] or None,
             )
@@ -267,7 +279,7 @@ def interpret(
         category_confidence=None if chosen_by_citizen else classification.confidence,
         place=place.place,
         priority=signals.priority,
-        reporter=reporter_for(message, keys),
+        reporter=reporter_for(message, keys, code),
         attachments=message.attachments[:20],
         collaborator_id=message.collaborator_id,
         needs_triage=bool(triage),

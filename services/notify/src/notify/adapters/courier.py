@@ -5,8 +5,13 @@
    already decided is not sent again (its outcome event is published if it was not yet);
    one whose delivery is held by another instance makes the batch come back later.
    A citizen who opted out is recorded ``skipped`` with the claim itself.
-2. **Open** each sealed contact in memory only and **plan** its providers (own channel,
-   then fallback); the claim counts the first attempt before it is made.
+2. **Open** each sealed contact in memory only, with its key (read for the whole batch
+   from notify's copy of the filed keys, :mod:`notify.adapters.keys`), and **plan** its
+   providers (own channel, then fallback); the claim counts the first attempt before it
+   is made. A contact whose key was destroyed (the citizen was forgotten) is sent
+   nothing: the notification fails, ``contact_forgotten``. One whose key has not arrived
+   yet (the keys travel on their own topic) is left out of the batch, which comes back
+   later, for at most ``key_wait_s``; then it fails, ``contact_key_missing``.
 3. **Send** concurrently, at most ``concurrency`` provider calls at a time; one citizen's
    messages go one after the other, in the batch's order. Transient failures are retried
    with exponential backoff and jitter (each retry counted before it is made), permanent
@@ -26,15 +31,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from phananh_contracts import CLOUDEVENTS_CONTENT_TYPE, KafkaRecord
+from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.kafka import RecordProducer
-from phananh_platform.privacy import ContactSealer, SealedContact
+from phananh_platform.privacy import ContactKey, ContactSealer, SealedContact, key_id_of
 
+from notify.adapters.keys import ContactKeyStore, Destroyed, KeyState
 from notify.adapters.providers import OutgoingMessage, Provider
 from notify.adapters.store import ClaimHeld, Decision, NewClaim, NotificationLog
 from notify.adapters.templates import TemplateBook
@@ -68,11 +76,33 @@ UNREADABLE = Undelivered(
 )
 
 
+FORGOTTEN = Undelivered(
+    NO_PROVIDER,
+    0,
+    "the citizen was forgotten: the key of their contact is destroyed",
+    permanent=True,
+    code="contact_forgotten",
+)
+KEY_MISSING = Undelivered(
+    NO_PROVIDER,
+    0,
+    "the key of the sealed contact never arrived on the contact-keys topic",
+    permanent=True,
+    code="contact_key_missing",
+)
+
+
+class KeyPending(ConcurrentChange):
+    """A contact's key has not reached notify yet: the batch comes back later (transient)."""
+
+
 @dataclass(frozen=True)
 class _Planned:
     notification: Notification
     contact: SealedContact | None
     plan: tuple[str, ...]
+    undeliverable: Undelivered = UNREADABLE
+    """Why nothing is sent when ``contact`` is None."""
 
 
 @dataclass
@@ -81,10 +111,13 @@ class Courier:
     templates: TemplateBook
     providers: Mapping[str, Provider]
     sealer: ContactSealer
+    keys: ContactKeyStore
     log: NotificationLog
     producer: RecordProducer
     metrics: NotifyMetrics
     concurrency: int = 32
+    key_wait_s: float = 300.0
+    """How long a notification waits for its contact's key before it fails."""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -97,6 +130,8 @@ class Courier:
         self._own_channel = {
             channel.value: provider for channel, provider in self.config.own_channel.items()
         }
+        self._waiting_since: dict[str, float] = {}
+        """Key id -> when a notification first waited for it (monotonic seconds)."""
 
     async def deliver_all(
         self, notifications: Sequence[Notification], silenced: Collection[str] = ()
@@ -105,14 +140,23 @@ class Courier:
 
         ``silenced``: ids of notifications whose citizen opted out (recorded skipped).
         Raises :class:`ClaimHeld` (transient) after the rest is done when another delivery
-        holds one of them: the batch comes back later.
+        holds one of them, :class:`KeyPending` when a contact's key has not arrived yet:
+        the batch comes back later.
         """
         unique: dict[str, Notification] = {}
         for notification in notifications:
             unique.setdefault(notification.id, notification)
         if not unique:
             return
-        planned = {nid: self._plan(item) for nid, item in unique.items()}
+        states = await self.keys.keys(
+            key_id for item in unique.values() if (key_id := _key_id(item)) is not None
+        )
+        waiting = [nid for nid, item in unique.items() if self._waits(item, states)]
+        for nid in waiting:
+            del unique[nid]
+        if not unique:
+            raise KeyPending(f"{len(waiting)} contact key(s) not here yet")
+        planned = {nid: self._plan(item, states) for nid, item in unique.items()}
         now = self.clock()
         claims = await self.log.claim_all(
             [
@@ -161,6 +205,20 @@ class Courier:
             raise ClaimHeld(
                 f"{len(held)} notification(s) being delivered elsewhere, e.g. {held[0]}"
             )
+        if waiting:
+            raise KeyPending(f"{len(waiting)} contact key(s) not here yet")
+
+    def _waits(self, notification: Notification, states: Mapping[str, KeyState]) -> bool:
+        """True while the notification's contact key is unknown and may still arrive."""
+        key_id = _key_id(notification)
+        if key_id is None or key_id in states:
+            self._waiting_since.pop(key_id or "", None)
+            return False
+        since = self._waiting_since.setdefault(key_id, time.monotonic())
+        if time.monotonic() - since < self.key_wait_s:
+            return True
+        self._waiting_since.pop(key_id, None)
+        return False  # waited long enough: it fails, contact_key_missing
 
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.config.claim_lease_s)
@@ -178,9 +236,22 @@ class Courier:
             republished.append(done["_id"])
         logger.info("already %s, not sent again", done["state"], extra=context)
 
-    def _plan(self, notification: Notification) -> _Planned:
+    def _plan(self, notification: Notification, states: Mapping[str, KeyState]) -> _Planned:
+        sealed = notification.recipient.contact_ciphertext
+        key: ContactKey | None = None
         try:
-            contact = self.sealer.open(notification.recipient.contact_ciphertext)
+            key_id = key_id_of(sealed)
+        except ValueError:
+            return _Planned(notification, None, ())
+        if key_id is not None:
+            state = states.get(key_id)
+            if isinstance(state, Destroyed):
+                return _Planned(notification, None, (), FORGOTTEN)
+            if state is None:
+                return _Planned(notification, None, (), KEY_MISSING)
+            key = state
+        try:
+            contact = self.sealer.open(sealed, key)
         except ValueError:
             return _Planned(notification, None, ())
         facts = ContactFacts(
@@ -221,7 +292,7 @@ class Courier:
         self, item: _Planned, attempts_before: int, calls: asyncio.Semaphore, lease: _Lease
     ) -> Delivered | Undelivered:
         if item.contact is None:
-            return UNREADABLE
+            return item.undeliverable
         notification = item.notification
         notice = notification.notice
         context = message_context(notice, notification.recipient.tracking_code)
@@ -351,6 +422,13 @@ class _Lease:
             until = now + self.courier._lease()
             await self.courier.log.renew(self.pending, until=until)
             self.until = until
+
+
+def _key_id(notification: Notification) -> str | None:
+    try:
+        return key_id_of(notification.recipient.contact_ciphertext)
+    except ValueError:
+        return None  # damaged: found unreadable when planned
 
 
 def _facts(notification: Notification) -> dict[str, Any]:
