@@ -12,11 +12,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import importlib
+import json
 import re
 import shlex
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
@@ -267,15 +269,19 @@ def test_the_four_services_run_their_console_scripts() -> None:
         assert command(services()[name]) == expected
 
 
-def test_depends_on_targets_exist_and_conditions_hold() -> None:
-    all_services = services()
+def depends_on(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A service's dependencies as a mapping (compose also accepts a list of names)."""
+    found = svc.get("depends_on") or {}
+    if isinstance(found, list):
+        return {target: {"condition": "service_started"} for target in found}
+    return {target: spec or {} for target, spec in found.items()}
+
+
+def assert_dependencies_hold(all_services: dict[str, dict[str, Any]]) -> None:
     for name, svc in all_services.items():
-        depends_on = svc.get("depends_on") or {}
-        if isinstance(depends_on, list):
-            depends_on = {target: {"condition": "service_started"} for target in depends_on}
-        for target, spec in depends_on.items():
+        for target, spec in depends_on(svc).items():
             assert target in all_services, f"{name!r} depends on unknown service {target!r}"
-            condition = (spec or {}).get("condition", "service_started")
+            condition = spec.get("condition", "service_started")
             assert condition in DEPENDS_ON_CONDITIONS, f"{name!r}: unknown condition {condition}"
             dependency = all_services[target]
             if condition == "service_healthy":
@@ -288,6 +294,10 @@ def test_depends_on_targets_exist_and_conditions_hold() -> None:
                     f"{name!r} waits for {target!r} to complete, but it is restarted "
                     f"(restart: {dependency.get('restart')!r}) instead of running once"
                 )
+
+
+def test_depends_on_targets_exist_and_conditions_hold() -> None:
+    assert_dependencies_hold(services())
 
 
 def test_our_long_running_services_have_readiness_healthchecks() -> None:
@@ -576,3 +586,333 @@ def test_the_secured_overlay_sets_every_principals_password_and_the_acls() -> No
     assert {"KAFKA_ADMIN_PASSWORD", "KAFKA_BROKER_PASSWORD", "KAFKA_OPERATOR_PASSWORD"} <= required
     missing = required - env_example_keys()
     assert not missing, f".env.example lacks the overlay's variables: {sorted(missing)}"
+
+
+# --- the replica-set overlay (deploy/compose/mongo-replica-set.yml) --------------------------
+
+REPLICA_SET_OVERLAY = ROOT / "deploy" / "compose" / "mongo-replica-set.yml"
+MONGO_INIT_SCRIPT = ROOT / "deploy" / "compose" / "mongo-init.js"
+MONGO_ACCESS = ROOT / "deploy" / "compose" / "mongo-access.json"
+AUDIT_DOC = ROOT / "docs" / "audit.md"
+REQUIRED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
+# What audit's trail (its records, chains and signed checkpoints) may undergo, by any user.
+TRAIL_COLLECTIONS = {"audit_trail", "audit_chains", "audit_checkpoints"}
+TRAIL_ACTIONS = {"find", "insert", "createIndex"}  # createIndex changes no document
+# mongodb://user:${PASSWORD:?...}@host:port,host:port/?options
+SERVICE_URL = re.compile(
+    r"^mongodb://(?P<user>[^:@/]+):(?P<password>\$\{[^}]+\})@(?P<hosts>[^/]+)/\?(?P<query>.+)$"
+)
+
+
+@functools.cache
+def replica_set_overlay() -> dict[str, Any]:
+    data = yaml.safe_load(REPLICA_SET_OVERLAY.read_text(encoding="utf-8"))
+    assert isinstance(data, dict) and data.get("services"), "the overlay defines no services"
+    return data
+
+
+@functools.cache
+def mongo_access() -> dict[str, Any]:
+    data = json.loads(MONGO_ACCESS.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def volume_target(volume: Any) -> str:
+    return str(volume["target"]) if isinstance(volume, dict) else str(volume).split(":")[1]
+
+
+def merged_service(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """A service as compose merges an overlay's definition over the main file's: the
+    environment and depends_on key by key, volumes by their path in the container, any
+    other setting replaced."""
+    merged = {**base, **layer}
+    merged["environment"] = {**environment(base), **environment(layer)}
+    merged["depends_on"] = {**depends_on(base), **depends_on(layer)}
+    volumes = {
+        volume_target(v): v for v in [*(base.get("volumes") or []), *(layer.get("volumes") or [])]
+    }
+    merged["volumes"] = list(volumes.values())
+    return merged
+
+
+def replica_set_services() -> dict[str, dict[str, Any]]:
+    """Every service of `docker compose -f docker-compose.yml -f mongo-replica-set.yml`."""
+    layer = replica_set_overlay()["services"]
+    names = [*services(), *(name for name in layer if name not in services())]
+    return {name: merged_service(services().get(name, {}), layer.get(name, {})) for name in names}
+
+
+def option(words: list[str], flag: str) -> str | None:
+    """The value of a command-line option (`--flag value` or `--flag=value`)."""
+    for index, word in enumerate(words):
+        if word == flag and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith(f"{flag}="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def replica_set_members() -> dict[str, dict[str, Any]]:
+    """The services running a mongod."""
+    return {
+        name: svc for name, svc in replica_set_services().items() if command(svc)[:1] == ["mongod"]
+    }
+
+
+def named_mounts(svc: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """Container path -> (named volume, read-only) of a service's named-volume mounts."""
+    mounts: dict[str, tuple[str, bool]] = {}
+    for volume in svc.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "volume":
+                mounts[str(volume["target"])] = (
+                    str(volume["source"]),
+                    bool(volume.get("read_only")),
+                )
+            continue
+        parts = str(volume).split(":")
+        if len(parts) >= 2 and not parts[0].startswith((".", "/", "~")):
+            mounts[parts[1]] = (parts[0], len(parts) > 2 and "ro" in parts[2].split(","))
+    return mounts
+
+
+def read_only_bind_source(svc: dict[str, Any], container_path: str) -> Path:
+    """The repository file bind-mounted, read-only, at a container path of a service."""
+    for volume in svc.get("volumes") or []:
+        parts = str(volume).split(":")
+        if len(parts) >= 2 and parts[1] == container_path:
+            assert len(parts) > 2 and "ro" in parts[2].split(","), f"{volume} is writable"
+            return (ROOT / parts[0]).resolve()
+    raise AssertionError(f"nothing is bind-mounted at {container_path}")
+
+
+def own_database(service: str) -> str:
+    """The database a service uses while PHANANH_MONGODB__DATABASE is unset: `pakn_` and
+    the name its settings give it (phananh_platform.settings.ServiceSettings)."""
+    kind = importlib.import_module(f"{service}.settings").Settings
+    return f"pakn_{kind.service}"
+
+
+def access_user(name: str) -> dict[str, Any]:
+    users = [user for user in mongo_access()["users"] if user["user"] == name]
+    assert len(users) == 1, f"the access file defines {len(users)} users named {name!r}"
+    return users[0]
+
+
+def role_privileges(role: dict[str, Any]) -> dict[str, set[str]]:
+    """Collection -> the actions a role grants on it (its database's collections only)."""
+    granted: dict[str, set[str]] = {}
+    for privilege in role["privileges"]:
+        resource = privilege["resource"]
+        assert resource.get("db") == role["db"], f"{role['role']} reaches beyond {role['db']}"
+        assert resource.get("collection"), f"{role['role']} is granted a whole database"
+        granted.setdefault(resource["collection"], set()).update(privilege["actions"])
+    return granted
+
+
+def access_roles() -> dict[str, dict[str, Any]]:
+    return {role["role"]: role for role in mongo_access()["roles"]}
+
+
+def test_the_replica_set_overlay_names_only_services_of_the_main_file_or_its_own() -> None:
+    declared = set(compose().get("volumes") or {}) | set(replica_set_overlay().get("volumes") or {})
+    main_mongo_image = services()["mongo"]["image"]
+    for name, layer in replica_set_overlay()["services"].items():
+        svc = replica_set_services()[name]
+        if name not in services():
+            # A new service inherits nothing: it names its image (the main file's MongoDB).
+            assert layer.get("image") == main_mongo_image, (
+                f"{name!r} does not run {main_mongo_image}"
+            )
+        for volume, _ in named_mounts(svc).values():
+            assert volume in declared, f"{name!r} uses undeclared volume {volume!r}"
+        for host, target in bind_mounts(svc):
+            assert host.exists(), f"{name!r} mounts {host} at {target}, which does not exist"
+
+
+def test_every_member_runs_in_the_replica_set_with_the_shared_keyfile() -> None:
+    members = replica_set_members()
+    assert "mongo" in members, "the main file's mongo, which the services wait for, is no member"
+    assert len(members) >= 3 and len(members) % 2 == 1, (
+        f"{sorted(members)}: no majority survives a loss"
+    )
+    keyfiles = set()
+    for name, svc in members.items():
+        words = command(svc)
+        assert option(words, "--replSet") == "rs0", f"{name!r} is not started in replica set rs0"
+        keyfile = option(words, "--keyFile")
+        assert keyfile, f"{name!r} has no --keyFile: members would not authenticate each other"
+        directory = str(PurePosixPath(keyfile).parent)
+        assert directory in named_mounts(svc), f"{name!r} does not mount its keyfile's volume"
+        volume, read_only = named_mounts(svc)[directory]
+        assert read_only, f"{name!r} could change the keyfile"
+        keyfiles.add((keyfile, volume))
+        assert svc["image"] == services()["mongo"]["image"], f"{name!r} runs another MongoDB"
+    assert len(keyfiles) == 1, f"the members do not share one keyfile: {sorted(keyfiles)}"
+    ((keyfile, volume),) = keyfiles
+
+    # The one-shot job making it: writes that volume, gives it to mongod's uid with mode 400.
+    writers = {
+        name: svc
+        for name, svc in replica_set_services().items()
+        if any(v == volume and not ro for v, ro in named_mounts(svc).values())
+    }
+    assert len(writers) == 1, f"expected one job writing {volume!r}, found {sorted(writers)}"
+    ((writer_name, writer),) = writers.items()
+    assert is_one_shot(writer), f"{writer_name!r} is restarted instead of running once"
+    script = " ".join(command(writer))
+    assert PurePosixPath(keyfile).name in script
+    assert re.search(r"chmod 400\b", script), "the keyfile is not made mode 400"
+    assert re.search(r"chown (999|mongodb)(:(999|mongodb))?\b", script), "mongod cannot read it"
+    for name, svc in members.items():
+        assert depends_on(svc).get(writer_name, {}).get("condition") == (
+            "service_completed_successfully"
+        ), f"{name!r} may start before its keyfile exists"
+
+
+def test_only_the_member_the_set_is_initiated_from_creates_the_root_account() -> None:
+    with_root = [
+        name
+        for name, svc in replica_set_members().items()
+        if "MONGO_INITDB_ROOT_USERNAME" in environment(svc)
+    ]
+    # A member holding data (a root account) cannot be added to a new set by another.
+    assert with_root == ["mongo"], f"members creating a root account: {with_root}"
+    first = environment(replica_set_services()["mongo-init"])["MONGO_REPLICA_SET_MEMBERS"]
+    assert first.split(",")[0] == "mongo:27017"
+
+
+def test_mongo_init_initiates_the_set_of_the_members_then_applies_the_access_file() -> None:
+    init = replica_set_services()["mongo-init"]
+    env = environment(init)
+    assert is_one_shot(init), "mongo-init must run once per `up`, not be restarted"
+    words = command(init)
+    assert words[0] == "mongosh" and "--nodb" in words, words
+    assert read_only_bind_source(init, words[-1]) == MONGO_INIT_SCRIPT.resolve()
+    assert read_only_bind_source(init, env["MONGO_ACCESS_FILE"]) == MONGO_ACCESS.resolve()
+
+    members = replica_set_members()
+    assert env["MONGO_REPLICA_SET"] == "rs0"
+    hosts = env["MONGO_REPLICA_SET_MEMBERS"].split(",")
+    assert sorted(hosts) == sorted(f"{name}:27017" for name in members)
+    for name in members:
+        assert depends_on(init).get(name, {}).get("condition") == "service_healthy", (
+            f"mongo-init may run before {name!r} answers"
+        )
+    # Every variable the script reads is given to it.
+    script = MONGO_INIT_SCRIPT.read_text(encoding="utf-8")
+    read = set(re.findall(r"(?:setting|password)\(\"([A-Z0-9_]+)\"\)", script))
+    read |= {user["passwordEnv"] for user in mongo_access()["users"]}
+    assert read <= set(env), f"mongo-init is not given {sorted(read - set(env))}"
+
+
+def test_each_service_connects_to_the_replica_set_as_its_own_user() -> None:
+    members = sorted(f"{name}:27017" for name in replica_set_members())
+    seen_users: set[str] = set()
+    for name in SERVICE_COMMANDS:
+        svc = replica_set_services()[name]
+        env = environment(svc)
+        url = SERVICE_URL.match(env["PHANANH_MONGODB__URL"])
+        assert url, f"{name!r}: PHANANH_MONGODB__URL has no user and password from .env"
+        user = access_user(url["user"])
+        database = own_database(name)
+        assert "PHANANH_MONGODB__DATABASE" not in env, f"{name!r} uses another database"
+        assert user["db"] == database, (
+            f"{name!r} signs in as {user['user']}, a user of {user['db']}"
+        )
+        query = {key: values[-1] for key, values in parse_qs(url["query"]).items()}
+        assert query.get("authSource") == database, f"{name!r} looks for its user elsewhere"
+        assert query.get("replicaSet") == "rs0", f"{name!r} does not connect to the set"
+        assert sorted(url["hosts"].split(",")) == members, f"{name!r} knows other members"
+        assert query.get("w") == "majority"
+        assert env.get("PHANANH_MONGODB__WRITE_CONCERN", "majority") == "majority"
+        assert REQUIRED_VARIABLE.findall(url["password"]) == [user["passwordEnv"]]
+        assert depends_on(svc).get("mongo-init", {}).get("condition") == (
+            "service_completed_successfully"
+        ), f"{name!r} may start before its user exists"
+        seen_users.add(user["user"])
+    assert len(seen_users) == len(SERVICE_COMMANDS), "two services share a database user"
+
+
+def test_every_database_user_may_use_its_own_database_only() -> None:
+    roles = access_roles()
+    for user in mongo_access()["users"]:
+        for granted in user["roles"]:
+            assert granted["db"] == user["db"], f"{user['user']} has a role in {granted['db']}"
+            assert granted["role"] in roles or granted["role"] == "readWrite", (
+                f"{user['user']} has the built-in role {granted['role']}"
+            )
+    for name in set(SERVICE_COMMANDS) - {"audit"}:
+        user = access_user(f"phananh-{name}")
+        assert user["roles"] == [{"role": "readWrite", "db": own_database(name)}], user
+
+
+def test_the_audit_user_may_only_insert_and_find_on_the_trail() -> None:
+    roles = access_roles()
+    (granted,) = access_user("phananh-audit")["roles"]
+    audit = roles[granted["role"]]
+    assert audit["roles"] == [], "the audit role inherits other roles"
+    privileges = role_privileges(audit)
+    for collection in TRAIL_COLLECTIONS:
+        assert {"find", "insert"} <= privileges[collection] <= TRAIL_ACTIONS, (
+            f"the audit service may {sorted(privileges[collection])} on {collection}"
+        )
+    # Nobody the access file makes may update, delete or drop the trail.
+    for role in roles.values():
+        for collection, actions in role_privileges(role).items():
+            if collection in TRAIL_COLLECTIONS:
+                assert actions <= TRAIL_ACTIONS, (
+                    f"{role['role']} may {sorted(actions)} {collection}"
+                )
+    (verify,) = access_user("phananh-audit-verify")["roles"]
+    assert set().union(*role_privileges(roles[verify["role"]]).values()) == {"find"}
+
+
+def documented_roles() -> tuple[dict[str, dict[str, set[str]]], dict[str, str]]:
+    """The roles (collection -> actions) and users (-> role) docs/audit.md section 5 makes."""
+    text = AUDIT_DOC.read_text(encoding="utf-8")
+    section = text.split("## 5. ", 1)[1].split("\n### 5.1", 1)[0]
+    roles: dict[str, dict[str, set[str]]] = {}
+    for chunk in section.split("db.createRole(")[1:]:
+        name = re.search(r'role:\s*"(\w+)"', chunk)
+        assert name, chunk
+        privileges = roles.setdefault(name[1], {})
+        for collection, actions in re.findall(
+            r'collection:\s*"(\w+)"\},\s*actions:\s*\[([^\]]*)\]', chunk.split("db.create")[0]
+        ):
+            privileges.setdefault(collection, set()).update(re.findall(r'"(\w+)"', actions))
+    users = dict(re.findall(r'db\.createUser\(\{user:\s*"([\w-]+)".*?\{role:\s*"(\w+)"', section))
+    return roles, users
+
+
+def test_the_database_roles_are_those_docs_audit_md_gives() -> None:
+    roles, users = documented_roles()
+    assert "deploy/compose/mongo-replica-set.yml" in AUDIT_DOC.read_text(encoding="utf-8")
+    assert roles == {name: role_privileges(role) for name, role in access_roles().items()}
+    audit_users = {
+        u["user"]: u["roles"][0]["role"] for u in mongo_access()["users"] if u["db"] == "pakn_audit"
+    }
+    assert users == audit_users
+
+
+def test_every_database_password_comes_from_env_and_is_documented() -> None:
+    required = set(REQUIRED_VARIABLE.findall(REPLICA_SET_OVERLAY.read_text(encoding="utf-8")))
+    passwords = [user["passwordEnv"] for user in mongo_access()["users"]]
+    assert len(set(passwords)) == len(passwords), "two database users share a password"
+    assert set(passwords) | {"MONGO_ROOT_PASSWORD"} <= required
+    missing = required - env_example_keys()
+    assert not missing, f".env.example lacks the overlay's variables: {sorted(missing)}"
+    for name in replica_set_overlay()["services"]:
+        for key, value in environment(replica_set_services()[name]).items():
+            if re.search(r"PASSWORD|SECRET|TOKEN", key):
+                assert "${" in value, f"{name!r} hard-codes {key}"
+            credentials = re.search(r"://([^/@\s]*):([^@\s]*)@", value)
+            if credentials:
+                assert credentials.group(2).startswith("${"), (
+                    f"{name!r} hard-codes a password in {key}"
+                )
+
+
+def test_the_replica_set_overlay_depends_on_conditions_hold() -> None:
+    assert_dependencies_hold(replica_set_services())
