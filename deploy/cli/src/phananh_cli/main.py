@@ -14,6 +14,8 @@ phananh kafka acls [--dry-run]        make the cluster's ACLs what the plan says
 phananh kafka credentials --agency ID (or --service NAME, --operator)
                                       create or rotate a principal's password; prints
                                       what the agency (or service) needs to connect
+phananh forget --code SL-… | --phone … | --email … | --channel-user CH:ID | --pseudonym …
+               --reason "…"           erase a citizen's contact everywhere (its keys)
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from phananh_platform.settings import KafkaSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from phananh_cli import dlq, kafka_security
+from phananh_cli import dlq, forget, kafka_security
 from phananh_cli.stack import LocalStack, StackError
 
 
@@ -296,6 +298,64 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pseudonym_key() -> bytes | None:
+    """Intake's pseudonym key: ``PHANANH_PSEUDONYM_KEY``, else the local stack's."""
+    if value := os.environ.get("PHANANH_PSEUDONYM_KEY"):
+        return value.encode()
+    if os.environ.get("PHANANH_KAFKA__BOOTSTRAP_SERVERS"):
+        return None  # another cluster: the local stack's key would name someone else
+    return LocalStack().local_secrets()["PHANANH_PSEUDONYM_KEY"].encode()
+
+
+def _forget(args: argparse.Namespace) -> int:
+    users: list[tuple[str, str]] = []
+    for named in args.channel_user:
+        channel, colon, user = named.partition(":")
+        if not colon or not channel or not user:
+            print(f"phananh forget: --channel-user is CHANNEL:ID, not {named!r}", file=sys.stderr)
+            return 2
+        users.append((channel, user))
+    whom = forget.Whom(
+        tracking_codes=tuple(code.strip().upper() for code in args.code),
+        phones=tuple(args.phone),
+        emails=tuple(args.email),
+        channel_users=tuple(users),
+        pseudonyms=tuple(args.pseudonym),
+    )
+    try:
+        erasure = asyncio.run(
+            forget.forget(
+                _kafka_settings(),
+                whom,
+                pseudonym_key=_pseudonym_key(),
+                reason=args.reason,
+                operator=args.operator,
+                request_id=args.request_id,
+                dry_run=args.dry_run,
+            )
+        )
+    except (forget.ForgetError, LookupError) as error:
+        print(f"phananh forget: {error}", file=sys.stderr)
+        return 2
+    receipt = erasure.receipt() | {"dry_run": args.dry_run}
+    if args.json:
+        print(json.dumps(receipt, ensure_ascii=False))
+    else:
+        verb = "would destroy" if args.dry_run else "destroyed"
+        print(f"request {erasure.request_id}: {verb} {len(erasure.destroyed)} contact key(s)")
+        print(f"  citizens: {', '.join(sorted(erasure.citizens)) or 'none found'}")
+        if erasure.already_destroyed:
+            print(f"  {erasure.already_destroyed} key(s) were destroyed before")
+        if erasure.destroyed and not args.dry_run:
+            print(
+                "  notify deletes them now and sends these citizens nothing more; the brokers "
+                "erase them from disk within a day (log compaction)"
+            )
+    if not erasure.citizens:
+        return 1  # nobody found: nothing filed under that name
+    return 0
+
+
 def _topics_list(_: argparse.Namespace) -> int:
     for topic in ALL_TOPICS:
         print(f"{topic.name:<32} {topic.partitions:>3} partitions  {topic.description}")
@@ -385,6 +445,29 @@ def parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="print only that the password was set"
     )
     credentials.set_defaults(run=_kafka_credentials)
+
+    erase = commands.add_parser(
+        "forget",
+        help="erase a citizen's contact everywhere: destroy the keys it is sealed under",
+        description=forget.__doc__.split("\n\n")[1] if forget.__doc__ else None,
+    )
+    erase.add_argument("--code", action="append", default=[], help="a tracking code (repeat)")
+    erase.add_argument("--phone", action="append", default=[], help="a phone number (repeat)")
+    erase.add_argument("--email", action="append", default=[], help="an email address (repeat)")
+    erase.add_argument(
+        "--channel-user",
+        action="append",
+        default=[],
+        metavar="CHANNEL:ID",
+        help="the citizen's user id on a channel, e.g. zalo:2468… (repeat)",
+    )
+    erase.add_argument("--pseudonym", action="append", default=[], help="ctz-… (repeat)")
+    erase.add_argument("--reason", required=True, help="why, e.g. the request's reference")
+    erase.add_argument("--operator", default=os.environ.get("USER", "operator"), help="who")
+    erase.add_argument("--request-id", help="the erasure request's id (default: a new one)")
+    erase.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
+    erase.add_argument("--json", action="store_true", help="print the receipt as JSON")
+    erase.set_defaults(run=_forget)
     return root
 
 

@@ -281,7 +281,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
                 name=topic.name,
                 num_partitions=topic.partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs=_topic_configs(topic, settings),
+                topic_configs=topic_configs(topic, settings),
             )
             for topic in missing
         ]
@@ -292,7 +292,8 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
         await admin.close()
 
 
-def _topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
+def topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
+    """The configuration a topic is created with (cleanup, retention, replicas …)."""
     configs: dict[str, str] = {
         "cleanup.policy": topic.cleanup_policy,
         "min.insync.replicas": str(settings.min_insync_replicas),

@@ -114,6 +114,48 @@ class ContactSealer:
         return SealedContact(**json.loads(payload))
 
 
+def normalize_phone(raw: str, region: str = "VN") -> str | None:
+    """E.164 form of a Vietnamese (or international) number, or None if it is not one."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str | None:
+    """Trimmed address with a lowercase domain, or None if it is not an address."""
+    candidate = raw.strip().strip("<>").strip()
+    if _EMAIL.fullmatch(candidate) is None:
+        return None
+    local, _, domain = candidate.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def citizen_identity(
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    channel: str | None = None,
+    channel_user_ref: str | None = None,
+) -> str | None:
+    """The string a citizen's pseudonym is derived from: the phone (E.164), else the email
+    (lowercase), else ``<channel>:<user id on the channel>``; None with none of them.
+
+    The same phone number gives the same pseudonym on every channel. Give the values
+    normalized (:func:`normalize_phone`, :func:`normalize_email`).
+    """
+    if phone:
+        return f"phone:{phone}"
+    if email:
+        return f"email:{email.lower()}"
+    if channel and channel_user_ref:
+        return f"{channel}:{channel_user_ref}"
+    return None
+
+
 def pseudonym(key: bytes, identity: str) -> str:
     """A stable, non-reversible name for a person: ``ctz-`` + 24 hex characters."""
     digest = hmac.new(key, identity.encode(), hashlib.sha256).hexdigest()

@@ -7,50 +7,26 @@ intake's pipeline, which masks every free text of a citizen before it leaves int
 
 from __future__ import annotations
 
-import re
-
-import phonenumbers
-from phananh_platform.privacy import mask_contacts, mask_personal_data
+from phananh_platform.privacy import (
+    citizen_identity,
+    mask_contacts,
+    mask_personal_data,
+    normalize_email,
+    normalize_phone,
+)
 
 from intake.domain.model import Contact
 
-REGION = "VN"
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+", re.UNICODE)
-
-
-def normalize_phone(raw: str) -> str | None:
-    """E.164 form of a Vietnamese (or international) number, or None if it is not one."""
-    try:
-        number = phonenumbers.parse(raw, REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_email(raw: str) -> str | None:
-    """Trimmed address with a lowercase domain, or None if it is not an address."""
-    candidate = raw.strip().strip("<>").strip()
-    match = _EMAIL.fullmatch(candidate)
-    if match is None:
-        return None
-    local, _, domain = candidate.rpartition("@")
-    return f"{local}@{domain.lower()}"
-
 
 def identity_of(contact: Contact, channel: str) -> str | None:
-    """The string a pseudonym is derived from: the phone, else email, else channel id.
-
-    The same phone number gives the same pseudonym on every channel.
-    """
-    if contact.phone:
-        return f"phone:{contact.phone}"
-    if contact.email:
-        return f"email:{contact.email.lower()}"
-    if contact.channel_user_ref:
-        return f"{channel}:{contact.channel_user_ref}"
-    return None
+    """The string a pseudonym is derived from: the phone, else email, else channel id
+    (``phananh_platform.privacy.citizen_identity``, which ``phananh forget`` uses too)."""
+    return citizen_identity(
+        phone=contact.phone,
+        email=contact.email,
+        channel=channel,
+        channel_user_ref=contact.channel_user_ref,
+    )
 
 
 def normalized_contact(contact: Contact | None) -> Contact | None:
