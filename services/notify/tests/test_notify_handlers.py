@@ -12,13 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from notify.adapters.courier import Courier
+from notify.adapters.courier import Courier, KeyPending
 from notify.app import checked_templates
 from notify.config import load_notify_config
+from notify.domain.telling import Telling, receipt_notifications
 from notify.handlers import NotifyHandlers, subscribe
 from notify.metrics import NotifyMetrics
 from notify.settings import Settings
@@ -26,14 +28,17 @@ from phananh_contracts import (
     NOTIFICATIONS_TOPIC,
     REPORTS_TOPIC,
     CitizenRepliedEvent,
+    ContactKeyDestroyed,
+    ContactKeyDestroyedEvent,
     ReportAssignedEvent,
     Reporter,
     ReportReceivedEvent,
     dead_letter_topic,
 )
 from phananh_contracts.examples import CITIZEN_REPLIED, REPORT_ASSIGNED, REPORT_RECEIVED
-from phananh_platform.privacy import ContactSealer, SealedContact, new_contact_key
+from phananh_platform.privacy import ContactSealer, SealedContact, key_id_of, new_contact_key
 from phananh_platform.runtime import ServiceApp, build_service
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from tests.support.delivery import MemorySink, under_test_broker
@@ -280,3 +285,86 @@ async def test_only_the_reporter_is_thanked_for_rating_their_report(
     assert f"Cảm ơn bạn đã đánh giá kết quả giải quyết phản ánh {code}: 1/5." in thanks
     assert notify.metric("pakn_notify_skipped_total", reason="not_reporter") == 1
     assert dead_letters.records == []
+
+
+def destroyed(sealed: str, pseudonym: str) -> ContactKeyDestroyedEvent:
+    return ContactKeyDestroyedEvent.new(
+        ContactKeyDestroyed(
+            key_id=key_id_of(sealed) or "",
+            pseudonym=pseudonym,
+            request_id="forget-test",
+            reason="the citizen's request",
+            destroyed_by="ioc",
+            destroyed_at=datetime.now(UTC),
+        ),
+        source="/operators/ioc",
+    )
+
+
+async def test_a_forgotten_citizen_is_told_nothing_more(
+    notify: Notify, broker: tuple[Any, MemorySink]
+) -> None:
+    test_broker, dead_letters = broker
+    citizen = report(5, reporter_with(APP_CITIZEN, "ctz-app-0005"))
+    await publish(test_broker, citizen)
+    assert notify.sent() == {"app-push": ["report-received"]}
+
+    sealed = citizen.data.reporter.contact_ciphertext or ""
+    forget = destroyed(sealed, "ctz-app-0005").to_kafka()
+    await test_broker.publish(forget.value, topic=forget.topic, key=forget.key)
+    await publish(test_broker, assignment(citizen))
+
+    assert notify.sent() == {"app-push": ["report-received"]}, "nothing after the receipt"
+    failed = [e for e in notify.producer.events() if e.type == "vn.pakn.notification.failed"]
+    assert [(e.data.template_id, e.data.permanent) for e in failed] == [("report-assigned", True)]
+    assert "forgotten" in failed[0].data.reason
+    assert notify.metric("pakn_notify_contact_keys_destroyed_total") == 1
+    assert (
+        notify.metric("pakn_notify_failed_total", provider="none", reason="contact_forgotten") == 1
+    )
+    assert dead_letters.records == []
+
+
+async def test_a_contact_whose_key_has_not_arrived_waits_for_it_then_fails() -> None:
+    metrics = NotifyMetrics(CollectorRegistry())
+    keys, producer = MemoryContactKeys(), KeptProducer()
+    unfiled = FilingSealer(KEY)  # its keys are not filed until published
+    courier = Courier(
+        config=CONFIG,
+        templates=TEMPLATES,
+        providers=accepting_providers(CONFIG),
+        sealer=ContactSealer([KEY]),
+        keys=keys,  # type: ignore[arg-type]
+        log=MemoryNotificationLog(),  # type: ignore[arg-type]
+        producer=producer,  # type: ignore[arg-type]
+        metrics=metrics,
+        key_wait_s=3600,
+    )
+    sealed = unfiled.seal(APP_CITIZEN, "ctz-6")
+    early = report(6, Reporter(anonymous=False, pseudonym="ctz-6", contact_ciphertext=sealed))
+    telling = Telling()
+    receipt_notifications(early, {}, telling)
+
+    with pytest.raises(KeyPending):  # transient: the batch comes back
+        await courier.deliver_all(telling.notifications)
+    assert producer.records == [] and not courier.providers["app-push"].messages  # type: ignore[attr-defined]
+
+    await keys.file([event.data for event in unfiled.key_events()])  # the key arrives
+    await courier.deliver_all(telling.notifications)
+    assert [m.contact for m in courier.providers["app-push"].messages] == [APP_CITIZEN]  # type: ignore[attr-defined]
+
+    # A key that never arrives: after key_wait_s the notification fails, for good.
+    courier.key_wait_s = 0
+    lost = report(
+        7,
+        Reporter(
+            anonymous=False,
+            pseudonym="ctz-7",
+            contact_ciphertext=FilingSealer(KEY).seal(APP_CITIZEN, "ctz-7"),
+        ),
+    )
+    telling = Telling()
+    receipt_notifications(lost, {}, telling)
+    await courier.deliver_all(telling.notifications)
+    (failed,) = [e for e in producer.events() if e.type == "vn.pakn.notification.failed"]
+    assert failed.data.report_id == lost.data.report_id and failed.data.permanent

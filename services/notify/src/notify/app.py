@@ -18,6 +18,7 @@ from phananh_platform.runtime import ServiceApp, build_service
 from notify.adapters.courier import Courier
 from notify.adapters.keys import ContactKeyStore
 from notify.adapters.providers import HttpClient, build_providers
+from notify.adapters.retention import Retention
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
 from notify.adapters.templates import TemplateBook
 from notify.config import NotifyConfig, load_notify_config
@@ -80,6 +81,14 @@ def create_app(settings: Settings) -> ServiceApp:
             "providers in use: %s", ", ".join(providers) or "none", extra={"service": SERVICE}
         )
 
+    retention = Retention(database, settings.notify_retention_days)
+
+    async def prune() -> None:
+        pruned = await retention.prune()
+        metrics.pruned.labels("notifications").inc(pruned.notifications)
+        metrics.pruned.labels("reports").inc(pruned.reports)
+
+    service.monitor("notify_retention", prune, interval_s=settings.notify_prune_every_s)
     service.publishes.append(NOTIFICATIONS_TOPIC.name)
     service.on_startup += [announce_providers, producer.start]
     service.on_shutdown += [producer.stop, close_http]

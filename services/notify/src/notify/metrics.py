@@ -55,3 +55,10 @@ class NotifyMetrics:
             "notify's store).",
             registry=self.registry,
         )
+        self.pruned = Counter(
+            "pakn_notify_pruned_total",
+            "Documents deleted from notify's store by retention (PHANANH_NOTIFY_RETENTION_DAYS), "
+            "by kind: notifications, reports.",
+            ["kind"],
+            registry=self.registry,
+        )

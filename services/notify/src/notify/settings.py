@@ -9,7 +9,10 @@
   disabled at start, with a warning; a placeholder is refused;
 * ``PHANANH_NOTIFY_SEND_CONCURRENCY``  provider calls in flight at once (default 32);
 * ``PHANANH_NOTIFY_CONTACT_KEY_WAIT_S`` how long a notification waits for its contact's key
-  to arrive on ``pakn.contact.keys.v1`` before it fails (default 300).
+  to arrive on ``pakn.contact.keys.v1`` before it fails (default 300);
+* ``PHANANH_NOTIFY_RETENTION_DAYS``    how long the store keeps report files and
+  notifications (default 400, at least 90; :mod:`notify.adapters.retention`), pruned every
+  ``PHANANH_NOTIFY_PRUNE_EVERY_S`` seconds (default 3600).
 """
 
 from __future__ import annotations
@@ -62,6 +65,16 @@ class Settings(ServiceSettings):
             "Seconds a notification waits for its contact's key (filed by intake on "
             "pakn.contact.keys.v1) before it fails with contact_key_missing."
         ),
+    )
+
+    notify_retention_days: int = Field(
+        default=400,
+        ge=90,
+        le=36_500,
+        description="Days notify keeps report files and notifications (personal data).",
+    )
+    notify_prune_every_s: float = Field(
+        default=3600.0, gt=0, description="Seconds between two prunings of notify's store."
     )
 
     @field_validator("contact_keys")

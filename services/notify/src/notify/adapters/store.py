@@ -9,7 +9,8 @@ with one ``{_id: {$in: [...]}}``:
   ``tracking_code``, the ``recipients`` linked to it (the reporter and the reporters of
   its duplicates, contacts still sealed), the ``agencies`` named so far (id → Vietnamese
   name), and the ``triggers``: the events that tell its citizens something, kept so that
-  events arriving before the receipt are told once it arrives.
+  events arriving before the receipt are told once it arrives; ``written_at``, when the
+  version was written (what retention goes by, :mod:`notify.adapters.retention`).
 * ``notify_notifications``: one claim per message (``_id`` = notification id), inserted
   before anything is sent: ``state`` ``sending`` (or ``skipped`` for a citizen who opted
   out), the ``lease_until`` of the delivery in progress, ``attempts``.
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from phananh_contracts import topic_by_name
@@ -102,7 +103,9 @@ class ReportBook:
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self.reports = database["notify_reports"]
         self._files = VersionedDocuments[FileChange](
-            self.reports, lambda key, base, items: _merged(key, base, items), key_field="report_id"
+            self.reports,
+            lambda key, base, items: _stamped(_merged(key, base, items)),
+            key_field="report_id",
         )
 
     async def apply(self, changes: Iterable[FileChange]) -> dict[str, ReportFile]:
@@ -116,6 +119,11 @@ class ReportBook:
         """The files of ``report_ids`` as stored (an empty one for a report never seen)."""
         found = await self._files.get(report_ids)
         return {key: _file(key, document) for key, document in found.items()}
+
+
+def _stamped(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A new version of a file, with when it was written (what retention goes by)."""
+    return None if document is None else document | {"written_at": datetime.now(UTC)}
 
 
 def _merged(
