@@ -86,3 +86,24 @@ def test_a_service_without_its_settings_exits_naming_each_variable(
         load_settings(ServiceSettings, "phananh-test")
     assert exited.value.code == 2
     assert "PHANANH_HTTP__PORT: Input should be a valid integer" in capsys.readouterr().err
+
+
+def test_topics_holding_contacts_in_clear_are_kept_as_long_as_the_settings_say() -> None:
+    from phananh_contracts import ALL_TOPICS, CHANNEL_RAW_TOPIC, REPORTS_TOPIC, dead_letter_topic
+    from phananh_platform.kafka import topic_configs
+    from phananh_platform.settings import KafkaSettings
+
+    day_ms = 24 * 60 * 60 * 1000
+    default, short = (
+        KafkaSettings(),
+        KafkaSettings(raw_retention_days=2, raw_dead_letters_retention_days=0.5),
+    )
+    by_name = {topic.name: topic for topic in ALL_TOPICS}
+    raw, letters = CHANNEL_RAW_TOPIC, by_name[dead_letter_topic("intake")]
+
+    assert topic_configs(raw, default)["retention.ms"] == str(7 * day_ms)
+    assert topic_configs(letters, default)["retention.ms"] == str(30 * day_ms)
+    assert topic_configs(raw, short)["retention.ms"] == str(2 * day_ms)
+    assert topic_configs(letters, short)["retention.ms"] == str(day_ms // 2)
+    assert "retention.ms" not in topic_configs(REPORTS_TOPIC, short), "others: broker default"
+    assert topic_configs(by_name[dead_letter_topic("routing")], short)["retention.ms"] == "-1"

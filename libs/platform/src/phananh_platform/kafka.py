@@ -34,7 +34,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from phananh_contracts import KafkaRecord, Topic
+from phananh_contracts import CHANNEL_RAW_TOPIC, KafkaRecord, Topic, dead_letter_topic
 
 from phananh_platform.settings import KafkaSettings
 
@@ -293,17 +293,30 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> lis
 
 
 def topic_configs(topic: Topic, settings: KafkaSettings) -> dict[str, str]:
-    """The configuration a topic is created with (cleanup, retention, replicas …)."""
+    """The configuration a topic is created with (cleanup, retention, replicas …).
+
+    The topics that hold contacts in clear (raw channel messages, intake's dead letters)
+    are kept as long as the settings say (``PHANANH_KAFKA__RAW_RETENTION_DAYS``,
+    ``PHANANH_KAFKA__RAW_DEAD_LETTERS_RETENTION_DAYS``), not the contracts' defaults.
+    """
     configs: dict[str, str] = {
         "cleanup.policy": topic.cleanup_policy,
         "min.insync.replicas": str(settings.min_insync_replicas),
     }
-    if topic.retention_ms is not None:
-        configs["retention.ms"] = str(topic.retention_ms)
+    retention_ms = topic.retention_ms
+    if topic.name == CHANNEL_RAW_TOPIC.name:
+        retention_ms = round(settings.raw_retention_days * _DAY_MS)
+    elif topic.name == dead_letter_topic("intake"):
+        retention_ms = round(settings.raw_dead_letters_retention_days * _DAY_MS)
+    if retention_ms is not None:
+        configs["retention.ms"] = str(retention_ms)
     if topic.max_message_bytes is not None:
         configs["max.message.bytes"] = str(topic.max_message_bytes)
     configs.update(topic.configs)
     return configs
+
+
+_DAY_MS = 24 * 60 * 60 * 1000
 
 
 class KafkaAccessRefused(RuntimeError):

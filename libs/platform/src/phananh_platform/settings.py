@@ -50,6 +50,20 @@ class KafkaSettings(KafkaConnection):
         "is acknowledged once this many replicas have it (2 with 3 replicas: one broker "
         "may die without losing an acknowledged record).",
     )
+    raw_retention_days: float = Field(
+        default=7,
+        gt=0,
+        le=365,
+        description="Days ``pakn.channel.raw.v1`` keeps messages as channels sent them "
+        "(contacts in clear): time to replay a failed normalization, no longer.",
+    )
+    raw_dead_letters_retention_days: float = Field(
+        default=30,
+        gt=0,
+        le=365,
+        description="Days intake's dead letters (raw messages it could not handle, contacts "
+        "in clear) are kept: time to fix and replay them.",
+    )
 
     @model_validator(mode="after")
     def _replicas(self) -> KafkaSettings:
