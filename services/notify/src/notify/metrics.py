@@ -21,7 +21,8 @@ class NotifyMetrics:
         self.failed = Counter(
             "pakn_notify_failed_total",
             "Notifications that failed, by the last provider tried and the reason "
-            "(no_provider, permanent, retries_exhausted, contact_unreadable).",
+            "(no_provider, permanent, retries_exhausted, contact_unreadable, "
+            "contact_forgotten, contact_key_missing).",
             ["provider", "reason"],
             registry=self.registry,
         )
