@@ -22,6 +22,7 @@ from phananh_agency.errors import AccessDenied, InboxNotFound
 from phananh_cli.kafka_security import agency_ids, sync_acls
 from phananh_contracts import (
     AGENCY_UPDATES_TOPIC,
+    CONTACT_KEYS_TOPIC,
     REPORTS_TOPIC,
     agency_inbox_topic,
     agency_updates_topic,
@@ -128,6 +129,25 @@ async def test_an_agency_cannot_delete_topics(kafka: SecuredKafka, inboxes: dict
     finally:
         await operator.close()
     assert {agency_inbox_topic(OURS).name, REPORTS_TOPIC.name} <= existing
+
+
+async def test_only_intake_files_contact_keys_notify_reads_them_operators_destroy_them(
+    kafka: SecuredKafka, inboxes: dict[str, str]
+) -> None:
+    """The wrapped keys of citizens' contacts: an agency can neither read nor forge them;
+    operators (``phananh forget``) write the destroyed records."""
+    keys = CONTACT_KEYS_TOPIC.name
+    await ensure_topics(kafka.as_principal("svc-intake"), [CONTACT_KEYS_TOPIC])
+    await _write_one(kafka.as_principal("svc-intake"), keys)
+    await _read_one(kafka.as_principal("svc-notify"), keys)
+    await _write_one(kafka.as_principal("operator"), keys)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_one(kafka.agency(OURS), keys)
+    for principal in ("svc-notify", "svc-routing"):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _write_one(kafka.as_principal(principal), keys)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _write_one(kafka.agency(OURS), keys)
 
 
 async def test_a_service_reads_and_writes_only_its_own_topics(
