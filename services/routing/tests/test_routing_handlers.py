@@ -124,7 +124,7 @@ async def test_a_received_report_is_assigned_to_the_lead_agency_of_its_ward_and_
         "ubnd-chieng-sinh",
         ("bql-cho-noong-duc",),
     )
-    assert (market.rule_id, market.ruleset_version) == ("cho-noong-duc", "2025.2")
+    assert (market.rule_id, market.ruleset_version) == ("cho-noong-duc", "2025.3")
     # Received Tuesday 14 March 2023, 08:12 in Sơn La; the rule gives 5 working days:
     # Tuesday 21 March, 17:00 local.
     assert market.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)

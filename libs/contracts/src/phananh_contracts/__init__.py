@@ -38,6 +38,8 @@ from phananh_contracts.events import (
     ContactKeyIssuedEvent,
     DeadlineBreached,
     DeadlineBreachedEvent,
+    DeadlineMoved,
+    DeadlineMovedEvent,
     DeadlineWarning,
     DeadlineWarningEvent,
     NotificationFailed,
@@ -58,6 +60,7 @@ from phananh_contracts.events import (
     ReportStatusChangedEvent,
     RuleSetPublished,
     RuleSetPublishedEvent,
+    TaskHistoryEntry,
 )
 from phananh_contracts.keys import (
     ChannelMessageKey,
@@ -160,6 +163,8 @@ __all__ = [
     "DeadLetterHeader",
     "DeadlineBreached",
     "DeadlineBreachedEvent",
+    "DeadlineMoved",
+    "DeadlineMovedEvent",
     "DeadlineWarning",
     "DeadlineWarningEvent",
     "EscalationLevel",
@@ -194,6 +199,7 @@ __all__ = [
     "RuleSetKey",
     "RuleSetPublished",
     "RuleSetPublishedEvent",
+    "TaskHistoryEntry",
     "Topic",
     "TrackingCode",
     "UpdateRefusalReason",

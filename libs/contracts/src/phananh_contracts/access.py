@@ -134,6 +134,7 @@ SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
             AGENCY_UPDATES_TOPIC.name,
             CITIZEN_REPLIES_TOPIC.name,
             RULES_TOPIC.name,
+            DEADLINES_TOPIC.name,  # its own breaches: a breach moves the report up a level
         ),
         writes=(
             ASSIGNMENTS_TOPIC.name,

@@ -349,6 +349,16 @@ class AgencyUpdateEvent(Event[AgencyUpdate]):
 # --- pakn.inbox.<agency>.v1 (one inbox per agency) and refused updates ----------------
 
 
+class TaskHistoryEntry(Value):
+    """One step of a report's handling, as an agency's inbox shows it."""
+
+    at: UtcDatetime = Field(description="When it happened.")
+    agency_id: Code | None = Field(
+        default=None, description="The agency that acted or was concerned, if any."
+    )
+    what: NfcText = Field(min_length=1, max_length=500, description="What happened, in Vietnamese.")
+
+
 class AgencyTaskAssigned(ReportEventData):
     """A report an agency must now handle, with everything it needs to act (no contact)."""
 
@@ -375,6 +385,14 @@ class AgencyTaskAssigned(ReportEventData):
         default=None,
         max_length=1000,
         description="Why it came here, e.g. after another agency declined it.",
+    )
+    history: tuple[TaskHistoryEntry, ...] = Field(
+        default=(),
+        max_length=50,
+        description=(
+            "What happened to the report before it came here, oldest first (e.g. the "
+            "levels it was escalated through, what each agency did); empty for a new report."
+        ),
     )
 
 
@@ -579,12 +597,42 @@ class ReportEscalated(_DeadlineFact):
     to_agency_id: Code = Field(description="The agency or leadership body now informed.")
     level: EscalationLevel = Field(description="The level escalated to.")
     reason: NfcText = Field(min_length=1, max_length=1000, description="Why it was escalated.")
+    from_level: EscalationLevel | None = Field(
+        default=None,
+        description=(
+            "The level the report was at when ``agency_id`` missed the deadline; absent in "
+            "escalations that are not a step of the escalation ladder (ping-pong)."
+        ),
+    )
+    new_deadline: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "The deadline of the new term ``to_agency_id`` got as the report's new lead "
+            "(chủ trì); absent when it did not become the lead."
+        ),
+    )
 
     @model_validator(mode="after")
     def _to_another_agency(self) -> Self:
         if self.to_agency_id == self.agency_id:
             raise ValueError("a report is escalated to another agency")
         return self
+
+
+class DeadlineMoved(_DeadlineFact):
+    """A report's deadline moved without a new assignment: the clock stopped while the
+    report waited for the citizen and restarted; ``deadline`` is the new one, moved by the
+    working time spent waiting."""
+
+    previous_deadline: UtcDatetime | None = Field(
+        default=None, description="The deadline before the clock stopped."
+    )
+
+
+class DeadlineMovedEvent(Event[DeadlineMoved]):
+    """A deadline moved after a pause (routing → audit)."""
+
+    type: Literal["vn.pakn.deadline.moved"] = Field(description=_TYPE)
 
 
 class ReportEscalatedEvent(Event[ReportEscalated]):

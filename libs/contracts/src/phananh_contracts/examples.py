@@ -36,6 +36,8 @@ from phananh_contracts.events import (
     ContactKeyIssuedEvent,
     DeadlineBreached,
     DeadlineBreachedEvent,
+    DeadlineMoved,
+    DeadlineMovedEvent,
     DeadlineWarning,
     DeadlineWarningEvent,
     NotificationFailed,
@@ -379,10 +381,25 @@ REPORT_ESCALATED = ReportEscalatedEvent.new(
         to_agency_id="ubnd-thanh-pho-son-la",
         level=EscalationLevel.CITY,
         reason="Quá hạn xử lý phản ánh về đổ phế thải xây dựng tại tổ 3, phường Tô Hiệu.",
+        from_level=EscalationLevel.WARD,
+        new_deadline=_utc(27, 10, 0),
     ),
     source="/services/routing",
     id=_event_id("escalated"),
     time=_utc(20, 10, 0),
+)
+
+DEADLINE_MOVED = DeadlineMovedEvent.new(
+    DeadlineMoved(
+        report_id=REPORT_ID,
+        agency_id=LEAD_AGENCY_ID,
+        deadline=_utc(22, 10, 0),
+        previous_deadline=_DEADLINE,
+        at=_utc(16, 2, 0),
+    ),
+    source="/services/routing",
+    id=_event_id("deadline-moved"),
+    time=_utc(16, 2, 0),
 )
 
 NOTIFICATION_FAILED = NotificationFailedEvent.new(
@@ -528,6 +545,7 @@ ALL_EXAMPLES: tuple[Event[Any], ...] = (
     DEADLINE_WARNING,
     DEADLINE_BREACHED,
     REPORT_ESCALATED,
+    DEADLINE_MOVED,
     NOTIFICATION_FAILED,
     CONTACT_KEY_ISSUED,
     CONTACT_KEY_DESTROYED,

@@ -27,6 +27,7 @@ from phananh_contracts.events import (
     ContactKeyDestroyedEvent,
     ContactKeyIssuedEvent,
     DeadlineBreachedEvent,
+    DeadlineMovedEvent,
     DeadlineWarningEvent,
     NotificationFailedEvent,
     NotificationSentEvent,
@@ -225,9 +226,14 @@ REPORT_STATUS_TOPIC = Topic(
 DEADLINES_TOPIC = Topic(
     name="pakn.deadlines.v1",
     partitions=6,
-    description="Deadlines close, deadlines missed, and escalations.",
+    description="Deadlines close, deadlines missed, escalations, and deadlines moved by a pause.",
     key=ReportKey,
-    events=(DeadlineWarningEvent, DeadlineBreachedEvent, ReportEscalatedEvent),
+    events=(
+        DeadlineWarningEvent,
+        DeadlineBreachedEvent,
+        ReportEscalatedEvent,
+        DeadlineMovedEvent,
+    ),
 )
 NOTIFICATIONS_TOPIC = Topic(
     name="pakn.notifications.v1",

@@ -5,9 +5,10 @@ category codes (a rule set with problems is refused at start, naming each), foll
 rules topic for the rule set in force, creates every agency's inbox and updates topic,
 admits to ``pakn.agency.updates.v1`` the updates each agency sends on its own topic if
 they name that agency (the gate, group ``routing-gate``), and decides on reports,
-admitted updates and citizens' replies in one consumer (group ``routing``), so that the
-events of one report are taken in order. A timer publishes due deadline warnings and
-breaches.
+admitted updates, citizens' replies and its own missed deadlines in one consumer (group
+``routing``), so that the events of one report are taken in order. A timer publishes due
+deadline warnings and breaches; a breach read back moves the report up the escalation
+ladder.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from phananh_contracts import (
     AGENCY_UPDATES_REFUSED_TOPIC,
@@ -44,8 +46,10 @@ SERVICE = "routing"
 logger = logging.getLogger("routing.app")
 
 
-def create_app(settings: Settings) -> ServiceApp:
-    """Build the routing service from its settings."""
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> ServiceApp:
+    """Build the routing service from its settings; ``clock`` (UTC now) for tests that
+    let time pass."""
+    now = clock or (lambda: datetime.now(UTC))
     rules = RulesInForce(checked_ruleset(settings))
     if settings.agency_topics_retention_days < (needed := retention_needed_days(rules.ruleset)):
         raise RuleSetError(
@@ -58,15 +62,15 @@ def create_app(settings: Settings) -> ServiceApp:
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
     cases = CaseStore(database)
-    deadlines = DeadlineStore(database, query_indexes=settings.mongodb.query_indexes)
+    deadlines = DeadlineStore(database, query_indexes=settings.mongodb.query_indexes, clock=now)
     producer = RecordProducer(settings.kafka, client_id="phananh-routing-events")
     metrics = RoutingMetrics(service.registry)
     metrics.know_agencies(agency.id for agency in rules.ruleset.agencies)
     service.monitor("open_cases", OpenCases(deadlines, service.registry).measure)
     calendar = WorkingCalendar()
-    handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines)
-    watch = DeadlineWatch(rules, deadlines, producer, metrics)
-    gate = Gate(rules, producer, metrics)
+    handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines, clock=now)
+    watch = DeadlineWatch(rules, deadlines, producer, metrics, clock=now)
+    gate = Gate(rules, producer, metrics, clock=now)
 
     async def create_agency_topics(ruleset: RuleSet) -> None:
         """Every configured agency's inbox and updates topic (the gate finds a new agency's

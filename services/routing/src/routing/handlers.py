@@ -6,9 +6,10 @@ The gate (group ``routing-gate``) reads every agency's own updates topic,
 (:mod:`routing.domain.gate`); it stores nothing: the forwarded update keeps its event id,
 so a redelivered batch forwards the same events again, which the case and audit absorb.
 
-One subscription (group ``routing``) takes new reports, admitted agencies' updates and
-citizens' replies together, so that each report's events are decided in the order they
-were written. :meth:`CaseHandler.decide` takes a whole fetched batch:
+One subscription (group ``routing``) takes new reports, admitted agencies' updates,
+citizens' replies and the deadlines routing found missed together, so that each report's
+events are decided in the order they were written. :meth:`CaseHandler.decide` takes a
+whole fetched batch:
 
 1. groups the events by report (in order within a report) and decides each report's
    events with the pure domain (:func:`routing.domain.decisions.decide_report`); a report
@@ -39,12 +40,12 @@ from phananh_contracts import (
     AGENCY_UPDATES_PATTERN,
     AGENCY_UPDATES_TOPIC,
     CITIZEN_REPLIES_TOPIC,
+    DEADLINES_TOPIC,
     REPORTS_TOPIC,
     AgencyUpdateEvent,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
     KafkaRecord,
-    ReportEscalatedEvent,
 )
 from phananh_platform.kafka import RecordProducer
 from phananh_platform.runtime import ServiceApp
@@ -63,8 +64,10 @@ from routing.domain.case import Case, Fact, fact_id
 from routing.domain.deadlines import due
 from routing.domain.decisions import (
     CaseEvent,
+    DeadlineNotice,
     Incoming,
     ReportOutcome,
+    acts_on,
     decide_report,
     group_by_report,
     opens_a_case,
@@ -76,8 +79,10 @@ from routing.metrics import RoutingMetrics
 logger = logging.getLogger("routing.handlers")
 SOURCE = "/services/routing"
 GROUP_ID = "routing"
-TOPICS = (REPORTS_TOPIC, AGENCY_UPDATES_TOPIC, CITIZEN_REPLIES_TOPIC)
-"""What routing decides on, in one consumer so that each report's events come in order."""
+TOPICS = (REPORTS_TOPIC, AGENCY_UPDATES_TOPIC, CITIZEN_REPLIES_TOPIC, DEADLINES_TOPIC)
+"""What routing decides on, in one consumer so that each report's events come in order
+(of the deadlines topic, the breaches: a breach moves the report up the escalation
+ladder)."""
 GATE_GROUP_ID = "routing-gate"
 """The gate's consumer group: every agency's updates topic (``AGENCY_UPDATES_PATTERN``)."""
 DEADLINES_PER_PUBLISH = 500
@@ -100,7 +105,10 @@ def subscribe(service: ServiceApp, cases: CaseHandler, gate: Gate) -> None:
         *TOPICS,
         group_id=GROUP_ID,
         handle=cases.decide,
-        description="Reports, agencies' updates and citizens' replies -> the case and its facts.",
+        description=(
+            "Reports, agencies' updates, citizens' replies and missed deadlines -> the case "
+            "and its facts (a missed deadline moves the report up the escalation ladder)."
+        ),
     )
 
 
@@ -164,10 +172,13 @@ class CaseHandler:
     deadlines: DeadlineStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    async def decide(self, batch: Sequence[Delivery[CaseEvent]]) -> None:
-        """Reports, agencies' updates and citizens' replies -> the case and its facts."""
+    async def decide(self, batch: Sequence[Delivery[CaseEvent | DeadlineNotice]]) -> None:
+        """Reports, agencies' updates, citizens' replies and missed deadlines -> the case
+        and its facts."""
         now = self.clock()
-        groups = group_by_report(Incoming(delivery.event, delivery.body) for delivery in batch)
+        groups = group_by_report(
+            Incoming(delivery.event, delivery.body) for delivery in batch if acts_on(delivery.event)
+        )
         arriving = {
             report_id: self._decide(None, events, now)
             for report_id, events in groups.items()
@@ -250,7 +261,8 @@ class CaseHandler:
 
 @dataclass
 class DeadlineWatch:
-    """Emits due warnings and breaches (with escalation) once per term."""
+    """Emits due warnings and breaches once per term (routing's case consumer reads the
+    breaches back and moves the reports up the escalation ladder)."""
 
     rules: RulesInForce
     deadlines: DeadlineStore
@@ -270,7 +282,7 @@ class DeadlineWatch:
             warned: list[str] = []
             breached: list[str] = []
             for deadline in tracked[start : start + DEADLINES_PER_PUBLISH]:
-                facts = due(deadline, self.rules.ruleset, now=now)
+                facts = due(deadline, now=now)
                 rid = deadline.report_id
                 if facts.warning is not None:
                     event: Any = DeadlineWarningEvent.new(
@@ -288,13 +300,6 @@ class DeadlineWatch:
                         id=fact_id(rid, deadline.fact("deadline:breached")),
                     )
                     records.append(event.to_kafka())
-                    if facts.escalation is not None:
-                        event = ReportEscalatedEvent.new(
-                            facts.escalation,
-                            source=SOURCE,
-                            id=fact_id(rid, deadline.fact("escalated:1")),
-                        )
-                        records.append(event.to_kafka())
                     marks.append(
                         DeadlineMark(rid, deadline.term, {"warned": True, "breached": True})
                     )

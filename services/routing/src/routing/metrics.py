@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from phananh_contracts import (
     AgencyUpdateEvent,
     CitizenRepliedEvent,
+    DeadlineBreachedEvent,
     ReportReceivedEvent,
     ReportStatus,
 )
@@ -25,7 +26,7 @@ from phananh_platform.metrics import LabelValues, SnapshotGauge
 from prometheus_client import CollectorRegistry, Counter
 
 from routing.adapters.store import DeadlineStore
-from routing.domain.case import Case, ReplyKind
+from routing.domain.case import Case, Decision, ReplyKind
 from routing.domain.decisions import Step
 from routing.domain.gate import Passage
 
@@ -63,6 +64,13 @@ class RoutingMetrics:
         self.ping_pong = Counter(
             "pakn_routing_ping_pong_escalations_total",
             "Reports escalated because agencies passed them back and forth.",
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "pakn_routing_escalations_total",
+            "Reports moved up the escalation ladder by a missed deadline, by the level "
+            "reached; at_top: missed at the top of the ladder (recorded, nothing climbs).",
+            ["level"],
             registry=self.registry,
         )
         self.warnings = Counter(
@@ -128,12 +136,15 @@ class RoutingMetrics:
                     extra={"event_id": event.id, "report_id": event.data.report_id},
                 )
             return
+        if isinstance(event, DeadlineBreachedEvent):
+            self._count_escalation(event, decision)
+            return
         if not isinstance(event, AgencyUpdateEvent) or decision is None or not decision.changed:
             return
         update = event.data
         outcome = "refused" if decision.refused else "applied"
         self.updates.labels(update.agency_id, update.kind.value, outcome).inc()
-        self._count_resolution(step.before, decision.case, now)
+        self._count_resolution(step.before, decision)
         if decision.refused:
             logger.warning(
                 "update from %s refused: %s",
@@ -161,13 +172,34 @@ class RoutingMetrics:
             extra={"event_id": update.id, "report_id": update.data.report_id},
         )
 
-    def _count_resolution(self, before: Case | None, after: Case | None, now: datetime) -> None:
+    def _count_escalation(self, event: DeadlineBreachedEvent, decision: Decision | None) -> None:
+        if decision is None or not decision.changed:
+            return
+        extra = {"event_id": event.id, "report_id": event.data.report_id}
+        if decision.escalation is not None:
+            step = decision.escalation
+            self.escalations.labels(step.level.value).inc()
+            logger.info(
+                "deadline missed by %s: escalated to %s (%s)",
+                step.from_agency_id,
+                step.to_agency_id,
+                step.level.value,
+                extra=extra,
+            )
+        elif decision.breach_at_top:
+            self.escalations.labels("at_top").inc()
+            logger.warning(
+                "deadline missed by %s at the top of the ladder", event.data.agency_id, extra=extra
+            )
+
+    def _count_resolution(self, before: Case | None, decision: Decision) -> None:
+        after = decision.case
         if before is None or after is None or before.status == ReportStatus.RESOLVED:
             return
-        if after.status != ReportStatus.RESOLVED:
+        if after.status != ReportStatus.RESOLVED or decision.resolved_on_time is None:
             return
-        on_time = before.deadline is None or now <= before.deadline
-        self.resolved.labels(after.lead.agency_id, str(on_time).lower()).inc()
+        on_time = str(decision.resolved_on_time).lower()
+        self.resolved.labels(after.lead.agency_id, on_time).inc()
 
 
 UNKNOWN_WARD = "unknown"

@@ -84,7 +84,13 @@ async def test_the_golden_path_report_goes_to_the_ward_with_the_market_board(
     assert data.deadline == datetime(2023, 3, 21, 10, 0, tzinfo=UTC)
     assert status.data.status.value == "assigned"
     assert "chủ trì" in (status.data.note or "")
-    ids = {e.id for e in seen if e.data.report_id == report.data.report_id}
+    # (Received in 2023, it is long overdue: the escalation ladder reassigns it to the city,
+    # a reassignment of this assignment; the redelivery makes no assignment of its own.)
+    ids = {
+        e.id
+        for e in seen
+        if e.data.report_id == report.data.report_id and e.data.reassignment_of is None
+    }
     assert ids == {assigned.id}, "a redelivered report made a second assignment"
 
 

@@ -37,6 +37,7 @@ same event (a redelivery) gives identical facts, which consumers absorb.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from phananh_contracts import (
     AgencyUpdateRefusedEvent,
     CitizenReplied,
     CitizenRepliedEvent,
+    DeadlineMoved,
+    DeadlineMovedEvent,
     Event,
     ReportAssigned,
     ReportAssignedEvent,
@@ -64,6 +67,7 @@ from phananh_contracts import (
     ReportReceived,
     ReportStatusChanged,
     ReportStatusChangedEvent,
+    TaskHistoryEntry,
     Topic,
     agency_inbox_topic,
 )
@@ -175,6 +179,23 @@ class CaseReport(BaseModel):
         return RoutingInput.from_report(self, calendar.zone)
 
 
+class EscalationStep(BaseModel):
+    """A missed deadline that moved the report up one level of the ladder."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    step: int
+    """The rung reached (1: the first level above the rules' lead)."""
+    from_agency_id: str
+    from_level: EscalationLevel
+    to_agency_id: str
+    level: EscalationLevel
+    missed_deadline: datetime
+    new_deadline: datetime
+    breach_event_id: str
+
+
 class Case(BaseModel):
     """A report's case as routing keeps it (one document per report)."""
 
@@ -191,7 +212,7 @@ class Case(BaseModel):
     """Event id of the assignment in force (a reassignment names it)."""
     sla: Sla
     term: int = 0
-    """0 for the first term; each reopening starts the next."""
+    """0 for the first term; each reopening and each escalation starts the next."""
     term_start: datetime
     pauses: tuple[Pause, ...] = ()
     deadline: datetime | None
@@ -200,7 +221,15 @@ class Case(BaseModel):
     handoffs: int = 0
     resolution_note: str | None = None
     applied: tuple[str, ...] = ()
-    """Ids of the updates and replies already decided on."""
+    """Ids of the updates, replies and breaches already decided on."""
+    escalation_step: int = 0
+    """The rung of the escalation ladder the report is at: 0 with the lead the rules gave
+    it, n once raised to the n-th level of ``RuleSet.escalation.ladder``."""
+    escalations: tuple[EscalationStep, ...] = ()
+    """Every missed deadline that moved the report up a level, oldest first."""
+    history: tuple[TaskHistoryEntry, ...] = ()
+    """What happened at the levels the report left, oldest first: each new level's
+    agencies get it in their inbox."""
 
     @property
     def lead(self) -> Part:
@@ -239,6 +268,13 @@ class Decision:
     not_from_reporter: ReplyKind | None = None
     """A citizen's reply that did not come from the report's reporter, by what it would
     have done: it changed neither status nor clock."""
+    resolved_on_time: bool | None = None
+    """Set when the event resolved the report: whether on or before the deadline in force
+    (moved by any wait for the citizen; a report resolved while waiting is on time)."""
+    escalation: EscalationStep | None = None
+    """The step up the ladder a missed deadline made (None: none)."""
+    breach_at_top: bool = False
+    """A missed deadline at the top of the ladder: recorded, nothing climbs."""
 
 
 # --- Opening ----------------------------------------------------------------------------
@@ -349,7 +385,8 @@ def apply_update(
             now=now,
         )
     step = _STEPS[update.kind]
-    return step(_Step(case, event_id, update, part, ruleset, calendar, now))
+    decision = step(_Step(case, event_id, update, part, ruleset, calendar, now))
+    return _with_moved_deadline(case, decision, ruleset, cause=event_id, now=now)
 
 
 @dataclass(frozen=True)
@@ -617,6 +654,7 @@ def _resolve(step: _Step) -> Decision:
 def _maybe_resolved(step: _Step, case: Case, facts: list[Fact]) -> Decision:
     """The report is resolved once the lead and every supporting agency resolved."""
     if case.parts and all(part.state == PartState.RESOLVED for part in case.parts):
+        on_time = case.deadline is None or step.now <= case.deadline
         resolved = case.model_copy(update={"status": ReportStatus.RESOLVED, "deadline": None})
         note = case.resolution_note or "Phản ánh đã được xử lý xong."
         lead = case.lead.agency_id
@@ -631,7 +669,7 @@ def _maybe_resolved(step: _Step, case: Case, facts: list[Fact]) -> Decision:
             event_id=fact_id(step.event_id, "status:resolved"),
         )
         facts.append(Fact(status))
-        return Decision(resolved, tuple(facts))
+        return Decision(resolved, tuple(facts), resolved_on_time=on_time)
     return Decision(case, tuple(facts))
 
 
@@ -710,6 +748,7 @@ def apply_reply(
     updated = _applied(case, reply.id)
     facts = list(_forwarded(case, reply, raw_reply))
     if case.status == ReportStatus.WAITING_FOR_CITIZEN:
+        facts += _moved(case, _resume_clock(case, ruleset, now), ruleset, cause=reply.id, now=now)
         updated = _resume_clock(updated, ruleset, now).model_copy(
             update={"status": ReportStatus.IN_PROGRESS}
         )
@@ -837,6 +876,44 @@ def _resume_clock(case: Case, ruleset: RuleSet, now: datetime) -> Case:
     return case.model_copy(update={"pauses": pauses, "deadline": deadline})
 
 
+def _with_moved_deadline(
+    before: Case, decision: Decision, ruleset: RuleSet, *, cause: str, now: datetime
+) -> Decision:
+    """``decision`` with the deadline moved by a wait for the citizen that it ended."""
+    after = decision.case
+    if after is None or after.term != before.term or decision.refused is not None:
+        return decision
+    moved = _moved(before, after, ruleset, cause=cause, now=now)
+    if not moved:
+        return decision
+    return dataclasses.replace(decision, facts=(*decision.facts, *moved))
+
+
+def _moved(before: Case, after: Case, ruleset: RuleSet, *, cause: str, now: datetime) -> list[Fact]:
+    """The deadline moved when ``after`` ended the wait for the citizen ``before`` was in,
+    published so that every figure counts on the deadline routing counts on."""
+    waiting = bool(before.pauses) and before.pauses[-1][1] is None
+    ended = len(after.pauses) == len(before.pauses) and bool(after.pauses)
+    if not waiting or not ended or after.pauses[-1][1] is None:
+        return []
+    calendar = ruleset.calendar_of(before.lead.agency_id)
+    deadline = deadline_with_pauses(calendar, before.term_start, before.sla, after.pauses)
+    previous = deadline_with_pauses(calendar, before.term_start, before.sla, before.pauses[:-1])
+    if deadline is None:
+        return []
+    moved = DeadlineMoved(
+        report_id=before.report_id,
+        agency_id=before.lead.agency_id,
+        deadline=deadline,
+        previous_deadline=previous,
+        at=now,
+    )
+    event = DeadlineMovedEvent.new(
+        moved, source=SOURCE, id=fact_id(cause, "deadline:moved"), time=now
+    )
+    return [Fact(event)]
+
+
 def _declined(update: AgencyUpdate) -> dict[str, str]:
     matched = {"declined_by": update.agency_id}
     if update.suggested_agency_id is not None:
@@ -910,6 +987,7 @@ def _tasks(
     at: datetime,
     cause: str,
     note: str | None = None,
+    history: tuple[TaskHistoryEntry, ...] = (),
 ) -> list[Fact]:
     """The report put into each of ``parts``' agencies' inboxes."""
     report = case.report
@@ -932,6 +1010,7 @@ def _tasks(
             received_at=report.received_at,
             assigned_at=at,
             note=note,
+            history=history[-50:],
         )
         event = AgencyTaskAssignedEvent.new(
             task, source=SOURCE, id=fact_id(cause, f"task:{part.agency_id}"), time=at

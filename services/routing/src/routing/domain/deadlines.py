@@ -1,10 +1,12 @@
-"""Deadline warnings, breaches and escalation: pure decisions over a tracked deadline.
+"""Deadline warnings and breaches: pure decisions over a tracked deadline.
 
 A tracked deadline is due for a **warning** once its warning time has passed (if the
 deadline itself has not: a late check sends the breach instead), and for a **breach** once
-the deadline has passed; a breach escalates one level up (ward → city People's Committee →
-leadership), to the lead agency's ``parent``. Each fact has an id derived from the report,
-so publishing it twice (a crash before it was marked sent) is absorbed by consumers.
+the deadline has passed. The breach is published on the deadlines topic; routing's case
+consumer reads it back and moves the report up the escalation ladder
+(:mod:`routing.domain.escalation`), which starts a new term, watched again. Each fact has
+an id derived from the report and the term, so publishing it twice (a crash before it was
+marked sent) is absorbed by consumers.
 """
 
 from __future__ import annotations
@@ -12,10 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from phananh_contracts import DeadlineBreached, DeadlineWarning, ReportEscalated
-from phananh_contracts.values import EscalationLevel
-
-from routing.domain.rules import RuleSet
+from phananh_contracts import DeadlineBreached, DeadlineWarning
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,11 @@ class TrackedDeadline:
 class DueFacts:
     warning: DeadlineWarning | None
     breach: DeadlineBreached | None
-    escalation: ReportEscalated | None
 
 
-def due(tracked: TrackedDeadline, ruleset: RuleSet, *, now: datetime) -> DueFacts:
+def due(tracked: TrackedDeadline, *, now: datetime) -> DueFacts:
     """What must be said about ``tracked`` at ``now`` (possibly nothing)."""
-    warning = breach = escalation = None
+    warning = breach = None
     if not tracked.warned and tracked.warn_at <= now < tracked.deadline:
         warning = DeadlineWarning(
             report_id=tracked.report_id,
@@ -60,27 +58,4 @@ def due(tracked: TrackedDeadline, ruleset: RuleSet, *, now: datetime) -> DueFact
             deadline=tracked.deadline,
             at=now,
         )
-        escalation = escalation_of(tracked, ruleset, now=now)
-    return DueFacts(warning, breach, escalation)
-
-
-def escalation_of(
-    tracked: TrackedDeadline, ruleset: RuleSet, *, now: datetime
-) -> ReportEscalated | None:
-    """The report raised to the lead agency's parent, or None at the top."""
-    agency = ruleset.agency(tracked.agency_id)
-    parent = ruleset.agency(agency.parent) if agency and agency.parent else None
-    if parent is None or parent.id == tracked.agency_id:
-        return None
-    return ReportEscalated(
-        report_id=tracked.report_id,
-        agency_id=tracked.agency_id,
-        deadline=tracked.deadline,
-        at=now,
-        to_agency_id=parent.id,
-        level=EscalationLevel(parent.level),
-        reason=(
-            f"Quá hạn xử lý: {tracked.agency_id} chưa giải quyết xong trước hạn; "
-            f"chuyển {parent.name} đôn đốc."
-        ),
-    )
+    return DueFacts(warning, breach)

@@ -1,9 +1,10 @@
 """A batch of events about reports, decided per report in order (pure).
 
-Routing reads new reports, agencies' updates and citizens' replies in one consumer, so a
-fetched batch holds the events of many reports, each report's in the order they were
-written. :func:`group_by_report` keeps that order per report; :func:`decide_report`
-folds one report's events over its case (or none) with the rules of the case
+Routing reads new reports, agencies' updates, citizens' replies and its own missed
+deadlines in one consumer, so a fetched batch holds the events of many reports, each
+report's in the order they were written. :func:`group_by_report` keeps that order per
+report; :func:`decide_report` folds one report's events over its case (or none) with the
+rules of the case
 (:mod:`routing.domain.case`), and says what each event did, the case after all of them
 and every fact to publish, in order.
 """
@@ -13,16 +14,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
+from typing import TypeAlias, TypeGuard
 
-from phananh_contracts import AgencyUpdateEvent, CitizenRepliedEvent, ReportReceivedEvent
+from phananh_contracts import (
+    AgencyUpdateEvent,
+    CitizenRepliedEvent,
+    DeadlineBreachedEvent,
+    DeadlineMovedEvent,
+    DeadlineWarningEvent,
+    ReportEscalatedEvent,
+    ReportReceivedEvent,
+)
 
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.case import Case, Decision, Fact, apply_reply, apply_update, open_case
+from routing.domain.escalation import escalate
 from routing.domain.rules import RuleSet
 
-CaseEvent: TypeAlias = ReportReceivedEvent | AgencyUpdateEvent | CitizenRepliedEvent
-"""What routing decides on: a new report, an agency's update, a citizen's reply."""
+CaseEvent: TypeAlias = (
+    ReportReceivedEvent | AgencyUpdateEvent | CitizenRepliedEvent | DeadlineBreachedEvent
+)
+"""What routing decides on: a new report, an agency's update, a citizen's reply, a missed
+deadline (which moves the report up the escalation ladder)."""
+DeadlineNotice: TypeAlias = DeadlineWarningEvent | ReportEscalatedEvent | DeadlineMovedEvent
+"""The other facts of the deadlines topic, which routing published and does not act on."""
+
+
+def acts_on(event: CaseEvent | DeadlineNotice) -> TypeGuard[CaseEvent]:
+    """Whether routing decides anything on ``event`` (the deadlines topic also carries
+    warnings, escalations and moved deadlines, which it leaves alone)."""
+    return not isinstance(event, DeadlineWarningEvent | ReportEscalatedEvent | DeadlineMovedEvent)
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,8 @@ def decide(
         return open_case(ruleset, calendar, event.data, now=now)
     if isinstance(event, AgencyUpdateEvent):
         return apply_update(case, event.id, event.data, ruleset, calendar, now=now)
+    if isinstance(event, DeadlineBreachedEvent):
+        return escalate(case, event, ruleset, now=now)
     return apply_reply(case, event, incoming.body, ruleset, calendar, now=now)
 
 

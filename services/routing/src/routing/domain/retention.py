@@ -21,10 +21,12 @@ MARGIN_DAYS = 90
 
 
 def longest_term_days(ruleset: RuleSet) -> int:
-    """The longest term any rule gives, in calendar days (working days counted five to a
-    week of seven, plus holidays; working hours as whole working days of 8 hours)."""
+    """The longest term any rule (or level of the escalation ladder) gives, in calendar
+    days (working days counted five to a week of seven, plus holidays; working hours as
+    whole working days of 8 hours)."""
     slas = [sla for rule in ruleset.rules for sla in rule.sla.values()]
     slas += list(ruleset.default_sla.values())
+    slas += [sla for rung in ruleset.escalation.ladder for sla in rung.sla.values()]
     working_days = [
         sla.working_days
         if sla.working_days is not None

@@ -191,6 +191,59 @@ class Agency(_Model):
     )
 
 
+# --- Escalation ladder ----------------------------------------------------------------
+
+
+class EscalationRung(_Model):
+    """One level of the escalation ladder: who leads an overdue report there, and its term."""
+
+    level: EscalationLevel = Field(
+        description="The administrative level, e.g. 'city' or 'leadership'."
+    )
+    agency: Code = Field(
+        description="The agency that leads (chủ trì) a report raised to this level."
+    )
+    by_ward: dict[WardCode, Code] = Field(
+        default_factory=dict,
+        description=(
+            "Another agency for the reports of some wards (ward code → agency id); the "
+            "others go to ``agency``."
+        ),
+    )
+    sla: SlaByPriority = Field(
+        default_factory=dict,
+        description=(
+            "The new term the level gets, per priority, counted from the escalation on the "
+            "agency's calendar; priorities left out keep the report's own term."
+        ),
+    )
+
+    def agency_for(self, ward_code: str | None) -> str:
+        """The agency of this level for a report of ``ward_code``."""
+        if ward_code is not None and ward_code in self.by_ward:
+            return self.by_ward[ward_code]
+        return self.agency
+
+    def agencies(self) -> tuple[str, ...]:
+        return (self.agency, *self.by_ward.values())
+
+
+class EscalationLadder(_Model):
+    """Where an overdue report goes: one level up at each missed deadline.
+
+    The first level is whoever the rules made the lead (a ward People's Committee, a
+    competent agency, the triage desk); each rung of ``ladder`` is the next level up. A
+    missed deadline moves the report to the next rung above the one it is at (a lead that
+    is itself a rung's agency is at that rung); the last rung is the top, where a missed
+    deadline is recorded and nothing climbs. Without a ladder a report climbs its lead
+    agency's ``parent`` chain, keeping its term.
+    """
+
+    ladder: tuple[EscalationRung, ...] = Field(
+        default=(), description="The levels above the rules' lead agency, lowest first."
+    )
+
+
 # --- Rules ----------------------------------------------------------------------------
 
 
@@ -325,6 +378,13 @@ class RuleSet(_Model):
             "rating closes it. 0: ratings never reopen."
         ),
     )
+    escalation: EscalationLadder = Field(
+        default_factory=EscalationLadder,
+        description=(
+            "The escalation ladder: which agency leads an overdue report at each level "
+            "above the rules' lead, and the term each level gets."
+        ),
+    )
     calendars: dict[Code, WorkingCalendar] = Field(
         default_factory=dict,
         description=(
@@ -436,6 +496,8 @@ class ProblemKind(StrEnum):
     PARENT_CYCLE = "parent_cycle"
     WARD_COMMITTEE = "ward_committee"
     """The ward-committee placeholder cannot be resolved well (missing, ambiguous)."""
+    ESCALATION_LADDER = "escalation_ladder"
+    """A rung of the escalation ladder names an unknown agency or ward, or goes down."""
     MISSING_SLA = "missing_sla"
     UNKNOWN_CALENDAR = "unknown_calendar"
     LEAD_NOT_COMPETENT = "lead_not_competent"
@@ -531,6 +593,7 @@ def _agency_problems(
                 agency_id=agency.id,
             )
     yield from _cycles(ruleset)
+    yield from _ladder_problems(ruleset, known_wards)
     yield from _ward_committees(ruleset, known_wards)
     if ruleset.triage_agency_id not in ids:
         yield RuleProblem(
@@ -569,6 +632,38 @@ def _cycles(ruleset: RuleSet) -> Iterator[RuleProblem]:
             "would never reach the top",
             agency_id=cycle[0],
         )
+
+
+_LEVEL_ORDER = tuple(EscalationLevel)
+"""Levels from the lowest (ward) to the highest (leadership)."""
+
+
+def _ladder_problems(ruleset: RuleSet, known_wards: set[str]) -> Iterator[RuleProblem]:
+    ids = {agency.id for agency in ruleset.agencies}
+    previous: EscalationRung | None = None
+    for index, rung in enumerate(ruleset.escalation.ladder):
+        where = f"escalation.ladder[{index}] (level {rung.level.value!r})"
+        for agency_id in rung.agencies():
+            if agency_id not in ids:
+                yield RuleProblem(
+                    ProblemKind.ESCALATION_LADDER,
+                    f"{where}: {agency_id!r} is not an agency of the rule set",
+                    agency_id=agency_id,
+                )
+        for ward in rung.by_ward:
+            if ward not in known_wards:
+                yield RuleProblem(
+                    ProblemKind.ESCALATION_LADDER,
+                    f"{where}: ward code {ward!r} is not a ward of the city",
+                )
+        if previous is not None and _LEVEL_ORDER.index(rung.level) <= _LEVEL_ORDER.index(
+            previous.level
+        ):
+            yield RuleProblem(
+                ProblemKind.ESCALATION_LADDER,
+                f"{where}: a level must be above the one before it ({previous.level.value!r})",
+            )
+        previous = rung
 
 
 def _ward_committees(ruleset: RuleSet, known_wards: set[str]) -> Iterator[RuleProblem]:
