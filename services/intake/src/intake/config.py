@@ -37,6 +37,7 @@ from pydantic import (
 )
 from shapely.geometry import Polygon
 
+from intake.domain.dedupe import Thresholds
 from intake.domain.text import fold, normalize_text
 
 UNCLASSIFIED = "unclassified"
@@ -310,12 +311,35 @@ class SignalRules(_Section):
 
 
 class DedupeRules(_Section):
-    """When a new report duplicates an earlier one."""
+    """When a new report duplicates an earlier one of its ward (``intake.domain.dedupe``:
+    cosine of character 4-grams, 0..1, and the named places both texts mention)."""
 
     window_hours: int = Field(default=72, ge=1, description="How far back to look.")
     min_similarity: float = Field(
-        default=0.6, gt=0, le=1, description="Jaccard similarity of folded texts, 0..1."
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Similarity needed when one of the two names no place: words alone.",
     )
+    same_place_same_category: float = Field(
+        default=0.28,
+        gt=0,
+        le=1,
+        description="Similarity needed when both name a place in common, same category.",
+    )
+    same_place: float = Field(
+        default=0.44,
+        gt=0,
+        le=1,
+        description="Similarity needed when both name a place in common, other categories.",
+    )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            same_place_same_category=self.same_place_same_category,
+            same_place=self.same_place,
+            unknown_place=self.min_similarity,
+        )
 
 
 class CityConfig(_Section):

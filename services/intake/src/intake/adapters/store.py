@@ -492,13 +492,21 @@ def _unpack(packed: str) -> frozenset[int]:
 
 
 def _entry(entry: EarlierReport) -> list[Any]:
-    """``[report id, category, received at (ms since the epoch), duplicate of, hashes]``."""
+    """``[report id, category, received at (ms since the epoch), duplicate of, 4-gram
+    hashes, place hashes]``."""
     millis = round(entry.received_at.timestamp() * 1000)
-    return [entry.report_id, entry.category, millis, entry.duplicate_of, _pack(entry.fingerprint)]
+    return [
+        entry.report_id,
+        entry.category,
+        millis,
+        entry.duplicate_of,
+        _pack(entry.fingerprint),
+        _pack(entry.anchors),
+    ]
 
 
 def _earlier(ward_code: str, entry: list[Any]) -> EarlierReport:
-    report_id, category, millis, duplicate_of, packed = entry
+    report_id, category, millis, duplicate_of, packed, *places = entry
     return EarlierReport(
         report_id=report_id,
         ward_code=ward_code,
@@ -506,4 +514,5 @@ def _earlier(ward_code: str, entry: list[Any]) -> EarlierReport:
         fingerprint=_unpack(packed),
         received_at=datetime.fromtimestamp(millis / 1000, UTC),
         duplicate_of=duplicate_of,
+        anchors=_unpack(places[0]) if places else frozenset(),
     )

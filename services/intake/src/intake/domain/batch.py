@@ -48,6 +48,7 @@ from intake.domain.dedupe import (
     buckets_for,
     find_original,
     fingerprint,
+    place_anchors,
 )
 from intake.domain.model import ChannelMessage, PayloadError
 from intake.domain.normalize import (
@@ -185,6 +186,8 @@ class Accepted:
     fingerprint: Fingerprint
     raw_event_id: str = ""
     """The raw channel event the report was made from (for the log)."""
+    anchors: frozenset[int] = frozenset()
+    """The named places its text mentions (``dedupe.place_anchors``)."""
 
     @property
     def key(self) -> str:
@@ -215,6 +218,7 @@ class Accepted:
             fingerprint=self.fingerprint,
             received_at=report.received_at,
             duplicate_of=report.duplicate_of,
+            anchors=self.anchors,
         )
 
 
@@ -332,7 +336,15 @@ class _Decider:
         )
         if isinstance(outcome, Rejection):
             return self.record(Rejected(outcome.rejected))
-        return self.record(Accepted(outcome, fingerprint(outcome.folded_text), raw_event_id))
+        report = outcome.report
+        return self.record(
+            Accepted(
+                outcome,
+                fingerprint(outcome.folded_text),
+                raw_event_id,
+                place_anchors(f"{report.title or ''} {report.text}"),
+            )
+        )
 
 
 def decide(
@@ -395,10 +407,11 @@ def link_duplicates(
     their bucket kept (a full bucket keeps its first reports, as a stored one does).
     """
     window = timedelta(hours=config.dedupe.window_hours)
-    candidates: dict[tuple[str | None, str], dict[str, EarlierReport]] = {}
+    thresholds = config.dedupe.thresholds()
+    candidates: dict[str | None, dict[str, EarlierReport]] = {}
     for bucket in buckets.values():
         for entry in bucket.entries:
-            candidates.setdefault((entry.ward_code, entry.category), {})[entry.report_id] = entry
+            candidates.setdefault(entry.ward_code, {})[entry.report_id] = entry
     sizes = {bucket_id: bucket.size for bucket_id, bucket in buckets.items()}
     appends: dict[str, list[EarlierReport]] = {}
     linked: list[Outcome] = []
@@ -408,15 +421,16 @@ def link_duplicates(
             linked.append(outcome)
             continue
         report = outcome.new.report
-        pool = candidates.setdefault((ward_code, report.category), {})
+        pool = candidates.setdefault(ward_code, {})
         original = find_original(
             fingerprint_of=outcome.fingerprint,
+            anchors=outcome.anchors,
             ward_code=ward_code,
             category=report.category,
             received_at=report.received_at,
             earlier=(entry for entry in pool.values() if entry.report_id != report.report_id),
             window=window,
-            min_similarity=config.dedupe.min_similarity,
+            thresholds=thresholds,
         )
         if original is not None:
             report = report.model_copy(update={"duplicate_of": original})

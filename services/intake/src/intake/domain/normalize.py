@@ -9,8 +9,9 @@ The steps, all pure:
    length-checked, out-of-scope messages (complaints, denunciations) diverted with a
    notice, the contact sealed and pseudonymized, place, category and priority derived,
    triage flagged when place or category is uncertain.
-3. :func:`link_duplicate` — the handler fetches earlier reports of the same ward and
-   category; a similar one makes this report its duplicate.
+3. linking duplicates — the handler fetches earlier reports of the same ward; a similar
+   one makes this report its duplicate (:mod:`intake.domain.dedupe`,
+   :func:`intake.domain.batch.link_duplicates`).
 
 Rejections always carry a machine-readable reason and a Vietnamese notice for the sender.
 """
@@ -18,9 +19,9 @@ Rejections always carry a machine-readable reason and a Vietnamese notice for th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from phananh_contracts import (
     CitizenReplied,
@@ -36,7 +37,6 @@ from phananh_platform.privacy import SealedContact, pseudonym
 from intake.config import CityConfig
 from intake.domain.classify import classify
 from intake.domain.contact import identity_of, mask_personal_data, normalized_contact
-from intake.domain.dedupe import EarlierReport, find_original
 from intake.domain.model import ChannelMessage, Contact, PayloadError
 from intake.domain.places import resolve_place
 from intake.domain.signals import assess_signals
@@ -288,25 +288,6 @@ def interpret(
         original_text=original[:20_000],
     )
     return NewReport(report=report, folded_text=folded)
-
-
-def link_duplicate(
-    new: NewReport, earlier: Iterable[EarlierReport], config: CityConfig
-) -> NewReport:
-    """The report, linked to the first earlier report it duplicates, if any."""
-    report = new.report
-    original = find_original(
-        folded_text=new.folded_text,
-        ward_code=report.place.ward_code if report.place else None,
-        category=report.category,
-        received_at=report.received_at,
-        earlier=(e for e in earlier if e.report_id != report.report_id),
-        window=timedelta(hours=config.dedupe.window_hours),
-        min_similarity=config.dedupe.min_similarity,
-    )
-    if original is None:
-        return new
-    return replace(new, report=report.model_copy(update={"duplicate_of": original}))
 
 
 REFUSALS = {
