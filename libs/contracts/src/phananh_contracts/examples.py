@@ -391,11 +391,11 @@ REPORT_ESCALATED = ReportEscalatedEvent.new(
 
 DEADLINE_MOVED = DeadlineMovedEvent.new(
     DeadlineMoved(
-        report_id=REPORT_ID,
-        agency_id=LEAD_AGENCY_ID,
-        deadline=_utc(22, 10, 0),
-        previous_deadline=_DEADLINE,
-        at=_utc(16, 2, 0),
+        report_id=OVERDUE_REPORT_ID,
+        agency_id="ubnd-to-hieu",
+        deadline=_OVERDUE_DEADLINE,
+        previous_deadline=_utc(17, 10, 0),
+        at=_utc(15, 2, 0),
     ),
     source="/services/routing",
     id=_event_id("deadline-moved"),

@@ -6,12 +6,13 @@ import csv
 import hashlib
 import io
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from audit.adapters.oversight_http import OversightContext, oversight_routes
-from audit.domain.facts import AgencyStep, ReportFacts, StatusChange
+from audit.domain.facts import AgencyStep, Escalation, ReportFacts, StatusChange
 from phananh_contracts import ReportEventData, topic_for_event
 from phananh_contracts.examples import ALL_EXAMPLES, REPORT_ID, TRACKING_CODE
 from starlette.applications import Starlette
@@ -312,3 +313,37 @@ def test_ward_summaries_of_quiet_unknown_and_malformed_wards(client: TestClient)
         "/oversight/v1/wards/chieng-sinh/summary", params=MARCH, headers=auth(LEADER)
     )
     assert malformed.status_code == 400
+
+
+def test_leadership_reads_who_escalated_what() -> None:
+    at = datetime(2023, 3, 21, 10, 1, tzinfo=UTC)
+    escalated = replace(
+        report(90, "03679", "ubnd-thanh-pho", 14, resolved=False),
+        escalation_events=(Escalation(at, "ubnd-thanh-pho", "city", "ubnd-chieng-sinh", "ward"),),
+    )
+    ctx = OversightContext(
+        facts=ListedFacts([*FACTS, escalated]),
+        trail=ListedTrail(trail_records()),
+        role_keys=KEYS,
+        clock=lambda: NOW,
+    )
+    http = TestClient(Starlette(routes=oversight_routes(ctx)))
+    period = {"from": "2023-03-01", "to": "2023-03-31"}
+    answer = http.get("/oversight/v1/escalations", params=period, headers={"X-Api-Key": LEADER})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["count"] == 1 and body["scope"] == "city"
+    (step,) = body["escalations"]
+    assert step["tracking_code"] == "SL-2303-000090"
+    assert (step["from_agency_id"], step["from_level"]) == ("ubnd-chieng-sinh", "ward")
+    assert (step["to_agency_id"], step["level"], step["holder"]) == (
+        "ubnd-thanh-pho",
+        "city",
+        "ubnd-thanh-pho",
+    )
+    assert step["at"] == "2023-03-21T10:01:00+00:00"
+    ward = http.get(
+        "/oversight/v1/escalations", params=period, headers={"X-Api-Key": WARD_COMMITTEE}
+    )
+    assert ward.json()["count"] == 0, "an agency sees the reports it leads only"
+    assert http.get("/oversight/v1/escalations", params=period).status_code == 401

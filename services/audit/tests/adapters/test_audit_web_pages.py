@@ -21,7 +21,7 @@ from audit.domain.checkpoints import (
     signed_checkpoint,
 )
 from audit.domain.citizen_history import citizen_history
-from audit.domain.facts import AgencyStep, ReportFacts, StatusChange
+from audit.domain.facts import AgencyStep, Escalation, ReportFacts, StatusChange
 from audit.domain.report_proof import ProofState, SignedHead, prove_segment
 from phananh_contracts import ChainHead
 from phananh_contracts import examples as ex
@@ -228,6 +228,41 @@ def test_filters_change_the_figures(client: TestClient) -> None:
     assert (figure(agency, "received"), figure(agency, "resolved")) == ("1", "0")
     bad = client.get("/board", params={**period, "ward": "<x>"})
     assert bad.status_code == 400 and "Bộ lọc không hợp lệ" in bad.text
+
+
+def test_the_board_shows_who_escalated_what() -> None:
+    at = datetime(2023, 3, 21, 10, 1, tzinfo=UTC)
+    climbed = replace(
+        facts(4, "03679", "Chiềng Sinh", "ban-thuong-vu-thanh-uy", resolved=False),
+        escalation_events=(
+            Escalation(at, "ubnd-thanh-pho", "city", "ubnd-chieng-sinh", "ward"),
+            Escalation(
+                at + timedelta(days=7),
+                "ban-thuong-vu-thanh-uy",
+                "leadership",
+                "ubnd-thanh-pho",
+                "city",
+            ),
+        ),
+    )
+    names = {
+        "ubnd-chieng-sinh": "Ủy ban nhân dân phường Chiềng Sinh",
+        "ubnd-thanh-pho": "Ủy ban nhân dân thành phố Sơn La",
+        "ban-thuong-vu-thanh-uy": "Ban Thường vụ Thành ủy Sơn La",
+    }
+    ctx = context(facts=ListedFacts([*FACTS, climbed]), agency_names=names)
+    with TestClient(Starlette(routes=web_routes(ctx)), follow_redirects=False) as http:
+        sign_in(http, LEADER)
+        page = http.get("/board", params={"from": "2023-03-01", "to": "2023-03-31"}).text
+    section = page[page.index('id="escalations"') :]
+    assert "Phản ánh chuyển cấp trên (2)" in page
+    items = re.findall(r'<li data-report="rpt-4" data-level="(\w+)">(.*?)</li>', section, re.S)
+    assert [level for level, _ in items] == ["leadership", "city"], "latest first"
+    top, city = (text for _, text in items)
+    assert "Ủy ban nhân dân thành phố Sơn La</b> (cấp thành phố) → chuyển" in top
+    assert "Ban Thường vụ Thành ủy Sơn La</b> chủ trì" in top
+    assert "Ủy ban nhân dân phường Chiềng Sinh</b> (cấp phường)" in city
+    assert "SL-2303-000004" in city
 
 
 def test_an_agency_key_sees_its_own_reports_only(client: TestClient) -> None:

@@ -9,6 +9,11 @@ Routes (``oversight_routes``), all ``GET`` under ``/oversight/v1``:
     is one of all (default), ward, agency, category or channel.
 ``/wards/{ward_code}/summary?from=…&to=…``
     The seed's sentence for a ward in Vietnamese and English, with the ward's figures.
+``/escalations?from=…&to=…``
+    Who escalated what: each step up the escalation ladder of the reports received in the
+    period (``audit.domain.board.escalated_reports``), the latest first: the report, the
+    agency that missed its deadline and its level, the agency and level it went to, when,
+    and who leads the report now.
 
 Dates are local days (Asia/Ho_Chi_Minh) and ``to`` is inclusive. A period is at most
 ``max_days`` long (366 by default).
@@ -41,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from audit.domain.board import escalated_reports
 from audit.domain.facts import ReportFacts, fold
 from audit.domain.figures import (
     GROUP_BYS,
@@ -177,6 +183,7 @@ def oversight_routes(ctx: OversightContext) -> list[BaseRoute]:
         route("/reports/{ref}/trail", report_trail),
         route("/figures", figures),
         route("/wards/{ward_code}/summary", ward_summary),
+        route("/escalations", escalations),
     ]
 
 
@@ -275,6 +282,21 @@ async def ward_summary(request: Request, ctx: OversightContext, who: Principal) 
             "sentence_vi": ward_sentence(row, name, start, end),
             "sentence_en": ward_sentence_en(row, name, start, end),
             "figures": asdict(row),
+        }
+    )
+
+
+async def escalations(request: Request, ctx: OversightContext, who: Principal) -> Response:
+    first, last = _days(request, ctx)
+    start, end = period_of(first, last)
+    facts = await ctx.facts.facts_received_between(start, end, lead_agency_id=who.agency_id)
+    steps = escalated_reports(facts)
+    return JSONResponse(
+        {
+            **_period_json(first, last, ctx.clock()),
+            "scope": f"agency:{who.agency_id}" if who.agency_id else "city",
+            "count": len(steps),
+            "escalations": [_jsonable(step) for step in steps],
         }
     )
 

@@ -7,7 +7,8 @@ Leadership board, role-protected like the oversight API (``/oversight/v1``):
 
 ``GET /board``
     Figures of a period for a ward, lead agency or category (table, inline SVG bars),
-    and the overdue reports with the agency holding each.
+    the overdue reports with the agency holding each, and who escalated what: each step
+    of a report up the escalation ladder (from which agency and level to which, when).
 ``GET /board/reports/{ref}``
     One report's trail (by report id or tracking code) and whether its part of each
     chain is intact and signed (``audit.domain.report_proof``).
@@ -60,6 +61,7 @@ from audit.domain.board import (
     BoardFilter,
     agency_label,
     bar_chart,
+    escalated_reports,
     filter_options,
     overdue_reports,
 )
@@ -87,6 +89,14 @@ COOKIE = "phananh_board"
 SEGMENT_LIMIT = 20_000
 """Records of one chain a trail page checks at most."""
 OVERDUE_SHOWN = 200
+ESCALATIONS_SHOWN = 200
+LEVEL_LABELS = {
+    "ward": "cấp phường",
+    "city": "cấp thành phố",
+    "province": "cấp tỉnh",
+    "leadership": "lãnh đạo",
+}
+"""The levels of the escalation ladder, as the board names them."""
 
 TRACKING_CODE = re.compile(r"^[A-Z]{2,4}-[0-9]{4}-[0-9A-HJKMNP-TV-Z]{6}$")
 """The contract's tracking code (phananh_contracts.TrackingCode)."""
@@ -443,6 +453,9 @@ class _Pages:
             chart=bar_chart(rows, labels, CHART_SERIES),
             overdue=overdue_reports(shown, now)[:OVERDUE_SHOWN],
             overdue_count=total.overdue,
+            escalations=(escalations := escalated_reports(shown))[:ESCALATIONS_SHOWN],
+            escalation_count=len(escalations),
+            level_labels=LEVEL_LABELS,
             agency_names=ctx.agency_names,
             ward_names=ctx.ward_names,
             category_names=ctx.category_names,

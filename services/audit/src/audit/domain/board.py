@@ -3,7 +3,9 @@
 The figures themselves are ``audit.domain.figures``; the board narrows the period's
 cohort by ward, lead agency and category (``BoardFilter``) before computing them, lists
 the cohort's overdue reports with the agency holding each, and lays out inline SVG bar
-charts (``bar_chart``) so the page needs no script to draw them.
+charts (``bar_chart``) so the page needs no script to draw them. ``escalated_reports``
+says who escalated what: each step of a report up the escalation ladder, from which agency
+and level to which, and when.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from audit.domain.facts import ReportFacts
-from audit.domain.figures import UNASSIGNED, FigureRow
+from audit.domain.figures import UNASSIGNED, FigureRow, is_overdue
 
 
 @dataclass(frozen=True)
@@ -88,17 +90,6 @@ def agency_label(agency_id: str, agency_names: Mapping[str, str]) -> str:
     return agency_names.get(agency_id, agency_id)
 
 
-def is_overdue(facts: ReportFacts, now: datetime) -> bool:
-    """Overdue as the figures count it (``figures.FigureRow.overdue``)."""
-    open_and_late = (
-        facts.resolved_at is None
-        and not facts.rejected
-        and facts.deadline is not None
-        and facts.deadline < now
-    )
-    return facts.breached or open_and_late
-
-
 @dataclass(frozen=True)
 class OverdueReport:
     """One overdue report, as the board lists it."""
@@ -140,6 +131,49 @@ def overdue_reports(facts: Iterable[ReportFacts], now: datetime) -> list[Overdue
         )
     never = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(found, key=lambda r: (not r.still_open, r.deadline or never, r.report_id))
+
+
+@dataclass(frozen=True)
+class EscalatedReport:
+    """One step of a report up the escalation ladder, as the board lists it: who missed
+    the deadline (at which level), who got the report (at which level), and when."""
+
+    report_id: str
+    tracking_code: str | None
+    ward_code: str
+    ward_name: str | None
+    category: str
+    at: datetime
+    from_agency_id: str | None
+    from_level: str | None
+    to_agency_id: str
+    level: str
+    holder: str | None
+    """The report's lead agency now (the latest assignment)."""
+    still_open: bool
+
+
+def escalated_reports(facts: Iterable[ReportFacts]) -> list[EscalatedReport]:
+    """Every escalation of ``facts``' reports, the latest first."""
+    found = [
+        EscalatedReport(
+            report_id=report.report_id,
+            tracking_code=report.tracking_code,
+            ward_code=report.ward_code,
+            ward_name=report.ward_name,
+            category=report.category,
+            at=step.at,
+            from_agency_id=step.from_agency_id or None,
+            from_level=step.from_level or None,
+            to_agency_id=step.to_agency_id,
+            level=step.level,
+            holder=report.lead_agency_id,
+            still_open=report.resolved_at is None and not report.rejected,
+        )
+        for report in facts
+        for step in report.escalation_events
+    ]
+    return sorted(found, key=lambda e: (e.at, e.report_id, e.level), reverse=True)
 
 
 @dataclass(frozen=True)

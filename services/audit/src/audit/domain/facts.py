@@ -23,8 +23,13 @@ resolution
     lead) or any other open status undoes a resolution, and status 'rejected' makes the
     report rejected ('closed' after 'rejected' keeps it rejected). ``resolved_at`` is
     when the final resolved stretch began.
+deadline
+    The deadline of the latest assignment (an escalation's reassignment gives the new
+    level's term), or the one a DeadlineMoved event gave it since: routing moves the
+    deadline by the working time a report waited for the citizen. While the report waits
+    for the citizen (its latest status), its clock is stopped: it is not overdue.
 breach
-    A DeadlineBreached event, or a resolution after the current deadline.
+    A DeadlineBreached event, or a resolution after the deadline in force.
 rejected
     A message intake refused (ReportRejected; it never became a report, so its facts are
     keyed ``rejected:<channel>:<channel message id>`` and have ward and category
@@ -34,7 +39,7 @@ Data is read by field name and leniently, because trail payloads are sanitized a
 not validate against the contract models. The fields read are: report_id,
 tracking_code, channel, channel_message_id, place.ward_code, place.ward_name, category,
 priority, received_at, rejected_at, lead_agency_id, deadline, assigned_at, agency_id,
-kind, updated_at, status, changed_at, at, to_agency_id, level, rating. Event types that
+kind, updated_at, status, changed_at, at, to_agency_id, level, from_level, rating. Event types that
 say nothing about these figures (warnings, notifications, raw messages) leave facts
 unchanged. Instants are UTC truncated to the millisecond, which is what BSON dates hold,
 so facts read back from the database equal the facts written.
@@ -52,6 +57,7 @@ from phananh_contracts import (
     AgencyUpdateKind,
     CitizenRepliedEvent,
     DeadlineBreachedEvent,
+    DeadlineMovedEvent,
     ReportAssignedEvent,
     ReportEscalatedEvent,
     ReportReceivedEvent,
@@ -102,11 +108,14 @@ class AgencyStep(NamedTuple):
 
 
 class Escalation(NamedTuple):
-    """The report was escalated to ``to_agency_id`` at ``level``."""
+    """The report was escalated from ``from_agency_id`` (which missed its deadline, at
+    ``from_level``) to ``to_agency_id`` at ``level``; '' where the event did not say."""
 
     at: datetime
     to_agency_id: str
     level: str
+    from_agency_id: str = ""
+    from_level: str = ""
 
 
 class Rating(NamedTuple):
@@ -135,7 +144,10 @@ class ReportFacts:
     """Lead agency (chủ trì) of the latest assignment."""
     assigned_at: datetime | None = None
     deadline: datetime | None = None
-    """Deadline of the latest assignment."""
+    """Deadline in force: of the latest assignment, or as a wait for the citizen moved it
+    since (DeadlineMoved)."""
+    deadline_moved_at: datetime | None = None
+    """When the deadline was last moved after a wait for the citizen (None: never)."""
     breach_detected_at: datetime | None = None
     """Earliest DeadlineBreached event."""
     status_changes: tuple[StatusChange, ...] = ()
@@ -171,6 +183,12 @@ class ReportFacts:
     @property
     def escalations(self) -> int:
         return len(self.escalation_events)
+
+    @property
+    def clock_stopped(self) -> bool:
+        """Waiting for the citizen: the deadline does not run (routing's clock is stopped,
+        and the deadline is moved once the citizen answers)."""
+        return self.last_status == ReportStatus.WAITING_FOR_CITIZEN.value
 
     @property
     def ratings(self) -> tuple[int, ...]:
@@ -320,13 +338,16 @@ def _assigned(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> Repo
     assigned_at = _instant(data.get("assigned_at") or at)
     if facts.assigned_at is not None and assigned_at < facts.assigned_at:
         return facts  # an older assignment folded after a reassignment
-    deadline = data.get("deadline")
+    deadline: datetime | None = _instant(data["deadline"]) if data.get("deadline") else None
+    moved_at = facts.deadline_moved_at
+    if moved_at is not None and assigned_at < moved_at:
+        deadline = facts.deadline  # moved after this assignment (folded out of order)
     return replace(
         facts,
         tracking_code=facts.tracking_code or _text(data.get("tracking_code")),
         lead_agency_id=_text(data.get("lead_agency_id")),
         assigned_at=assigned_at,
-        deadline=_instant(deadline) if deadline else None,
+        deadline=deadline,
         category=_text(data.get("category")) or facts.category,
         priority=_text(data.get("priority")) or facts.priority,
     )
@@ -355,8 +376,23 @@ def _breached(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> Repo
 
 def _escalated(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> ReportFacts:
     at = _instant(data.get("at") or at)
-    escalation = Escalation(at, str(data["to_agency_id"]), str(data["level"]))
+    escalation = Escalation(
+        at,
+        str(data["to_agency_id"]),
+        str(data["level"]),
+        _text(data.get("agency_id")) or "",
+        _text(data.get("from_level")) or "",
+    )
     return replace(facts, escalation_events=_with(facts.escalation_events, escalation))
+
+
+def _deadline_moved(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> ReportFacts:
+    moved_at = _instant(data.get("at") or at)
+    if facts.assigned_at is not None and moved_at < facts.assigned_at:
+        return facts  # a later assignment set the deadline in force since
+    if facts.deadline_moved_at is not None and moved_at < facts.deadline_moved_at:
+        return facts
+    return replace(facts, deadline=_instant(data["deadline"]), deadline_moved_at=moved_at)
 
 
 def _replied(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> ReportFacts:
@@ -376,6 +412,7 @@ _FOLDS: dict[str, Fold] = {
     ReportStatusChangedEvent.event_type(): _status_changed,
     DeadlineBreachedEvent.event_type(): _breached,
     ReportEscalatedEvent.event_type(): _escalated,
+    DeadlineMovedEvent.event_type(): _deadline_moved,
     CitizenRepliedEvent.event_type(): _replied,
 }
 

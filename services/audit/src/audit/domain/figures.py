@@ -13,7 +13,8 @@ in_progress
     ``received − resolved − rejected``, the reports still being handled.
 overdue
     Breached (a DeadlineBreached event, or resolved after the deadline), or still being
-    handled with the deadline passed at ``now``.
+    handled with the deadline passed at ``now`` while its clock runs (a report waiting for
+    the citizen is not overdue; its deadline moves when the citizen answers).
 on_time_pct
     Of the resolved reports that have a deadline, the share resolved on or before it,
     as a percentage (1 decimal). None when no resolved report has a deadline.
@@ -158,13 +159,7 @@ def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime
     ]
     resolutions = [_hours(at - f.received_at) for f, at in resolved if f.received_at is not None]
     ratings = [rating for f in members for rating in f.ratings]
-    overdue = sum(
-        f.breached
-        or (
-            f.resolved_at is None and not f.rejected and f.deadline is not None and f.deadline < now
-        )
-        for f in members
-    )
+    overdue = sum(is_overdue(f, now) for f in members)
     return FigureRow(
         group=group,
         name=name,
@@ -179,6 +174,19 @@ def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime
         satisfaction_avg=round(statistics.fmean(ratings), 2) if ratings else None,
         ratings_count=len(ratings),
     )
+
+
+def is_overdue(facts: ReportFacts, now: datetime) -> bool:
+    """Breached, or still being handled with the deadline in force passed at ``now`` and
+    the clock running (not waiting for the citizen)."""
+    open_and_late = (
+        facts.resolved_at is None
+        and not facts.rejected
+        and not facts.clock_stopped
+        and facts.deadline is not None
+        and facts.deadline < now
+    )
+    return facts.breached or open_and_late
 
 
 def _group_of(report: ReportFacts, group_by: GroupBy) -> str:
