@@ -7,6 +7,7 @@
     phananh-agency --agency ubnd-chieng-sinh reject SL-2303-7KQ4M9 --note "lý do" [--suggest ID]
     phananh-agency --agency ubnd-chieng-sinh resolve SL-2303-7KQ4M9 --note "kết quả"
     phananh-agency --agency ubnd-chieng-sinh reopen SL-2303-7KQ4M9 --note "…"
+    phananh-agency --agency ubnd-chieng-sinh web [--host 127.0.0.1] [--port 8090]
 
 ``--wait SECONDS`` watches the inbox after sending for routing's refusal of that very
 update. Exit status: 0 done, 1 refused or not found, 2 usage or configuration.
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from phananh_contracts import AgencyUpdateKind
+from phananh_contracts.access import agency_principal
 from pydantic import ValidationError
 
 from phananh_agency.client import AgencyClient
@@ -37,42 +39,44 @@ from phananh_agency.text import inbox_json, render_inbox
 
 
 @dataclass(frozen=True)
-class _Command:
+class UpdateCommand:
+    """One update an officer can send (a command here, a form on the web inbox)."""
+
     kind: AgencyUpdateKind
     help: str
     note: Literal["optional", "required"]
     note_help: str
 
 
-_UPDATE_COMMANDS: dict[str, _Command] = {
-    "accept": _Command(
+UPDATE_COMMANDS: dict[str, UpdateCommand] = {
+    "accept": UpdateCommand(
         AgencyUpdateKind.ACCEPTED, "tiếp nhận phản ánh", "optional", "ghi chú (tuỳ chọn)"
     ),
-    "progress": _Command(
+    "progress": UpdateCommand(
         AgencyUpdateKind.IN_PROGRESS,
         "báo đang xử lý",
         "optional",
         "tiến độ, người dân sẽ được thông báo",
     ),
-    "ask": _Command(
+    "ask": UpdateCommand(
         AgencyUpdateKind.NEEDS_INFORMATION,
         "hỏi người dân thêm thông tin (chỉ đơn vị chủ trì)",
         "required",
         "câu hỏi cho người dân",
     ),
-    "reject": _Command(
+    "reject": UpdateCommand(
         AgencyUpdateKind.REJECTED,
         "từ chối: phản ánh không thuộc thẩm quyền",
         "required",
         "lý do từ chối",
     ),
-    "resolve": _Command(
+    "resolve": UpdateCommand(
         AgencyUpdateKind.RESOLVED,
         "báo đã giải quyết",
         "required",
         "kết quả giải quyết, người dân sẽ được thông báo",
     ),
-    "reopen": _Command(
+    "reopen": UpdateCommand(
         AgencyUpdateKind.REOPENED,
         "mở lại phản ánh đã giải quyết (chỉ đơn vị chủ trì)",
         "required",
@@ -115,7 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     inbox.add_argument("--json", action="store_true", help="in JSON cho máy đọc")
     inbox.add_argument("--all", action="store_true", help="kèm các phản ánh đã rời hộp thư")
 
-    for name, command in _UPDATE_COMMANDS.items():
+    web = commands.add_parser(
+        "web",
+        parents=[connection],
+        help="mở hộp thư trên web cho cán bộ (PHANANH_AGENCY_WEB_PASSWORD, …_SESSION_SECRET)",
+    )
+    web.add_argument("--host", default="127.0.0.1", help="địa chỉ lắng nghe (mặc định 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8090, help="cổng (mặc định 8090)")
+
+    for name, command in UPDATE_COMMANDS.items():
         sub = commands.add_parser(name, parents=[connection], help=command.help)
         sub.add_argument("ref", metavar="REF", help="mã tra cứu (SL-2303-7KQ4M9) hoặc mã phản ánh")
         sub.add_argument("--note", required=command.note == "required", help=command.note_help)
@@ -158,6 +170,8 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> i
         client = AgencyClient(kafka, args.agency)
     except ValueError:
         return _usage(parser, f"mã đơn vị không hợp lệ: {args.agency!r}")
+    if args.command == "web":
+        return _serve(client, args.host, args.port)
     if args.command != "inbox" and args.wait < 0:
         return _usage(parser, "--wait phải ≥ 0")
     try:
@@ -180,7 +194,7 @@ async def _run(client: AgencyClient, args: argparse.Namespace, now: datetime | N
             print(render_inbox(inbox, client.agency_id, now=moment, include_closed=args.all))
         return 0
 
-    command = _UPDATE_COMMANDS[args.command]
+    command = UPDATE_COMMANDS[args.command]
     target, update = await client.prepare(
         args.ref,
         command.kind,
@@ -204,6 +218,34 @@ async def _run(client: AgencyClient, args: argparse.Namespace, now: datetime | N
         return 1
     if not args.json:
         print(f"Không có từ chối nào trong {args.wait:g} giây.")
+    return 0
+
+
+def _serve(client: AgencyClient, host: str, port: int) -> int:
+    """The agency's web inbox until interrupted (``phananh_agency.web``)."""
+    import uvicorn
+
+    from phananh_agency.settings import WebSettings
+    from phananh_agency.web import create_web_app
+
+    principal = agency_principal(client.agency_id)
+    if client.kafka.username and client.kafka.username != principal:
+        _say(
+            f"phananh-agency: PHANANH_KAFKA__USERNAME là {client.kafka.username}, không phải "
+            f"{principal}: trang của một đơn vị chỉ làm việc bằng tài khoản Kafka của chính nó."
+        )
+        return 2
+    try:
+        settings = WebSettings()  # read from the environment
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "PHANANH_AGENCY_WEB_" + "__".join(str(part) for part in problem["loc"]).upper()
+            _say(f"phananh-agency: {name}: {problem['msg'].removeprefix('Value error, ')}")
+        return 2
+    client.read_timeout_s = min(client.read_timeout_s, 20.0)  # a page should not hang
+    app = create_web_app(client, settings)
+    _say(f"phananh-agency: hộp thư của {client.agency_id} tại http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
     return 0
 
 

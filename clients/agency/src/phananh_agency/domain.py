@@ -27,6 +27,7 @@ from phananh_contracts import (
     ContractViolation,
     Event,
     Place,
+    TaskHistoryEntry,
     UpdateRefusalReason,
 )
 from pydantic import ValidationError
@@ -146,6 +147,8 @@ class Task:
     """Why it came here, e.g. after another agency declined it."""
     answers: tuple[CitizenAnswer, ...] = ()
     refusals: tuple[RefusedUpdate, ...] = ()
+    history: tuple[TaskHistoryEntry, ...] = ()
+    """What happened before it came here, as routing told it (e.g. escalation levels)."""
 
     @classmethod
     def of(cls, data: AgencyTaskAssigned) -> Task:
@@ -163,6 +166,7 @@ class Task:
             received_at=data.received_at,
             assigned_at=data.assigned_at,
             note=data.note,
+            history=data.history,
         )
 
     @property
@@ -320,7 +324,7 @@ def new_update(
     now = now if now is not None else datetime.now(UTC)
     if kind in _NOTE_REQUIRED and not note:
         raise UpdateNotAllowed(
-            f"«{KIND_LABELS[AgencyUpdateKind(kind)]}» cần ghi chú (--note): người dân sẽ đọc nó."
+            f"«{KIND_LABELS[AgencyUpdateKind(kind)]}» cần ghi chú: người dân sẽ đọc nó."
         )
     try:
         data = AgencyUpdate(
@@ -333,8 +337,7 @@ def new_update(
             updated_at=now,
         )
     except ValidationError as error:
-        reason = ContractViolation.from_validation_error(error).reason
-        raise UpdateNotAllowed(f"cập nhật không hợp lệ: {reason}") from None
+        raise UpdateNotAllowed(f"cập nhật không hợp lệ: {_in_vietnamese(error)}") from None
     except ValueError:
         raise UpdateNotAllowed(f"không có loại cập nhật {kind!r}") from None
     return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=now)
@@ -361,6 +364,128 @@ def target_of(inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str) ->
             f"cho {task.tracking_code}; {agency_id} là đơn vị phối hợp: không gửi gì."
         )
     return found
+
+
+def actions_for(entry: Task | ClosedTask) -> tuple[AgencyUpdateKind, ...]:
+    """The updates worth offering about this entry, each one ``target_of`` lets through:
+    every update but reopening on an open task (asking the citizen for the lead only);
+    reopening only on a report that left the inbox (for the lead only)."""
+    task = entry if isinstance(entry, Task) else entry.task
+    is_lead = task is None or task.role == "lead"
+    if isinstance(entry, ClosedTask):
+        return (AgencyUpdateKind.REOPENED,) if is_lead else ()
+    return tuple(
+        kind
+        for kind in AgencyUpdateKind
+        if kind != AgencyUpdateKind.REOPENED and (is_lead or kind not in _LEAD_ONLY)
+    )
+
+
+def work_order(tasks: Iterable[Task], now: datetime) -> tuple[Task, ...]:
+    """Open tasks as an officer works them: overdue first, then earliest deadline."""
+    return tuple(
+        sorted(
+            tasks, key=lambda task: (not task.is_overdue(now), task.deadline, task.tracking_code)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One line of a report's history as the agency's page shows it."""
+
+    at: datetime
+    what: str
+    kind: Literal["received", "routing", "assigned", "citizen", "refused", "sent", "withdrawn"]
+    agency_id: str | None = None
+
+
+def task_history(
+    entry: Task | ClosedTask, sent: Iterable[AgencyUpdate] = ()
+) -> tuple[HistoryStep, ...]:
+    """What happened to a report, oldest first: received, routing's history (levels,
+    other agencies), its assignment here, the citizen's answers, the agency's own
+    updates ``sent`` (as far as the caller knows them), routing's refusals, and its
+    withdrawal when it left the inbox."""
+    task = entry if isinstance(entry, Task) else entry.task
+    steps: list[HistoryStep] = []
+    if task is not None:
+        steps.append(HistoryStep(task.received_at, "Người dân gửi phản ánh.", "received"))
+        steps += [
+            HistoryStep(past.at, past.what, "routing", past.agency_id) for past in task.history
+        ]
+        role = "chủ trì" if task.role == "lead" else f"phối hợp, chủ trì: {task.lead_agency_id}"
+        assigned = f"Giao cho đơn vị ({role}), hạn {local_time(task.deadline)}."
+        if task.note:
+            assigned += f" {task.note}"
+        steps.append(HistoryStep(task.assigned_at, assigned, "assigned"))
+        for answer in task.answers:
+            rating = f" (đánh giá {answer.rating}/5)" if answer.rating else ""
+            steps.append(
+                HistoryStep(
+                    answer.received_at, f"Người dân trả lời{rating}: «{answer.text}»", "citizen"
+                )
+            )
+        for refusal in task.refusals:
+            steps.append(
+                HistoryStep(
+                    refusal.refused_at,
+                    f"Định tuyến từ chối «{KIND_LABELS[refusal.update_kind]}»: "
+                    f"{REFUSAL_LABELS.get(refusal.reason, refusal.reason.value)} — "
+                    f"{refusal.detail}",
+                    "refused",
+                )
+            )
+    for update in sent:
+        if update.report_id != entry.report_id:
+            continue
+        what = f"Đơn vị gửi «{KIND_LABELS[update.kind]}»"
+        if update.officer_ref:
+            what += f" (cán bộ {update.officer_ref})"
+        if update.note:
+            what += f": {update.note}"
+        if update.suggested_agency_id:
+            what += f" — đề xuất chuyển {update.suggested_agency_id}"
+        steps.append(HistoryStep(update.updated_at, what, "sent", update.agency_id))
+    if isinstance(entry, ClosedTask):
+        steps.append(HistoryStep(entry.withdrawn_at, f"Rời hộp thư: {entry.reason}", "withdrawn"))
+    return tuple(sorted(steps, key=lambda step: step.at))
+
+
+_FIELD_LABELS = {
+    "note": "ghi chú",
+    "suggested_agency_id": "mã đơn vị đề xuất",
+    "officer_ref": "mã cán bộ",
+    "report_id": "mã phản ánh",
+}
+_VALUE_ERRORS = {
+    "an agency cannot suggest itself": "đơn vị không thể đề xuất chính mình",
+    "suggested_agency_id is only for updates of kind rejected": (
+        "chỉ khi từ chối mới đề xuất đơn vị khác"
+    ),
+}
+
+
+def _in_vietnamese(error: ValidationError) -> str:
+    """The first problem of an update the contract refused, for officers (the field's
+    contract name in brackets); the contract's own words when it is not one we know."""
+    first = error.errors(include_url=False)[0]
+    field_name = ".".join(str(part) for part in first["loc"])
+    label = f"{_FIELD_LABELS[field_name]} ({field_name})" if field_name in _FIELD_LABELS else ""
+    context = first.get("ctx") or {}
+    match first["type"]:
+        case "string_pattern_mismatch" if field_name == "suggested_agency_id":
+            problem = "chỉ gồm chữ thường không dấu, chữ số, '.', '_' và '-', ví dụ ubnd-to-hieu"
+        case "string_pattern_mismatch":
+            problem = "không được có khoảng trắng"
+        case "string_too_long" | "too_long":
+            problem = f"dài quá {context.get('max_length', 'mức cho phép')} ký tự"
+        case "value_error":
+            message = first["msg"].removeprefix("Value error, ")
+            return _VALUE_ERRORS.get(message, message)
+        case _:
+            return ContractViolation.from_validation_error(error).reason
+    return f"{label} {problem}" if label else ContractViolation.from_validation_error(error).reason
 
 
 def local_time(instant: datetime) -> str:

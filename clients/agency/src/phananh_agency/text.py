@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from phananh_contracts import Place
@@ -18,6 +18,23 @@ def describe_place(place: Place | None) -> str | None:
         if part and not any(part in earlier for earlier in parts):
             parts.append(part)
     return ", ".join(parts) or None
+
+
+ROLE_LABELS = {"lead": "chủ trì", "supporting": "phối hợp"}
+"""How officers call an agency's role on a report."""
+
+
+def deadline_status(deadline: datetime, now: datetime) -> str:
+    """How far a deadline is, as officers say it: ``còn 3 ngày``, ``còn 5 giờ``,
+    ``quá hạn``, ``quá hạn 2 ngày``."""
+    if now >= deadline:
+        days = (now - deadline) // timedelta(days=1)
+        return f"quá hạn {days} ngày" if days else "quá hạn"
+    left = deadline - now
+    if left >= timedelta(days=1):
+        return f"còn {left // timedelta(days=1)} ngày"
+    hours = left // timedelta(hours=1)
+    return f"còn {hours} giờ" if hours else "còn dưới 1 giờ"
 
 
 def render_inbox(

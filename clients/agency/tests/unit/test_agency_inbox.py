@@ -240,11 +240,11 @@ def test_an_update_is_a_cloudevent_from_the_agency_on_its_own_updates_topic() ->
         ("resolved", {}, "cần ghi chú"),
         ("needs_information", {}, "cần ghi chú"),
         ("rejected", {"note": "   "}, "cần ghi chú"),
-        ("accepted", {"suggested_agency_id": "ubnd-to-hieu"}, "only for updates of kind rejected"),
+        ("accepted", {"suggested_agency_id": "ubnd-to-hieu"}, "chỉ khi từ chối"),
         (
             "rejected",
             {"note": "Không thuộc thẩm quyền", "suggested_agency_id": AGENCY},
-            "suggest itself",
+            "đề xuất chính mình",
         ),
         ("rejected", {"note": "x", "suggested_agency_id": "Không Hợp Lệ"}, "suggested_agency_id"),
         ("accepted", {"officer_ref": "cán bộ 42"}, "officer_ref"),
@@ -351,7 +351,7 @@ def test_the_inbox_command_prints_the_open_tasks(
         (["--agency", AGENCY, "resolve", "SL-2303-AAAAA1", "--note", " "], "cần ghi chú"),
         (
             ["--agency", AGENCY, "reject", "r1", "--note", "x", "--suggest", AGENCY],
-            "suggest itself",
+            "đề xuất chính mình",
         ),
     ],
 )
