@@ -706,3 +706,46 @@ def test_csv_keeps_vietnamese_names_and_every_figure(
     for line, row in zip(parsed, rows, strict=True):
         assert int(line["received"]) == row.received
         assert line["on_time_pct"] == ("" if row.on_time_pct is None else str(row.on_time_pct))
+
+
+def test_linked_duplicates_are_counted_as_such_not_as_still_being_handled() -> None:
+    """Three citizens report one market stall: the first report is handled (and resolved),
+    the two linked to it by intake are duplicates; one of them an officer unlinks later,
+    which gives it a case of its own, so it is being handled again."""
+    received_at = datetime(2023, 3, 14, 2, tzinfo=UTC)
+    events: list[Folded] = []
+    stories = []
+    for number, duplicate_of in ((1, None), (2, "rpt-00001"), (3, "rpt-00001")):
+        at = received_at + timedelta(hours=number)
+        story = Story(number, Truth(f"rpt-{number:05d}", "03679", "urban_order", "app", at))
+        report = ReportReceived(
+            report_id=story.report_id,
+            tracking_code=tracking_code(number),
+            channel=Channel.APP,
+            channel_message_id=f"app-{number}",
+            received_at=at,
+            text="Bán hàng lấn chiếm hành lang chợ Noong Đúc, tổ 8.",
+            category="urban_order",
+            place=Place(ward_code="03679", ward_name="Chiềng Sinh"),
+            priority=Priority.NORMAL,
+            reporter=Reporter(anonymous=True),
+            duplicate_of=duplicate_of,
+        )
+        story.events.append(folded(ReportReceivedEvent, report, at))
+        stories.append(story)
+    first, _, unlinked = stories
+    first.assign("ubnd-chieng-sinh", received_at, received_at + timedelta(days=3), "urban_order")
+    first.update("ubnd-chieng-sinh", AgencyUpdateKind.RESOLVED, received_at + timedelta(days=1))
+    start, end = period_of(date(2023, 3, 14), date(2023, 3, 14))
+
+    before = [event for story in stories for event in story.events]
+    (row,) = compute_figures(fold_events(before).values(), start, end, NOW, "ward")
+    assert (row.received, row.resolved, row.in_progress, row.duplicates) == (3, 1, 0, 2)
+    assert ward_sentence(row, "Chiềng Sinh", start, end).endswith(
+        "1 đã xử lý xong, 0 đang xử lý, 2 trùng với phản ánh đã tiếp nhận."
+    )
+
+    unlinked.assign("ubnd-chieng-sinh", received_at + timedelta(days=2), NOW, "urban_order")
+    after = [event for story in stories for event in story.events]
+    (row,) = compute_figures(fold_events(after).values(), start, end, NOW, "ward")
+    assert (row.received, row.resolved, row.in_progress, row.duplicates) == (3, 1, 1, 1)

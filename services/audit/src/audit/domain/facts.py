@@ -154,6 +154,15 @@ class ReportFacts:
     agency_steps: tuple[AgencyStep, ...] = ()
     escalation_events: tuple[Escalation, ...] = ()
     rating_events: tuple[Rating, ...] = ()
+    duplicate_of: str | None = None
+    """The earlier report intake linked this one to (its citizens are told that report's
+    news; routing opens no case for it)."""
+
+    @property
+    def linked_duplicate(self) -> bool:
+        """A duplicate handled with its original: no case of its own (never assigned) and
+        not refused. Counted as such, not as still being handled."""
+        return self.duplicate_of is not None and self.assigned_at is None and not self.rejected
 
     @property
     def first_response_at(self) -> datetime | None:
@@ -321,6 +330,7 @@ def _received(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> Repo
         category=facts.category if assigned else _text(data.get("category")) or UNKNOWN,
         priority=facts.priority if assigned else _text(data.get("priority")),
         received_at=_instant(data.get("received_at") or at),
+        duplicate_of=_text(data.get("duplicate_of")),
     )
 
 

@@ -10,7 +10,7 @@ resolved
 rejected
     Messages refused at intake, and reports whose latest status is 'rejected'.
 in_progress
-    ``received − resolved − rejected``, the reports still being handled.
+    ``received − resolved − rejected − duplicates``, the reports still being handled.
 overdue
     Breached (a DeadlineBreached event, or resolved after the deadline), or still being
     handled with the deadline passed at ``now`` while its clock runs (a report waiting for
@@ -24,6 +24,10 @@ median_first_response_hours, median_resolution_hours
 satisfaction_avg, ratings_count
     Mean of every rating (1–5) citizens gave on the cohort's reports (2 decimals; None
     without ratings), and how many ratings there were.
+duplicates
+    Reports intake linked to an earlier report of the same incident (``duplicate_of``)
+    that have no case of their own: handled with their original, whose outcome their
+    citizens are told. Not counted as still being handled (nor overdue).
 
 Dates at the edges are in Asia/Ho_Chi_Minh: ``period_of`` turns local calendar days into
 UTC instants, and the sentences show local dates.
@@ -72,6 +76,8 @@ class FigureRow:
     median_resolution_hours: float | None
     satisfaction_avg: float | None
     ratings_count: int
+    duplicates: int = 0
+    """Reports linked to an earlier one, handled with it (not in ``in_progress``)."""
 
 
 def period_of(first_day: date, last_day: date) -> tuple[datetime, datetime]:
@@ -122,6 +128,8 @@ def ward_sentence(
     if row.received == 0:
         return f"{when}, {unit} {ward_name} không tiếp nhận phản ánh, kiến nghị nào."
     parts = [f"{row.resolved} đã xử lý xong", f"{row.in_progress} đang xử lý"]
+    if row.duplicates:
+        parts.append(f"{row.duplicates} trùng với phản ánh đã tiếp nhận")
     if row.rejected:
         parts.append(f"{row.rejected} không được tiếp nhận")
     return (
@@ -141,6 +149,8 @@ def ward_sentence_en(
     if row.received == 0:
         return f"{when}, {who} received no reports."
     parts = [f"{row.resolved} resolved", f"{row.in_progress} still being handled"]
+    if row.duplicates:
+        parts.append(f"{row.duplicates} duplicates of earlier reports")
     if row.rejected:
         parts.append(f"{row.rejected} not accepted")
     noun = "report" if row.received == 1 else "reports"
@@ -160,12 +170,15 @@ def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime
     resolutions = [_hours(at - f.received_at) for f, at in resolved if f.received_at is not None]
     ratings = [rating for f in members for rating in f.ratings]
     overdue = sum(is_overdue(f, now) for f in members)
+    duplicates = sum(
+        f.linked_duplicate and f.resolved_at is None and not f.rejected for f in members
+    )
     return FigureRow(
         group=group,
         name=name,
         received=len(members),
         resolved=len(resolved),
-        in_progress=len(members) - len(resolved) - rejected,
+        in_progress=len(members) - len(resolved) - rejected - duplicates,
         rejected=rejected,
         overdue=overdue,
         on_time_pct=round(100 * on_time / len(with_deadline), 1) if with_deadline else None,
@@ -173,6 +186,7 @@ def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime
         median_resolution_hours=_median(resolutions),
         satisfaction_avg=round(statistics.fmean(ratings), 2) if ratings else None,
         ratings_count=len(ratings),
+        duplicates=duplicates,
     )
 
 
