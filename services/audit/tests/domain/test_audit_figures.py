@@ -713,7 +713,6 @@ def test_linked_duplicates_are_counted_as_such_not_as_still_being_handled() -> N
     the two linked to it by intake are duplicates; one of them an officer unlinks later,
     which gives it a case of its own, so it is being handled again."""
     received_at = datetime(2023, 3, 14, 2, tzinfo=UTC)
-    events: list[Folded] = []
     stories = []
     for number, duplicate_of in ((1, None), (2, "rpt-00001"), (3, "rpt-00001")):
         at = received_at + timedelta(hours=number)
