@@ -327,7 +327,7 @@ def test_a_supporting_agency_is_not_offered_to_ask_and_a_forged_ask_is_refused(
     assert "phối hợp (chủ trì: ubnd-thanh-pho)" in page
     answer = web.post(f"/tasks/{LATER}/ask", data={"csrf": token, "note": "Ở cổng nào?"})
     assert answer.status_code == 400
-    assert "chỉ đơn vị chủ trì (ubnd-thanh-pho)" in answer.text
+    assert "Chỉ đơn vị chủ trì (ubnd-thanh-pho)" in answer.text
     assert agency.sent == []
 
 
