@@ -6,7 +6,9 @@ inbox topic, ``pakn.inbox.<agency-id>.v1``, and answers on its own updates topic
 This package is all an agency needs to do that, as a command for officers
 (``phananh_agency.cli``) and as a small library (``AgencyClient``) for the agency's own
 system; copy it freely. It shares nothing with the platform but the contracts
-(``phananh_contracts``) and needs aiokafka, pydantic and pydantic-settings besides.
+(``phananh_contracts``) and needs aiokafka, pydantic and pydantic-settings besides;
+its web inbox for officers (``phananh_agency.web``, ``phananh-agency --agency ID web``)
+needs starlette, jinja2, itsdangerous and uvicorn too.
 
 The inbox is read from the beginning up to its end at the moment of reading, without a
 consumer group, and folded by report id (latest event wins: a task assigned again after
@@ -15,7 +17,8 @@ update the contract forbids, or about a report not in the inbox, is refused here
 nothing is sent.
 
 Rooms: ``domain`` (the fold and the checks, no I/O), ``client`` (Kafka), ``text`` (what
-officers and machines read), ``settings``, ``errors``, ``cli`` (the command).
+officers and machines read), ``settings``, ``errors``, ``cli`` (the command), ``web``
+(the same inbox and updates as web pages).
 """
 
 from phananh_agency.client import AgencyClient
