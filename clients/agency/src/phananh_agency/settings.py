@@ -36,14 +36,14 @@ PLACEHOLDERS = ("change-me", "changeme", "placeholder", "password", "mat-khau", 
 """Words that mark a secret nobody chose; a secret holding one is refused at start."""
 
 
-def _chosen(value: SecretStr, name: str, min_chars: int) -> SecretStr:
+def _chosen(value: SecretStr, min_chars: int) -> SecretStr:
     secret = value.get_secret_value()
     if any(word in secret.lower() for word in PLACEHOLDERS):
-        raise ValueError(f"{name} still holds a placeholder value: choose a real one")
+        raise ValueError("still holds a placeholder value: choose a real one")
     if len(secret) < min_chars:
-        raise ValueError(f"{name} must have at least {min_chars} characters")
+        raise ValueError(f"must have at least {min_chars} characters")
     if len(set(secret)) < 4:
-        raise ValueError(f"{name} repeats too few characters to be guessed slowly")
+        raise ValueError("repeats too few characters to be guessed slowly")
     return value
 
 
@@ -79,9 +79,9 @@ class WebSettings(BaseSettings):
     @field_validator("password")
     @classmethod
     def _password(cls, value: SecretStr) -> SecretStr:
-        return _chosen(value, "PHANANH_AGENCY_WEB_PASSWORD", PASSWORD_MIN_CHARS)
+        return _chosen(value, PASSWORD_MIN_CHARS)
 
     @field_validator("session_secret")
     @classmethod
     def _session_secret(cls, value: SecretStr) -> SecretStr:
-        return _chosen(value, "PHANANH_AGENCY_WEB_SESSION_SECRET", SESSION_SECRET_MIN_CHARS)
+        return _chosen(value, SESSION_SECRET_MIN_CHARS)
