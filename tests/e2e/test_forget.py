@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from phananh_platform.privacy import ContactKeyUnknown, key_id_of
 from tests.support.kafka import TopicWatcher
 from tests.support.platform import Platform, running_platform
 from tests.support.privacy import find_contacts, open_contact
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -56,18 +56,6 @@ RESULT = "Đã xử lý xong theo phản ánh."
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     async with running_platform(tmp_path, name="forget") as running:
         yield running
-
-
-async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def report(platform: Platform, text: str, phone: str) -> str:

@@ -13,8 +13,7 @@ does the citizen's phone number appear in clear.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from phananh_platform.settings import KafkaSettings
 from tests.support.kafka import TopicWatcher
 from tests.support.platform import Platform, running_platform
 from tests.support.privacy import find_contacts
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -70,18 +70,6 @@ def agency_env(platform: Platform, agency: str) -> dict[str, str]:
     env = dict(line.split("=", 1) for line in lines)
     assert env["PHANANH_KAFKA__USERNAME"] == f"agency-{agency}"
     return env
-
-
-async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_the_seed_report_is_handled_told_and_proven(platform: Platform) -> None:
