@@ -22,6 +22,7 @@ from phananh_platform.privacy import ContactSealer
 from phananh_platform.runtime import ServiceApp, build_service
 from pymongo.asynchronous.database import AsyncDatabase
 
+from intake.adapters.category_model import load_category_model
 from intake.adapters.http import build_routes
 from intake.adapters.http.context import (
     FrontContext,
@@ -118,6 +119,8 @@ def front_context(
 def create_app(settings: Settings) -> ServiceApp:
     """Build the intake service from its settings."""
     config = load_city_config(settings.city_config)
+    model_path = config.classification.model_path(settings.city_config)
+    model = load_category_model(model_path, config) if model_path else None
     service = build_service(SERVICE, settings, uses_database=True)
     assert service.mongo is not None
     database = service.mongo[settings.mongodb.database]
@@ -129,7 +132,7 @@ def create_app(settings: Settings) -> ServiceApp:
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
     )
     metrics = IntakeMetrics(service.registry)
-    normalizer = Normalizer(config, keys, sealer, store, producer, metrics)
+    normalizer = Normalizer(config, keys, sealer, store, producer, metrics, model=model)
     subscribe(service, normalizer, ReadModel(store))
 
     published = (

@@ -254,6 +254,19 @@ class ClassificationRules(_Section):
             "single-word keyword alone is weak evidence, several are strong."
         ),
     )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Trained category model (.npz written by scripts/train_classifier.py), relative "
+            "to this file's directory; it decides with the keyword rules and brings its own "
+            "triage threshold. Absent: keyword rules alone, min_confidence decides triage."
+        ),
+    )
+
+    def model_path(self, config_file: Path) -> Path | None:
+        """Where the model file is, for a configuration read from ``config_file``."""
+        return config_file.parent / self.model if self.model else None
 
 
 class EmergencyRule(_Section):

@@ -58,6 +58,7 @@ from intake.domain.batch import (
     lookups,
     parse_batch,
 )
+from intake.domain.category_model import CategoryModel
 from intake.domain.normalize import Keys
 from intake.domain.readmodel import updates_of
 from intake.metrics import IntakeMetrics
@@ -93,6 +94,8 @@ class Normalizer:
     producer: RecordProducer
     metrics: IntakeMetrics
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    model: CategoryModel | None = None
+    """The city's trained category model (loaded once at start), if it has one."""
 
     async def normalize(self, batch: Sequence[Delivery[RawChannelMessageReceivedEvent]]) -> None:
         """Raw channel messages -> canonical reports, replies and rejections."""
@@ -101,7 +104,7 @@ class Normalizer:
         now = self.clock()
         filing = KeyFiling(self.sealer, now)
         keys = replace(self.keys, seal=filing.seal)
-        outcomes = decide(parsed, known, config=self.config, keys=keys, now=now)
+        outcomes = decide(parsed, known, config=self.config, keys=keys, now=now, model=self.model)
         buckets = await self.store.buckets(candidate_buckets(outcomes, self.config))
         linked = link_duplicates(
             outcomes, buckets, self.config, bucket_limit=self.store.bucket_limit

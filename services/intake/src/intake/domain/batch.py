@@ -39,6 +39,7 @@ from phananh_contracts import (
 )
 
 from intake.config import CityConfig
+from intake.domain.category_model import CategoryModel
 from intake.domain.channels import parse_raw
 from intake.domain.dedupe import (
     BUCKET_LIMIT,
@@ -267,6 +268,7 @@ class _Decider:
     config: CityConfig
     keys: Keys
     now: datetime
+    model: CategoryModel | None = None
     handled: dict[str, Handled] = field(default_factory=dict)
     codes: dict[str, CodeHolder] = field(default_factory=dict)
 
@@ -332,7 +334,12 @@ class _Decider:
         if replied is not None:
             return self.record(replied)
         outcome = interpret(
-            message, raw_event_id=raw_event_id, config=self.config, keys=self.keys, now=self.now
+            message,
+            raw_event_id=raw_event_id,
+            config=self.config,
+            keys=self.keys,
+            now=self.now,
+            model=self.model,
         )
         if isinstance(outcome, Rejection):
             return self.record(Rejected(outcome.rejected))
@@ -348,10 +355,17 @@ class _Decider:
 
 
 def decide(
-    parsed: Sequence[Parsed], known: Known, *, config: CityConfig, keys: Keys, now: datetime
+    parsed: Sequence[Parsed],
+    known: Known,
+    *,
+    config: CityConfig,
+    keys: Keys,
+    now: datetime,
+    model: CategoryModel | None = None,
 ) -> list[Outcome]:
-    """What each message of the batch becomes, in order (before near duplicates)."""
-    decider = _Decider(known, config, keys, now)
+    """What each message of the batch becomes, in order (before near duplicates);
+    ``model``: the city's trained category model, if any."""
+    decider = _Decider(known, config, keys, now, model)
     outcomes: list[Outcome] = []
     for item in parsed:
         arrival = item.arrival

@@ -35,6 +35,7 @@ from phananh_contracts import (
 from phananh_platform.privacy import SealedContact, pseudonym
 
 from intake.config import CityConfig
+from intake.domain.category_model import CategoryModel
 from intake.domain.classify import classify
 from intake.domain.contact import identity_of, mask_personal_data, normalized_contact
 from intake.domain.model import ChannelMessage, Contact, PayloadError
@@ -199,8 +200,10 @@ def interpret(
     config: CityConfig,
     keys: Keys,
     now: datetime,
+    model: CategoryModel | None = None,
 ) -> NewReport | Rejection:
-    """Decide what a (non-reply) message becomes."""
+    """Decide what a (non-reply) message becomes; ``model``: the city's trained category
+    model, if it has one (keyword rules alone otherwise)."""
     code = code_of(message, keys, config)
     original = mask_personal_data(normalize_text(strip_html(message.text)))
     text = original
@@ -257,7 +260,7 @@ def interpret(
             else None
         )
         place = replace(place, place=Place(address_text=address or None, point=message.point))
-    classification = classify(config, text, message.category_hint)
+    classification = classify(config, text, message.category_hint, model)
     chosen_by_citizen = classification.category == message.category_hint
     triage = []
     if place.ambiguous_wards:
