@@ -83,6 +83,7 @@ def test_each_agency_has_its_own_inbox_carrying_what_it_must_see() -> None:
         "vn.pakn.agency.task.withdrawn",
         "vn.pakn.citizen.replied",
         "vn.pakn.agency.update.refused",
+        "vn.pakn.agency.duplicate.changed",
     }
     with pytest.raises(ValueError, match="not an agency id"):
         agency_inbox_topic("../etc")
@@ -163,3 +164,34 @@ def test_dead_letter_headers_are_the_documented_set() -> None:
 def test_audit_checkpoints_are_kept_forever_and_raw_messages_briefly() -> None:
     assert topic_by_name("pakn.audit.checkpoints.v1").retention_ms == -1
     assert topic_by_name("pakn.channel.raw.v1").retention_ms == 7 * 24 * 3600 * 1000
+
+
+def test_a_correction_carries_what_it_corrects_and_a_reason() -> None:
+    from phananh_contracts import AgencyUpdate
+    from phananh_contracts.values import AgencyUpdateKind
+
+    base = {
+        "report_id": "01GVHQ6JZ9Y3X5B7C2D4E6F8G0",
+        "agency_id": "ioc-tiep-nhan",
+        "updated_at": "2023-03-14T01:00:00Z",
+    }
+    AgencyUpdate.model_validate(
+        base | {"kind": "recategorized", "category": "traffic_safety", "note": "Sai loại"}
+    )
+    AgencyUpdate.model_validate(
+        base | {"kind": "relocated", "ward_code": "03679", "residential_group": "Tổ 8", "note": "x"}
+    )
+    for wrong, message in [
+        ({"kind": "recategorized", "note": "x"}, "needs category"),
+        ({"kind": "recategorized", "category": "traffic_safety"}, "needs a note"),
+        ({"kind": "out_of_scope", "note": "x", "category": "traffic_safety"}, "only for"),
+        ({"kind": "linked", "note": "x"}, "needs duplicate_of"),
+        (
+            {"kind": "linked", "note": "x", "duplicate_of": "01GVHQ6JZ9Y3X5B7C2D4E6F8G0"},
+            "itself",
+        ),
+        ({"kind": "accepted", "ward_code": "03679"}, "only for"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            AgencyUpdate.model_validate(base | wrong)
+    assert AgencyUpdateKind.UNLINKED.value == "unlinked"

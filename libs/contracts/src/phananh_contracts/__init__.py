@@ -42,6 +42,8 @@ from phananh_contracts.events import (
     DeadlineMovedEvent,
     DeadlineWarning,
     DeadlineWarningEvent,
+    DuplicateLinkChanged,
+    DuplicateLinkChangedEvent,
     NotificationFailed,
     NotificationFailedEvent,
     NotificationSent,
@@ -102,6 +104,7 @@ from phananh_contracts.topics import (
     topic_for_event,
 )
 from phananh_contracts.values import (
+    CORRECTION_KINDS,
     AgencyUpdateKind,
     Attachment,
     Channel,
@@ -127,6 +130,7 @@ __all__ = [
     "CITIZEN_REPLIES_TOPIC",
     "CLOUDEVENTS_CONTENT_TYPE",
     "CONTACT_KEYS_TOPIC",
+    "CORRECTION_KINDS",
     "DEADLINES_TOPIC",
     "DEAD_LETTER_HEADERS",
     "DEAD_LETTER_TOPICS",
@@ -167,6 +171,8 @@ __all__ = [
     "DeadlineMovedEvent",
     "DeadlineWarning",
     "DeadlineWarningEvent",
+    "DuplicateLinkChanged",
+    "DuplicateLinkChangedEvent",
     "EscalationLevel",
     "Event",
     "EventData",

@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from phananh_contracts.envelope import Event, EventData, ReportEventData
 from phananh_contracts.values import (
+    CORRECTION_KINDS,
     AgencyUpdateKind,
     Attachment,
     Base64,
@@ -303,8 +304,19 @@ class ReportAssignedEvent(Event[ReportAssigned]):
 # --- pakn.agency.updates.v1 -----------------------------------------------------------
 
 _NOTE_REQUIRED = frozenset(
-    {AgencyUpdateKind.REJECTED, AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.RESOLVED}
+    {
+        AgencyUpdateKind.REJECTED,
+        AgencyUpdateKind.NEEDS_INFORMATION,
+        AgencyUpdateKind.RESOLVED,
+        *CORRECTION_KINDS,
+    }
 )
+_ONLY_WITH = {
+    "category": AgencyUpdateKind.RECATEGORIZED,
+    "ward_code": AgencyUpdateKind.RELOCATED,
+    "residential_group": AgencyUpdateKind.RELOCATED,
+    "duplicate_of": AgencyUpdateKind.LINKED,
+}
 
 
 class AgencyUpdate(ReportEventData):
@@ -318,7 +330,9 @@ class AgencyUpdate(ReportEventData):
         max_length=4000,
         description=(
             "Explanation, shown to the citizen; required when kind is rejected, "
-            "needs_information or resolved."
+            "needs_information or resolved. For a correction (recategorized, relocated, "
+            "out_of_scope, linked, unlinked) it is required too: the reason, recorded in "
+            "the trail (and told to the citizen when the report is out of scope)."
         ),
     )
     suggested_agency_id: Code | None = Field(
@@ -328,11 +342,47 @@ class AgencyUpdate(ReportEventData):
         default=None, description="The agency's own reference of the officer in charge."
     )
     updated_at: UtcDatetime = Field(description="When the agency made the update.")
+    category: Code | None = Field(
+        default=None,
+        description="When recategorizing (required then): the report's right category code.",
+    )
+    ward_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{5}$",
+        description="When relocating (required then): the 5-digit code of the right ward.",
+    )
+    residential_group: NfcText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description=(
+            "When relocating: the residential group, village or sub-area (tổ dân phố, "
+            "bản, tiểu khu) in that ward; absent: none is known."
+        ),
+    )
+    duplicate_of: Identifier | None = Field(
+        default=None,
+        description=(
+            "When linking (required then): the report id of the earlier report this one duplicates."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.kind in _NOTE_REQUIRED and self.note is None:
             raise ValueError(f"an update of kind {self.kind} needs a note")
+        for name, kind in _ONLY_WITH.items():
+            if getattr(self, name) is not None and self.kind != kind:
+                raise ValueError(f"{name} is only for updates of kind {kind}")
+        required = {
+            AgencyUpdateKind.RECATEGORIZED: "category",
+            AgencyUpdateKind.RELOCATED: "ward_code",
+            AgencyUpdateKind.LINKED: "duplicate_of",
+        }.get(self.kind)
+        if required is not None and getattr(self, required) is None:
+            raise ValueError(f"an update of kind {self.kind} needs {required}")
+        if self.duplicate_of is not None and self.duplicate_of == self.report_id:
+            raise ValueError("a report cannot be linked to itself")
         if self.suggested_agency_id is not None and self.kind != AgencyUpdateKind.REJECTED:
             raise ValueError("suggested_agency_id is only for updates of kind rejected")
         if self.suggested_agency_id == self.agency_id:
@@ -415,6 +465,47 @@ class AgencyTaskWithdrawnEvent(Event[AgencyTaskWithdrawn]):
     """A report left an agency's inbox (routing → that agency)."""
 
     type: Literal["vn.pakn.agency.task.withdrawn"] = Field(description=_TYPE)
+
+
+class DuplicateLinkChanged(ReportEventData):
+    """A report was linked to (or unlinked from) a report an agency holds, as its duplicate.
+
+    ``report_id`` is the duplicate's; the agency holds ``original_report_id``. It is told
+    so that it can check the link, and undo a wrong one (an update of kind ``unlinked``
+    about ``report_id``)."""
+
+    tracking_code: TrackingCode
+    agency_id: Code = Field(description="The agency whose inbox this is.")
+    original_report_id: Identifier = Field(description="The report the agency holds.")
+    original_tracking_code: TrackingCode
+    linked: bool = Field(
+        description="True: the report was linked as a duplicate; false: the link was undone."
+    )
+    text: NfcText = Field(
+        min_length=1, max_length=4000, description="The duplicate's text, contacts masked."
+    )
+    received_at: UtcDatetime = Field(description="When the duplicate's citizen sent it.")
+    by_agency_id: Code | None = Field(
+        default=None,
+        description="The agency that linked or unlinked it; absent when intake linked it.",
+    )
+    reason: NfcText | None = Field(
+        default=None, max_length=1000, description="Why, as the agency said it."
+    )
+    at: UtcDatetime = Field(description="When the link was made or undone.")
+
+    @model_validator(mode="after")
+    def _another_report(self) -> Self:
+        if self.original_report_id == self.report_id:
+            raise ValueError("a report is not a duplicate of itself")
+        return self
+
+
+class DuplicateLinkChangedEvent(Event[DuplicateLinkChanged]):
+    """A duplicate of a report an agency holds was linked or unlinked (routing → that
+    agency)."""
+
+    type: Literal["vn.pakn.agency.duplicate.changed"] = Field(description=_TYPE)
 
 
 class AgencyUpdateRefused(ReportEventData):
@@ -536,11 +627,27 @@ class ReportStatusChanged(ReportEventData):
         default=None, min_length=1, max_length=4000, description="Explanation for the citizen."
     )
     changed_at: UtcDatetime = Field(description="When the status changed.")
+    duplicate_of: Identifier | None = Field(
+        default=None,
+        description=(
+            "Set when this change linked the report, by hand, to an earlier report as its "
+            "duplicate (the report is closed): its citizens follow that report from now on."
+        ),
+    )
+    unlinked_from: Identifier | None = Field(
+        default=None,
+        description=(
+            "Set when this change undid the report's link as a duplicate of that report: "
+            "it has a case of its own now, and its citizens stop following that report."
+        ),
+    )
 
     @model_validator(mode="after")
     def _changed(self) -> Self:
         if self.status == self.previous_status:
             raise ValueError("status must differ from previous_status")
+        if self.duplicate_of is not None and self.unlinked_from is not None:
+            raise ValueError("a change links or unlinks, not both")
         return self
 
 

@@ -40,6 +40,8 @@ from phananh_contracts.events import (
     DeadlineMovedEvent,
     DeadlineWarning,
     DeadlineWarningEvent,
+    DuplicateLinkChanged,
+    DuplicateLinkChangedEvent,
     NotificationFailed,
     NotificationFailedEvent,
     NotificationSent,
@@ -536,6 +538,76 @@ CONTACT_KEY_DESTROYED = ContactKeyDestroyedEvent.new(
     time=_utc(2, 10, 0),
 )
 
+_TRIAGE_AGENCY_ID = "ioc-tiep-nhan"
+_WRONG_REPORT_ID = "01GVKA3C5E7G9J1K3M5P7R9T1V"
+_WRONG_TRACKING_CODE = "SL-2303-4HC8WD"
+
+AGENCY_RECATEGORIZED = AgencyUpdateEvent.new(
+    AgencyUpdate(
+        report_id=OVERDUE_REPORT_ID,
+        agency_id=_TRIAGE_AGENCY_ID,
+        kind=AgencyUpdateKind.RECATEGORIZED,
+        category="traffic_safety",
+        note="Xe tải chở đất gây bụi và nguy hiểm trên đường: thuộc an toàn giao thông.",
+        officer_ref="tn-07",
+        updated_at=_utc(14, 3, 10),
+    ),
+    source=f"/agencies/{_TRIAGE_AGENCY_ID}",
+    id=_event_id("recategorized"),
+    time=_utc(14, 3, 10),
+)
+
+AGENCY_UNLINKED = AgencyUpdateEvent.new(
+    AgencyUpdate(
+        report_id=_WRONG_REPORT_ID,
+        agency_id=LEAD_AGENCY_ID,
+        kind=AgencyUpdateKind.UNLINKED,
+        note="Phản ánh về hàng rong ở cổng chợ phía bắc, không phải hành lang chợ.",
+        officer_ref="cb-0142",
+        updated_at=_utc(14, 4, 0),
+    ),
+    source=f"/agencies/{LEAD_AGENCY_ID}",
+    id=_event_id("unlinked"),
+    time=_utc(14, 4, 0),
+)
+
+STATUS_LINKED = ReportStatusChangedEvent.new(
+    ReportStatusChanged(
+        report_id=_WRONG_REPORT_ID,
+        tracking_code=_WRONG_TRACKING_CODE,
+        status=ReportStatus.CLOSED,
+        previous_status=ReportStatus.ASSIGNED,
+        agency_id=LEAD_AGENCY_ID,
+        agency_name="Ủy ban nhân dân phường Chiềng Sinh",
+        note=(
+            f"Phản ánh của bạn trùng với phản ánh {TRACKING_CODE} và được gộp để xử lý cùng; "
+            "bạn sẽ nhận thông báo về cơ quan xử lý, thời hạn và kết quả của phản ánh đó."
+        ),
+        changed_at=_utc(14, 5, 0),
+        duplicate_of=REPORT_ID,
+    ),
+    source="/services/routing",
+    id=_event_id("status-linked"),
+    time=_utc(14, 5, 0),
+)
+
+DUPLICATE_LINKED = DuplicateLinkChangedEvent.new(
+    DuplicateLinkChanged(
+        report_id=_WRONG_REPORT_ID,
+        tracking_code=_WRONG_TRACKING_CODE,
+        agency_id=LEAD_AGENCY_ID,
+        original_report_id=REPORT_ID,
+        original_tracking_code=TRACKING_CODE,
+        linked=True,
+        text="Hộ dân bày bán thịt, cá tràn ra hành lang chợ Noong Đúc, mất vệ sinh.",
+        received_at=_utc(14, 1, 40),
+        at=_utc(14, 1, 41),
+    ),
+    source="/services/routing",
+    id=_event_id("duplicate-linked"),
+    time=_utc(14, 1, 41),
+)
+
 ALL_EXAMPLES: tuple[Event[Any], ...] = (
     *GOLDEN_PATH,
     UPDATE_REFUSED,
@@ -549,7 +621,10 @@ ALL_EXAMPLES: tuple[Event[Any], ...] = (
     NOTIFICATION_FAILED,
     CONTACT_KEY_ISSUED,
     CONTACT_KEY_DESTROYED,
+    AGENCY_RECATEGORIZED,
+    AGENCY_UNLINKED,
+    STATUS_LINKED,
 )
 
-INBOX_EXAMPLES: tuple[Event[Any], ...] = (TASK_ASSIGNED, TASK_WITHDRAWN)
+INBOX_EXAMPLES: tuple[Event[Any], ...] = (TASK_ASSIGNED, TASK_WITHDRAWN, DUPLICATE_LINKED)
 """Events only agencies' inboxes carry (``agency_inbox_topic``), not shared topics."""

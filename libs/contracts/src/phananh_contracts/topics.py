@@ -29,6 +29,7 @@ from phananh_contracts.events import (
     DeadlineBreachedEvent,
     DeadlineMovedEvent,
     DeadlineWarningEvent,
+    DuplicateLinkChangedEvent,
     NotificationFailedEvent,
     NotificationSentEvent,
     RawChannelMessageReceivedEvent,
@@ -257,9 +258,11 @@ INBOX_EVENTS = (
     AgencyTaskWithdrawnEvent,
     CitizenRepliedEvent,
     AgencyUpdateRefusedEvent,
+    DuplicateLinkChangedEvent,
 )
 """What an agency finds in its inbox: reports given to it, reports taken from it, the
-citizen's answers on reports it holds, and its own updates routing refused."""
+citizen's answers on reports it holds, its own updates routing refused, and the duplicates
+linked to (or unlinked from) reports it holds."""
 
 
 _AGENCY_ID = r"[a-z0-9][a-z0-9._-]{0,63}"

@@ -122,6 +122,34 @@ class AgencyUpdateKind(StrEnum):
     NEEDS_INFORMATION = "needs_information"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    RECATEGORIZED = "recategorized"
+    """A correction: the report belongs to another category (``category``); routing
+    decides again with the rules."""
+    RELOCATED = "relocated"
+    """A correction: the report is about another place (``ward_code``, optionally
+    ``residential_group``); routing decides again with the rules."""
+    OUT_OF_SCOPE = "out_of_scope"
+    """A correction: the report is not a matter for this channel; it is closed as
+    rejected, the note (the reason) told to the citizen."""
+    LINKED = "linked"
+    """A correction: the report duplicates an earlier one (``duplicate_of``); its case is
+    withdrawn and its citizen follows that report."""
+    UNLINKED = "unlinked"
+    """A correction: the report is not a duplicate after all; it gets a case of its own."""
+
+
+CORRECTION_KINDS = frozenset(
+    {
+        AgencyUpdateKind.RECATEGORIZED,
+        AgencyUpdateKind.RELOCATED,
+        AgencyUpdateKind.OUT_OF_SCOPE,
+        AgencyUpdateKind.LINKED,
+        AgencyUpdateKind.UNLINKED,
+    }
+)
+"""The kinds that correct what intake decided (triage corrections): only the triage desk
+holding the report, or the report's lead agency, may send them; each needs a note, the
+reason, recorded in the trail."""
 
 
 class UpdateRefusalReason(StrEnum):
@@ -140,6 +168,9 @@ class UpdateRefusalReason(StrEnum):
     AGENCY_MISMATCH = "agency_mismatch"
     """The update speaks for another agency than the one whose updates topic it was written
     on: an agency sends only its own updates."""
+    INVALID_CORRECTION = "invalid_correction"
+    """A correction that cannot be made: an unknown category or ward, the same category or
+    place as now, a report linked to itself, to one already closed or to a duplicate."""
 
 
 class RejectionReason(StrEnum):

@@ -33,7 +33,7 @@ from phananh_platform.kafka import RecordProducer, ensure_topics
 from phananh_platform.runtime import ServiceApp, build_service
 
 from routing.adapters.rules_feed import RulesFeed
-from routing.adapters.rules_file import checked_ruleset, city_check
+from routing.adapters.rules_file import checked_ruleset, city_check, city_codes
 from routing.adapters.store import CaseStore, DeadlineStore
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.retention import retention_needed_days
@@ -68,7 +68,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     metrics.know_agencies(agency.id for agency in rules.ruleset.agencies)
     service.monitor("open_cases", OpenCases(deadlines, service.registry).measure)
     calendar = WorkingCalendar()
-    handler = CaseHandler(rules, calendar, producer, metrics, cases, deadlines, clock=now)
+    handler = CaseHandler(
+        rules, calendar, producer, metrics, cases, deadlines, clock=now, city=city_codes(settings)
+    )
     watch = DeadlineWatch(rules, deadlines, producer, metrics, clock=now)
     gate = Gate(rules, producer, metrics, clock=now)
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from phananh_contracts import (
     DEADLINES_TOPIC,
     REPORTS_TOPIC,
     AgencyUpdateEvent,
+    AgencyUpdateKind,
     DeadlineBreachedEvent,
     DeadlineWarningEvent,
     KafkaRecord,
@@ -61,9 +62,11 @@ from routing.adapters.store import (
 )
 from routing.domain.calendar import WorkingCalendar, warning_time
 from routing.domain.case import Case, Fact, fact_id
+from routing.domain.corrections import CityCodes
 from routing.domain.deadlines import due
 from routing.domain.decisions import (
     CaseEvent,
+    Context,
     DeadlineNotice,
     Incoming,
     ReportOutcome,
@@ -71,6 +74,7 @@ from routing.domain.decisions import (
     decide_report,
     group_by_report,
     opens_a_case,
+    other_report,
 )
 from routing.domain.gate import admit
 from routing.domain.rules import RulesInForce
@@ -171,6 +175,8 @@ class CaseHandler:
     cases: CaseStore
     deadlines: DeadlineStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    city: CityCodes = field(default_factory=CityCodes)
+    """The city's category and ward codes corrections are checked against."""
 
     async def decide(self, batch: Sequence[Delivery[CaseEvent | DeadlineNotice]]) -> None:
         """Reports, agencies' updates, citizens' replies and missed deadlines -> the case
@@ -179,11 +185,27 @@ class CaseHandler:
         groups = group_by_report(
             Incoming(delivery.event, delivery.body) for delivery in batch if acts_on(delivery.event)
         )
-        arriving = {
-            report_id: self._decide(None, events, now)
-            for report_id, events in groups.items()
-            if opens_a_case(events)
+        # The other reports arriving duplicates and links name: read first (rarely any).
+        named = {
+            other
+            for events in groups.values()
+            for incoming in events
+            if (other := other_report(None, incoming.event)) is not None
         }
+        others = {
+            report_id: stored.case
+            for report_id, stored in (await self.cases.get_many(named) if named else {}).items()
+        }
+        arriving: dict[str, ReportOutcome] = {}
+        # Originals first, so that a duplicate arriving with its original finds it.
+        for report_id, events in sorted(
+            ((rid, events) for rid, events in groups.items() if opens_a_case(events)),
+            key=lambda item: other_report(None, item[1][0].event) is not None,
+        ):
+            outcome = self._decide(None, events, now, others)
+            arriving[report_id] = outcome
+            if outcome.case is not None:
+                others.setdefault(report_id, outcome.case)
         new = [
             CaseWrite(outcome.case, records_of(outcome.facts), expected_version=None)
             for outcome in arriving.values()
@@ -195,6 +217,16 @@ class CaseHandler:
         )
         if opened_before:  # redelivered reports: decided again on what is stored
             stored |= await self.cases.get_many(opened_before)
+        originals = {  # the originals the duplicates to unlink are linked to
+            original
+            for report_id, events in groups.items()
+            if (found := stored.get(report_id)) is not None
+            and (original := found.case.duplicate_of) is not None
+            and original not in others
+            and any(_unlinks(incoming) for incoming in events)
+        }
+        if originals:
+            others |= {rid: got.case for rid, got in (await self.cases.get_many(originals)).items()}
         effects = _Effects([], [], [], [], [])
         for write in new:
             if write.case.report_id not in opened_before:
@@ -205,12 +237,12 @@ class CaseHandler:
                 )
                 effects.outcomes.append(arriving[write.case.report_id])
         for report_id, events in groups.items():
-            outcome = arriving.get(report_id)
-            if outcome is not None and outcome.case is None:  # a duplicate: no case
-                effects.publish += records_of(outcome.facts)
-                effects.outcomes.append(outcome)
-            elif outcome is None or report_id in opened_before:
-                self._decide_stored(stored.get(report_id), events, now, effects)
+            arrived = arriving.get(report_id)
+            if arrived is not None and arrived.case is None:  # a duplicate: no case
+                effects.publish += records_of(arrived.facts)
+                effects.outcomes.append(arrived)
+            elif arrived is None or report_id in opened_before:
+                self._decide_stored(stored.get(report_id), events, now, effects, others)
 
         await self.cases.save_all(effects.writes)
         await self.producer.publish_all(effects.publish)
@@ -222,15 +254,29 @@ class CaseHandler:
             for step in outcome.steps:
                 self.metrics.count(step, now)
 
-    def _decide(self, case: Case | None, events: list[Incoming], now: datetime) -> ReportOutcome:
-        return decide_report(case, events, self.rules.ruleset, self.calendar, now=now)
+    def _decide(
+        self,
+        case: Case | None,
+        events: list[Incoming],
+        now: datetime,
+        others: Mapping[str, Case],
+    ) -> ReportOutcome:
+        context = Context(self.city, others)
+        return decide_report(
+            case, events, self.rules.ruleset, self.calendar, now=now, context=context
+        )
 
     def _decide_stored(
-        self, stored: StoredCase | None, events: list[Incoming], now: datetime, effects: _Effects
+        self,
+        stored: StoredCase | None,
+        events: list[Incoming],
+        now: datetime,
+        effects: _Effects,
+        others: Mapping[str, Case],
     ) -> None:
         """Decide on a report's stored case; its outbox (a decision whose publishing was
         cut short) is published first and kept until it is."""
-        outcome = self._decide(stored.case if stored else None, events, now)
+        outcome = self._decide(stored.case if stored else None, events, now, others)
         effects.outcomes.append(outcome)
         pending = list(stored.outbox) if stored else []
         if outcome.changed and outcome.case is not None:
@@ -257,6 +303,11 @@ class CaseHandler:
             return None
         calendar = self.rules.ruleset.calendar_of(case.lead.agency_id)
         return warning_time(calendar, case.term_start, case.deadline)
+
+
+def _unlinks(incoming: Incoming) -> bool:
+    event = incoming.event
+    return isinstance(event, AgencyUpdateEvent) and event.data.kind == AgencyUpdateKind.UNLINKED
 
 
 @dataclass

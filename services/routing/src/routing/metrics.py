@@ -116,8 +116,9 @@ class RoutingMetrics:
         """Count (and log) what one event did."""
         event, decision = step.incoming.event, step.decision
         if isinstance(event, ReportReceivedEvent):
-            if decision is None:
-                self.duplicates.inc()
+            if decision is None or (decision.case is not None and decision.case.is_linked):
+                if decision is None or decision.changed:
+                    self.duplicates.inc()
             elif decision.changed and decision.case is not None:
                 lead = decision.case.lead.agency_id
                 self.routed.labels(lead, decision.case.rule_id).inc()

@@ -145,9 +145,12 @@ def test_a_new_report_reaches_the_lead_and_the_supporting_agency_inboxes() -> No
     assert task.text == REPORT_RECEIVED.data.text and task.deadline == assigned.event.data.deadline
 
 
-def test_a_duplicate_opens_no_case() -> None:
+def test_a_duplicate_is_kept_linked_held_by_nobody_with_no_clock() -> None:
     report = REPORT_RECEIVED.data.model_copy(update={"duplicate_of": "01GVHQ6JZ9Y3X5B7C2D4E6F8G9"})
-    assert open_case(RULES, CALENDAR, report, now=RECEIVED) is None
+    decision = open_case(RULES, CALENDAR, report, now=RECEIVED)
+    assert decision.case is not None and decision.facts == ()
+    assert decision.case.is_linked and not decision.case.is_open
+    assert decision.case.parts == () and decision.case.deadline is None
 
 
 def test_the_lead_accepting_puts_the_report_in_progress_a_supporting_agency_does_not() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from phananh_citydata import CityDataError, load_city_data
 from phananh_platform.config import read_yaml_mapping
 
+from routing.domain.corrections import CityCodes
 from routing.domain.rules import RuleSet, RuleSetError, ruleset_of, validate_ruleset
 from routing.settings import Settings
 
@@ -35,6 +36,18 @@ def city_check(settings: Settings) -> Callable[[RuleSet], list[str]]:
         raise RuleSetError(str(error)) from None
     wards, categories = set(city.ward_codes), set(city.category_codes)
     return lambda ruleset: [str(p) for p in validate_ruleset(ruleset, categories, wards)]
+
+
+def city_codes(settings: Settings) -> CityCodes:
+    """The category codes and wards (code → name) of the city, for triage corrections."""
+    try:
+        city = load_city_data(settings.city_config)
+    except CityDataError as error:
+        raise RuleSetError(str(error)) from None
+    return CityCodes(
+        categories=frozenset(city.category_codes),
+        wards={ward.code: ward.name for ward in city.wards},
+    )
 
 
 def checked_ruleset(settings: Settings) -> RuleSet:

@@ -208,7 +208,7 @@ class DeadlineMark:
 def _deadline_fields(case: Case, warn_at: datetime | None) -> dict[str, Any]:
     place = case.report.place
     fields: dict[str, Any] = {
-        "agency_id": case.lead.agency_id,
+        "agency_id": case.lead.agency_id if case.parts else None,
         "ward_code": place.ward_code if place is not None else None,
         "term": case.term,
         "paused": case.is_open and case.deadline is None,

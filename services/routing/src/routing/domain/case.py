@@ -8,7 +8,11 @@ The rules of the case:
 
 * A new report (not a duplicate) opens a case: the lead agency (chủ trì) and the
   supporting agencies (phối hợp) each get the report in their inbox; the deadline runs
-  from receipt on the working calendar.
+  from receipt on the working calendar. A duplicate (``duplicate_of``) is kept as a
+  *linked* case: nobody holds it, no clock runs, and the agencies holding the original
+  are told of it (``DuplicateLinkChanged``) so that they can undo a wrong link. The
+  triage corrections (re-categorise, re-place, out of scope, link, unlink) are in
+  :mod:`routing.domain.corrections`.
 * An agency can only speak about a report it holds; only the lead asks the citizen or
   reopens. An update that does not fit is refused with a reason, and the case is left
   as it was.
@@ -58,6 +62,8 @@ from phananh_contracts import (
     CitizenRepliedEvent,
     DeadlineMoved,
     DeadlineMovedEvent,
+    DuplicateLinkChanged,
+    DuplicateLinkChangedEvent,
     Event,
     ReportAssigned,
     ReportAssignedEvent,
@@ -97,6 +103,8 @@ TRIAGE_RULE = "intake-triage"
 REFERRAL_RULE = "agency-referral"
 ESCALATION_RULE = "ping-pong-escalation"
 REOPEN_RULE = "reopened"
+DUPLICATE_RULE = "duplicate"
+"""The rule id of a linked case: a duplicate, handled with its original."""
 
 
 def fact_id(cause: str, fact: str) -> str:
@@ -230,17 +238,28 @@ class Case(BaseModel):
     history: tuple[TaskHistoryEntry, ...] = ()
     """What happened at the levels the report left, oldest first: each new level's
     agencies get it in their inbox."""
+    duplicate_of: str | None = None
+    """The report this one is linked to as its duplicate (by intake, or by hand): it has
+    no case of its own then (no holder, no clock) and its citizen follows that report."""
 
     @property
     def lead(self) -> Part:
         return self.parts[0]
+
+    @property
+    def is_linked(self) -> bool:
+        """Whether the report is a duplicate handled with another (no case of its own)."""
+        return self.duplicate_of is not None
 
     def part_of(self, agency_id: str) -> Part | None:
         return next((part for part in self.parts if part.agency_id == agency_id), None)
 
     @property
     def is_open(self) -> bool:
-        return self.status not in {ReportStatus.RESOLVED, ReportStatus.CLOSED}
+        """Whether the report is being handled: not resolved, closed, rejected (out of
+        scope) nor linked to another as its duplicate."""
+        closed = {ReportStatus.RESOLVED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+        return self.status not in closed and not self.is_linked
 
 
 @dataclass(frozen=True)
@@ -298,12 +317,18 @@ def routing_of(ruleset: RuleSet, calendar: WorkingCalendar, report: ReportReceiv
 
 
 def open_case(
-    ruleset: RuleSet, calendar: WorkingCalendar, report: ReportReceived, *, now: datetime
-) -> Decision | None:
-    """The case of a new report, or None for a duplicate of an earlier one."""
-    if report.duplicate_of is not None:
-        return None
+    ruleset: RuleSet,
+    calendar: WorkingCalendar,
+    report: ReportReceived,
+    *,
+    now: datetime,
+    original: Case | None = None,
+) -> Decision:
+    """The case of a new report; for a duplicate of an earlier one (``original``, its
+    case when routing has it), a linked case."""
     decision = routing_of(ruleset, calendar, report)
+    if report.duplicate_of is not None:
+        return _linked_on_arrival(report, decision, original, now=now)
     case = Case(
         report_id=report.report_id,
         report=CaseReport.of(report),
@@ -338,6 +363,66 @@ def open_case(
         *_tasks(case, case.parts, at=max(now, report.received_at), cause=report.report_id),
     )
     return Decision(case, facts)
+
+
+def _linked_on_arrival(
+    report: ReportReceived, routing: Routing, original: Case | None, *, now: datetime
+) -> Decision:
+    """A duplicate intake linked: kept (to be unlinked if wrong), held by nobody; the
+    agencies holding the original are told."""
+    assert report.duplicate_of is not None
+    case = Case(
+        report_id=report.report_id,
+        report=CaseReport.of(report),
+        status=ReportStatus.RECEIVED,
+        parts=(),
+        rule_id=DUPLICATE_RULE,
+        ruleset_version=routing.ruleset_version,
+        assignment_id=fact_id(report.report_id, "assigned"),
+        sla=routing.sla,
+        term_start=report.received_at,
+        deadline=None,
+        duplicate_of=report.duplicate_of,
+    )
+    at = max(now, report.received_at)
+    facts = duplicate_notices(case, original, linked=True, at=at, cause=report.report_id)
+    return Decision(case, tuple(facts))
+
+
+def duplicate_notices(
+    duplicate: Case,
+    original: Case | None,
+    *,
+    linked: bool,
+    at: datetime,
+    cause: str,
+    by_agency_id: str | None = None,
+    reason: str | None = None,
+) -> list[Fact]:
+    """``DuplicateLinkChanged`` in the inbox of every agency holding ``original`` (none
+    when routing does not have it, or it is no longer open)."""
+    if original is None or not original.is_open:
+        return []
+    facts = []
+    for part in original.parts:
+        notice = DuplicateLinkChanged(
+            report_id=duplicate.report_id,
+            tracking_code=duplicate.report.tracking_code,
+            agency_id=part.agency_id,
+            original_report_id=original.report_id,
+            original_tracking_code=original.report.tracking_code,
+            linked=linked,
+            text=duplicate.report.text,
+            received_at=duplicate.report.received_at,
+            by_agency_id=by_agency_id,
+            reason=reason[:1000] if reason else None,
+            at=at,
+        )
+        event = DuplicateLinkChangedEvent.new(
+            notice, source=SOURCE, id=fact_id(cause, f"duplicate:{part.agency_id}"), time=at
+        )
+        facts.append(Fact(event, agency_inbox_topic(part.agency_id)))
+    return facts
 
 
 # --- Agencies' updates -----------------------------------------------------------------
@@ -713,10 +798,12 @@ def apply_reply(
     it is recorded as decided on and said in ``Decision.not_from_reporter``. None when
     there is no case to act on.
     """
-    if case is None:
-        return None
+    if case is None or case.is_linked:
+        return None  # a duplicate's citizen follows the original report
     if reply.id in case.applied:
         return Decision(case, changed=False)
+    if case.status == ReportStatus.REJECTED:
+        return Decision(_applied(case, reply.id))  # out of scope: a rating changes nothing
     data = reply.data
     if not from_the_reporter(case, data):
         forwarded = _forwarded(case, reply, raw_reply) if case.is_open else ()
@@ -966,6 +1053,8 @@ def _status(
     note: str | None,
     at: datetime,
     event_id: str,
+    duplicate_of: str | None = None,
+    unlinked_from: str | None = None,
 ) -> ReportStatusChangedEvent:
     changed = ReportStatusChanged(
         report_id=case.report_id,
@@ -976,6 +1065,8 @@ def _status(
         agency_name=_name(ruleset, agency_id),
         note=note,
         changed_at=at,
+        duplicate_of=duplicate_of,
+        unlinked_from=unlinked_from,
     )
     return ReportStatusChangedEvent.new(changed, source=SOURCE, id=event_id, time=at)
 

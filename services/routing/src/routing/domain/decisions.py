@@ -11,8 +11,8 @@ and every fact to publish, in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias, TypeGuard
 
@@ -25,9 +25,11 @@ from phananh_contracts import (
     ReportEscalatedEvent,
     ReportReceivedEvent,
 )
+from phananh_contracts.values import CORRECTION_KINDS
 
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.case import Case, Decision, Fact, apply_reply, apply_update, open_case
+from routing.domain.corrections import CityCodes, correct, names_other_report
 from routing.domain.escalation import escalate
 from routing.domain.rules import RuleSet
 
@@ -57,6 +59,26 @@ class Incoming:
     @property
     def report_id(self) -> str:
         return self.event.data.report_id
+
+
+@dataclass(frozen=True)
+class Context:
+    """What deciding on a report may need besides its own case: the city's codes (for
+    corrections) and the cases of other reports its events name (a duplicate's original,
+    a link's target), read with the batch."""
+
+    city: CityCodes = field(default_factory=CityCodes)
+    others: Mapping[str, Case] = field(default_factory=dict)
+
+
+def other_report(case: Case | None, event: CaseEvent) -> str | None:
+    """The other report whose case deciding on ``event`` needs (None: none): the original
+    of an arriving duplicate, a link's target, an unlink's original."""
+    if isinstance(event, ReportReceivedEvent):
+        return event.data.duplicate_of
+    if isinstance(event, AgencyUpdateEvent):
+        return names_other_report(case, event.data)
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,14 +125,29 @@ def decide(
     calendar: WorkingCalendar,
     *,
     now: datetime,
+    context: Context | None = None,
 ) -> Decision | None:
     """What one event does to the case (None: there is nothing to act on)."""
     event = incoming.event
+    context = context or Context()
+    other = other_report(case, event)
+    original = context.others.get(other) if other is not None else None
     if isinstance(event, ReportReceivedEvent):
         if case is not None:
             return Decision(case, changed=False)  # opened before: nothing new
-        return open_case(ruleset, calendar, event.data, now=now)
+        return open_case(ruleset, calendar, event.data, now=now, original=original)
     if isinstance(event, AgencyUpdateEvent):
+        if event.data.kind in CORRECTION_KINDS:
+            return correct(
+                case,
+                event.id,
+                event.data,
+                ruleset,
+                calendar,
+                now=now,
+                city=context.city,
+                others=context.others,
+            )
         return apply_update(case, event.id, event.data, ruleset, calendar, now=now)
     if isinstance(event, DeadlineBreachedEvent):
         return escalate(case, event, ruleset, now=now)
@@ -124,6 +161,7 @@ def decide_report(
     calendar: WorkingCalendar,
     *,
     now: datetime,
+    context: Context | None = None,
 ) -> ReportOutcome:
     """A report's events, in order, over its stored case (or none)."""
     before = case
@@ -131,7 +169,7 @@ def decide_report(
     facts: list[Fact] = []
     changed = False
     for incoming in events:
-        decision = decide(case, incoming, ruleset, calendar, now=now)
+        decision = decide(case, incoming, ruleset, calendar, now=now, context=context)
         steps.append(Step(incoming, case, decision))
         if decision is None:
             continue
