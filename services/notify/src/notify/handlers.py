@@ -47,6 +47,8 @@ from notify.domain.telling import (
     Telling,
     event_change,
     event_notifications,
+    link_change,
+    linked_elsewhere,
     rated_reports,
     receipt_changes,
     receipt_files,
@@ -112,6 +114,14 @@ class NotifyHandlers:
             for delivery in batch
             if (change := event_change(delivery.event, delivery.topic, delivery.body))
         ]
+        linking = [delivery.event for delivery in batch if linked_elsewhere(delivery.event)]
+        if linking:  # an officer linked or unlinked a duplicate: its citizens follow or stop
+            own = await self.reports.files(event.data.report_id for event in linking)
+            changes += [
+                change
+                for event in linking
+                if (change := link_change(event, own.get(event.data.report_id)))
+            ]
         if not changes:
             return  # events that tell the citizens nothing
         files = await self.reports.apply(changes)

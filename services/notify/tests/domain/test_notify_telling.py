@@ -112,3 +112,44 @@ def test_only_the_reporter_is_thanked_for_a_rating_which_only_theirs_counts() ->
     stop = reply("HUY", NOW, by=stranger)
     (confirmed,) = replies_told([(stop, "opt_out")], {}, {}).telling.notifications
     assert confirmed.recipient.pseudonym == "ctz-stranger"
+
+
+def test_a_duplicate_linked_by_hand_hears_the_originals_news_until_it_is_unlinked() -> None:
+    from notify.domain.telling import LinkMark, link_change
+    from phananh_contracts import ReportStatusChangedEvent
+    from phananh_contracts.examples import STATUS_LINKED
+
+    original = REPORT_ASSIGNED.data.report_id
+    duplicate = STATUS_LINKED.data.report_id
+    mine = Recipient("ctz-me", "sealed", STATUS_LINKED.data.tracking_code, duplicate)
+    theirs = Recipient("ctz-first", "sealed", "SL-2303-7KQ4M9", original)
+
+    change = link_change(STATUS_LINKED, ReportFile(duplicate, True, recipients=(mine,)))
+    assert change is not None and change.report_id == original
+    assert change.recipients == (mine,) and change.link is not None and change.link.linked
+    file = ReportFile(original, True, recipients=(theirs, mine), links=(change.link,))
+    telling = Telling()
+    event_notifications(REPORT_ASSIGNED, file, telling)
+    assert [n.recipient.pseudonym for n in telling.notifications] == ["ctz-first", "ctz-me"]
+
+    unlinked = ReportStatusChangedEvent.new(
+        STATUS_LINKED.data.model_copy(
+            update={
+                "duplicate_of": None,
+                "unlinked_from": original,
+                "status": "assigned",
+                "previous_status": "closed",
+            }
+        ),
+        source="/services/routing",
+        time=STATUS_LINKED.time + timedelta(hours=1),
+    )
+    undo = link_change(unlinked, None)
+    assert undo is not None and undo.recipients == () and undo.link is not None
+    assert not undo.link.linked
+    later = ReportFile(original, True, recipients=(theirs, mine), links=(change.link, undo.link))
+    assert [r.pseudonym for r in later.citizens] == ["ctz-first"]
+    # A duplicate intake linked (no mark) and then unlinked by hand stops hearing too.
+    only_undo = ReportFile(original, True, recipients=(theirs, mine), links=(undo.link,))
+    assert [r.pseudonym for r in only_undo.citizens] == ["ctz-first"]
+    assert LinkMark(duplicate, True, "9999", "x").linked

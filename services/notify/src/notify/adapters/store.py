@@ -47,6 +47,7 @@ from pymongo.errors import BulkWriteError
 from notify.domain.recipients import Recipient
 from notify.domain.telling import (
     FileChange,
+    LinkMark,
     OptOutChange,
     OptOutState,
     ReportEvent,
@@ -136,6 +137,7 @@ def _merged(
     recipients = list(base.get("recipients", []))
     triggers = list(base.get("triggers", []))
     agencies = list(base.get("agencies", []))
+    links = list(base.get("links", []))
     changed = not base
     for change in changes:
         if change.receipt is not None and not received:
@@ -160,6 +162,16 @@ def _merged(
             if document not in agencies:
                 agencies.append(document)
                 changed = True
+        if (mark := change.link) is not None:
+            document = {
+                "report_id": mark.report_id,
+                "linked": mark.linked,
+                "at": mark.at,
+                "event_id": mark.event_id,
+            }
+            if document not in links:
+                links.append(document)
+                changed = True
     if not changed:
         return None
     return {
@@ -169,6 +181,7 @@ def _merged(
         "recipients": recipients,
         "triggers": triggers,
         "agencies": agencies,
+        "links": links,
     }
 
 
@@ -184,6 +197,10 @@ def _file(report_id: str, doc: Mapping[str, Any]) -> ReportFile:
         recipients=tuple(_recipient(item) for item in doc.get("recipients", [])),
         agencies=agencies,
         kept=tuple(_kept_event(kept) for kept in triggers),
+        links=tuple(
+            LinkMark(mark["report_id"], bool(mark["linked"]), mark["at"], mark["event_id"])
+            for mark in doc.get("links", [])
+        ),
     )
 
 

@@ -102,6 +102,20 @@ class KeptEvent:
 
 
 @dataclass(frozen=True)
+class LinkMark:
+    """A duplicate linked to (``linked``) or unlinked from a report by an officer, as
+    routing said it (``ReportStatusChanged.duplicate_of`` / ``unlinked_from``); the latest
+    mark of a duplicate decides whether its citizens follow the report."""
+
+    report_id: str
+    """The duplicate's report id."""
+    linked: bool
+    at: str
+    """When (ISO 8601, UTC), the order marks are read in."""
+    event_id: str
+
+
+@dataclass(frozen=True)
 class ReportFile:
     """What notify knows about one report."""
 
@@ -112,6 +126,23 @@ class ReportFile:
     agencies: Mapping[str, str] = field(default_factory=dict)
     kept: tuple[ReportEvent, ...] = ()
     """The events kept in the file, in the order they happened."""
+    links: tuple[LinkMark, ...] = ()
+    """Duplicates linked or unlinked by hand (a duplicate intake linked has none)."""
+
+    @property
+    def citizens(self) -> tuple[Recipient, ...]:
+        """Who is told the report's news: its recipients but those of a duplicate whose
+        latest mark unlinked it, one per person."""
+        latest: dict[str, LinkMark] = {}
+        for mark in sorted(self.links, key=lambda mark: (mark.at, mark.event_id)):
+            latest[mark.report_id] = mark
+        return distinct_recipients(
+            recipient
+            for recipient in self.recipients
+            if recipient.own_report_id == self.report_id
+            or (last := latest.get(recipient.own_report_id)) is None
+            or last.linked
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +155,7 @@ class FileChange:
     recipients: tuple[Recipient, ...] = ()
     kept: KeptEvent | None = None
     agencies: Mapping[str, str] = field(default_factory=dict)
+    link: LinkMark | None = None
 
 
 @dataclass
@@ -221,6 +253,34 @@ def event_change(event: ReportEvent, topic: str, value: bytes) -> FileChange | N
     return FileChange(event.data.report_id, kept=kept, agencies=agencies_named(event))
 
 
+def linked_elsewhere(event: ReportEvent) -> str | None:
+    """The report a status change links its report to, or unlinks it from (None: none)."""
+    if isinstance(event, ReportStatusChangedEvent):
+        return event.data.duplicate_of or event.data.unlinked_from
+    return None
+
+
+def link_change(event: ReportEvent, own: ReportFile | None) -> FileChange | None:
+    """An officer linked the event's report to another as its duplicate (its citizens join
+    that report's file and hear its news from now on) or unlinked it (they stop); None
+    when the event does neither."""
+    if not isinstance(event, ReportStatusChangedEvent):
+        return None
+    changed = event.data
+    target = changed.duplicate_of or changed.unlinked_from
+    if target is None:
+        return None
+    mark = LinkMark(
+        changed.report_id, changed.duplicate_of is not None, event.time.isoformat(), event.id
+    )
+    citizens = tuple(
+        recipient
+        for recipient in (own.recipients if own is not None else ())
+        if recipient.own_report_id == changed.report_id
+    )
+    return FileChange(target, recipients=citizens if mark.linked else (), link=mark)
+
+
 def event_notifications(event: ReportEvent, file: ReportFile, telling: Telling) -> None:
     """An event told to every citizen linked to its report, once the receipt is known."""
     if event_notice(event, {}) is None:
@@ -237,7 +297,7 @@ def _tell_event(
     notice = event_notice(event, file.agencies)
     if notice is None:
         return
-    recipients = (only,) if only is not None else distinct_recipients(file.recipients)
+    recipients = (only,) if only is not None else file.citizens
     telling.tell(notice, recipients, Trigger.of(event))
 
 
