@@ -9,6 +9,15 @@
     phananh-agency --agency ubnd-chieng-sinh reopen SL-2303-7KQ4M9 --note "…"
     phananh-agency --agency ubnd-chieng-sinh web [--host 127.0.0.1] [--port 8090]
 
+Triage corrections (the triage desk for a report it holds, the lead agency for its own;
+``--reason`` is required and kept in the trail):
+
+    phananh-agency --agency ID recategorize SL-2303-7KQ4M9 --category traffic_safety --reason "…"
+    phananh-agency --agency ID replace SL-2303-7KQ4M9 --ward 03679 [--group "Tổ 8"] --reason "…"
+    phananh-agency --agency ID out-of-scope SL-2303-7KQ4M9 --reason "… (người dân đọc)"
+    phananh-agency --agency ID link SL-2303-4HC8WD --to SL-2303-7KQ4M9 --reason "…"
+    phananh-agency --agency ID unlink SL-2303-4HC8WD --reason "…"
+
 ``--wait SECONDS`` watches the inbox after sending for routing's refusal of that very
 update. Exit status: 0 done, 1 refused or not found, 2 usage or configuration.
 """
@@ -85,6 +94,44 @@ UPDATE_COMMANDS: dict[str, UpdateCommand] = {
 }
 
 
+@dataclass(frozen=True)
+class CorrectionCommand:
+    """A triage correction an officer can send (``--reason`` required)."""
+
+    kind: AgencyUpdateKind
+    help: str
+    reason_help: str
+
+
+CORRECTION_COMMANDS: dict[str, CorrectionCommand] = {
+    "recategorize": CorrectionCommand(
+        AgencyUpdateKind.RECATEGORIZED,
+        "phân loại lại lĩnh vực của phản ánh (--category); định tuyến quyết định lại",
+        "lý do phân loại lại (ghi vào nhật ký)",
+    ),
+    "replace": CorrectionCommand(
+        AgencyUpdateKind.RELOCATED,
+        "điều chỉnh địa điểm (--ward, --group); định tuyến quyết định lại",
+        "lý do điều chỉnh địa điểm (ghi vào nhật ký)",
+    ),
+    "out-of-scope": CorrectionCommand(
+        AgencyUpdateKind.OUT_OF_SCOPE,
+        "phản ánh không thuộc phạm vi tiếp nhận: kết thúc, báo người dân lý do",
+        "lý do và nơi người dân có thể gửi (người dân sẽ đọc)",
+    ),
+    "link": CorrectionCommand(
+        AgencyUpdateKind.LINKED,
+        "gộp phản ánh vào phản ánh gốc trùng nội dung (--to)",
+        "lý do gộp (ghi vào nhật ký)",
+    ),
+    "unlink": CorrectionCommand(
+        AgencyUpdateKind.UNLINKED,
+        "tách phản ánh bị gộp nhầm: phản ánh được xử lý riêng",
+        "lý do tách (ghi vào nhật ký)",
+    ),
+}
+
+
 def _connection_options(*, before_command: bool) -> argparse.ArgumentParser:
     """``--agency`` and ``--bootstrap``, accepted before or after the command.
 
@@ -133,6 +180,33 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--note", required=command.note == "required", help=command.note_help)
         if command.kind == AgencyUpdateKind.REJECTED:
             sub.add_argument("--suggest", metavar="AGENCY", help="mã đơn vị đề xuất xử lý thay")
+        sub.add_argument("--officer", metavar="X", help="mã cán bộ phụ trách (của đơn vị)")
+        sub.add_argument(
+            "--wait",
+            metavar="SECONDS",
+            type=float,
+            default=0.0,
+            help="sau khi gửi, chờ chừng ấy giây xem định tuyến có từ chối không (mặc định 0)",
+        )
+        sub.add_argument("--json", action="store_true", help="in sự kiện đã gửi dạng JSON")
+    for name, correction in CORRECTION_COMMANDS.items():
+        sub = commands.add_parser(name, parents=[connection], help=correction.help)
+        sub.add_argument("ref", metavar="REF", help="mã tra cứu (SL-2303-7KQ4M9) hoặc mã phản ánh")
+        sub.add_argument(
+            "--reason", "--note", dest="note", required=True, help=correction.reason_help
+        )
+        if correction.kind == AgencyUpdateKind.RECATEGORIZED:
+            sub.add_argument("--category", required=True, help="mã lĩnh vực, ví dụ traffic_safety")
+        if correction.kind == AgencyUpdateKind.RELOCATED:
+            sub.add_argument("--ward", required=True, metavar="CODE", help="mã phường, xã (5 số)")
+            sub.add_argument("--group", metavar="TEXT", help="tổ dân phố, bản, tiểu khu")
+        if correction.kind == AgencyUpdateKind.LINKED:
+            sub.add_argument(
+                "--to",
+                required=True,
+                metavar="REF",
+                help="phản ánh gốc (mã tra cứu hoặc mã phản ánh)",
+            )
         sub.add_argument("--officer", metavar="X", help="mã cán bộ phụ trách (của đơn vị)")
         sub.add_argument(
             "--wait",
@@ -194,13 +268,17 @@ async def _run(client: AgencyClient, args: argparse.Namespace, now: datetime | N
             print(render_inbox(inbox, client.agency_id, now=moment, include_closed=args.all))
         return 0
 
-    command = UPDATE_COMMANDS[args.command]
+    command = UPDATE_COMMANDS.get(args.command) or CORRECTION_COMMANDS[args.command]
     target, update = await client.prepare(
         args.ref,
         command.kind,
         note=args.note,
         suggested_agency_id=getattr(args, "suggest", None),
         officer_ref=args.officer,
+        category=getattr(args, "category", None),
+        ward_code=getattr(args, "ward", None),
+        residential_group=getattr(args, "group", None),
+        link_to=getattr(args, "to", None),
     )
     await client.publish(update)
     if args.json:

@@ -36,10 +36,12 @@ from phananh_contracts import (
 from phananh_agency.domain import (
     ClosedTask,
     Inbox,
+    LinkedDuplicate,
     RefusedUpdate,
     Task,
     fold_inbox,
     new_update,
+    report_id_of,
     target_of,
 )
 from phananh_agency.errors import (
@@ -108,15 +110,31 @@ class AgencyClient:
         note: str | None = None,
         suggested_agency_id: str | None = None,
         officer_ref: str | None = None,
-    ) -> tuple[Task | ClosedTask, AgencyUpdateEvent]:
-        """The report an update is about and the update, checked but not sent."""
+        category: str | None = None,
+        ward_code: str | None = None,
+        residential_group: str | None = None,
+        link_to: str | None = None,
+    ) -> tuple[Task | ClosedTask | LinkedDuplicate, AgencyUpdateEvent]:
+        """The report an update is about and the update, checked but not sent.
+
+        A correction names what it corrects (``category``; ``ward_code`` and
+        ``residential_group``; ``link_to``: the report it duplicates, by tracking code
+        when the inbox knows it, else by report id)."""
         options: dict[str, Any] = {
             "note": note,
             "suggested_agency_id": suggested_agency_id,
             "officer_ref": officer_ref,
+            "category": category,
+            "ward_code": ward_code,
+            "residential_group": residential_group,
         }
+        if link_to is not None:
+            options["duplicate_of"] = "draft-original"
         draft = new_update(self.agency_id, "draft", kind, **options)  # fail before any I/O
-        target = target_of(await self.inbox(), report_ref, draft.data.kind, self.agency_id)
+        inbox = await self.inbox()
+        target = target_of(inbox, report_ref, draft.data.kind, self.agency_id)
+        if link_to is not None:
+            options["duplicate_of"] = report_id_of(inbox, link_to, self.agency_id)
         return target, new_update(self.agency_id, target.report_id, kind, **options)
 
     async def publish(self, update: AgencyUpdateEvent) -> None:

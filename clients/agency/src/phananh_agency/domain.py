@@ -7,6 +7,7 @@ anything is sent. Times are UTC inside; ``local_time`` shows them as officers re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from phananh_contracts import (
+    CORRECTION_KINDS,
     AgencyTaskAssigned,
     AgencyTaskAssignedEvent,
     AgencyTaskWithdrawn,
@@ -25,6 +27,7 @@ from phananh_contracts import (
     AgencyUpdateRefusedEvent,
     CitizenRepliedEvent,
     ContractViolation,
+    DuplicateLinkChangedEvent,
     Event,
     Place,
     TaskHistoryEntry,
@@ -49,6 +52,11 @@ KIND_LABELS: dict[AgencyUpdateKind, str] = {
     AgencyUpdateKind.NEEDS_INFORMATION: "đề nghị người dân bổ sung thông tin",
     AgencyUpdateKind.RESOLVED: "đã giải quyết",
     AgencyUpdateKind.REOPENED: "mở lại",
+    AgencyUpdateKind.RECATEGORIZED: "phân loại lại lĩnh vực",
+    AgencyUpdateKind.RELOCATED: "điều chỉnh địa điểm",
+    AgencyUpdateKind.OUT_OF_SCOPE: "không thuộc phạm vi tiếp nhận",
+    AgencyUpdateKind.LINKED: "gộp vào phản ánh trùng",
+    AgencyUpdateKind.UNLINKED: "tách khỏi phản ánh gốc",
 }
 """How officers call each kind of update."""
 
@@ -59,13 +67,20 @@ REFUSAL_LABELS: dict[UpdateRefusalReason, str] = {
     UpdateRefusalReason.NOT_ALLOWED_NOW: "cập nhật không phù hợp với trạng thái của phản ánh",
     UpdateRefusalReason.LEAD_ONLY: "chỉ đơn vị chủ trì được làm việc này",
     UpdateRefusalReason.AGENCY_MISMATCH: "cập nhật nhân danh một đơn vị khác",
+    UpdateRefusalReason.INVALID_CORRECTION: "điều chỉnh không hợp lệ",
 }
 """Why routing refused an update, for officers."""
 
 _LEAD_ONLY = frozenset({AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.REOPENED})
 _NOTE_REQUIRED = frozenset(
-    {AgencyUpdateKind.REJECTED, AgencyUpdateKind.NEEDS_INFORMATION, AgencyUpdateKind.RESOLVED}
+    {
+        AgencyUpdateKind.REJECTED,
+        AgencyUpdateKind.NEEDS_INFORMATION,
+        AgencyUpdateKind.RESOLVED,
+        *CORRECTION_KINDS,
+    }
 )
+_TRACKING_CODE = re.compile(r"[A-Z]{2,4}-[0-9]{4}-[0-9A-HJKMNP-TV-Z]{6}")
 
 
 # --- the inbox, folded ----------------------------------------------------------------
@@ -222,11 +237,43 @@ class ClosedTask:
 
 
 @dataclass(frozen=True)
+class LinkedDuplicate:
+    """A report linked, as a duplicate, to a report the agency holds: the agency may check
+    it and undo a wrong link (``unlink``)."""
+
+    report_id: str
+    tracking_code: str
+    original_report_id: str
+    original_tracking_code: str
+    text: str
+    received_at: datetime
+    at: datetime
+    by_agency_id: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "tracking_code": self.tracking_code,
+            "original_report_id": self.original_report_id,
+            "original_tracking_code": self.original_tracking_code,
+            "text": self.text,
+            "received_at": self.received_at.isoformat(),
+            "linked_at": self.at.isoformat(),
+            "linked_by": self.by_agency_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Inbox:
     """What an agency holds: open tasks (earliest deadline first) and closed ones."""
 
     open: tuple[Task, ...] = ()
     closed: tuple[ClosedTask, ...] = ()
+    duplicates: tuple[LinkedDuplicate, ...] = ()
+    """Reports linked as duplicates to reports the agency holds (and not unlinked since),
+    most recent first."""
     """Tasks withdrawn and not assigned again, most recently withdrawn first."""
     refusals: tuple[RefusedUpdate, ...] = ()
     """Every refusal of the agency's updates, in the order they came."""
@@ -241,6 +288,21 @@ class Inbox:
                 if entry.report_id == wanted or entry.tracking_code == wanted.upper():
                     return entry
         return None
+
+    def duplicate(self, ref: str) -> LinkedDuplicate | None:
+        """The linked duplicate named by tracking code or report id."""
+        wanted = ref.strip()
+        return next(
+            (
+                found
+                for found in self.duplicates
+                if found.report_id == wanted or found.tracking_code == wanted.upper()
+            ),
+            None,
+        )
+
+    def duplicates_of(self, report_id: str) -> tuple[LinkedDuplicate, ...]:
+        return tuple(found for found in self.duplicates if found.original_report_id == report_id)
 
     def refusal_of(self, update_event_id: str) -> RefusedUpdate | None:
         """Routing's refusal of the update with this event id, if it came."""
@@ -271,6 +333,7 @@ def fold_inbox(events: Iterable[Event[Any]]) -> Inbox:
     """
     entries: dict[str, _Entry] = {}
     refusals: list[RefusedUpdate] = []
+    duplicates: dict[str, LinkedDuplicate | None] = {}
     seen: set[str] = set()
     for event in events:
         if event.id in seen:
@@ -285,6 +348,23 @@ def fold_inbox(events: Iterable[Event[Any]]) -> Inbox:
             case CitizenRepliedEvent(data=reply):
                 entries.setdefault(reply.report_id, _Entry()).answers.append(
                     CitizenAnswer(reply.received_at, reply.text, reply.rating)
+                )
+            case DuplicateLinkChangedEvent(data=link):
+                duplicates.pop(link.report_id, None)  # the latest wins
+                duplicates[link.report_id] = (
+                    LinkedDuplicate(
+                        link.report_id,
+                        link.tracking_code,
+                        link.original_report_id,
+                        link.original_tracking_code,
+                        link.text,
+                        link.received_at,
+                        link.at,
+                        link.by_agency_id,
+                        link.reason,
+                    )
+                    if link.linked
+                    else None
                 )
             case AgencyUpdateRefusedEvent(data=refused):
                 refusal = RefusedUpdate.of(refused)
@@ -303,7 +383,13 @@ def fold_inbox(events: Iterable[Event[Any]]) -> Inbox:
             open_tasks.append(task)
     open_tasks.sort(key=lambda task: (task.deadline, task.tracking_code))
     closed.sort(key=lambda gone: gone.withdrawn_at, reverse=True)
-    return Inbox(open=tuple(open_tasks), closed=tuple(closed), refusals=tuple(refusals))
+    linked = [found for found in duplicates.values() if found is not None]
+    return Inbox(
+        open=tuple(open_tasks),
+        closed=tuple(closed),
+        duplicates=tuple(reversed(linked)),
+        refusals=tuple(refusals),
+    )
 
 
 # --- updates, checked before they are sent ----------------------------------------------
@@ -318,11 +404,23 @@ def new_update(
     suggested_agency_id: str | None = None,
     officer_ref: str | None = None,
     now: datetime | None = None,
+    category: str | None = None,
+    ward_code: str | None = None,
+    residential_group: str | None = None,
+    duplicate_of: str | None = None,
 ) -> AgencyUpdateEvent:
-    """The update event an agency publishes, or UpdateNotAllowed saying what is wrong."""
+    """The update event an agency publishes, or UpdateNotAllowed saying what is wrong.
+
+    A correction (``CORRECTION_KINDS``) carries what it corrects: ``category``
+    (recategorized), ``ward_code`` and ``residential_group`` (relocated), ``duplicate_of``
+    (linked, a report id), and its reason as the note."""
     note = note.strip() if note is not None else None
     now = now if now is not None else datetime.now(UTC)
     if kind in _NOTE_REQUIRED and not note:
+        if kind in CORRECTION_KINDS:
+            raise UpdateNotAllowed(
+                f"«{KIND_LABELS[AgencyUpdateKind(kind)]}» cần lý do (--note / --reason)."
+            )
         raise UpdateNotAllowed(
             f"«{KIND_LABELS[AgencyUpdateKind(kind)]}» cần ghi chú: người dân sẽ đọc nó."
         )
@@ -335,6 +433,10 @@ def new_update(
             suggested_agency_id=suggested_agency_id,
             officer_ref=officer_ref,
             updated_at=now,
+            category=category,
+            ward_code=ward_code,
+            residential_group=residential_group.strip() or None if residential_group else None,
+            duplicate_of=duplicate_of,
         )
     except ValidationError as error:
         raise UpdateNotAllowed(f"cập nhật không hợp lệ: {_in_vietnamese(error)}") from None
@@ -343,12 +445,27 @@ def new_update(
     return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=now)
 
 
-def target_of(inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str) -> Task | ClosedTask:
+def target_of(
+    inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str
+) -> Task | ClosedTask | LinkedDuplicate:
     """The report an update is about, or why it cannot be sent.
 
     Updates are about open tasks; reopening is about a report that left the inbox
     (resolved) too. Asking the citizen and reopening are for the lead agency only.
+    Unlinking is about a duplicate linked to a report the agency holds, else (the triage
+    desk, which may unlink any duplicate) about the report id given.
     """
+    if kind == AgencyUpdateKind.UNLINKED:
+        duplicate = inbox.duplicate(ref)
+        if duplicate is not None:
+            return duplicate
+        if _TRACKING_CODE.fullmatch(ref.strip().upper()):
+            raise NotInInbox(
+                f"{ref} không phải phản ánh trùng được gộp vào phản ánh của {agency_id}: "
+                "hãy dùng mã phản ánh (report id) của nó. Không gửi gì."
+            )
+        now = datetime.now(UTC)
+        return LinkedDuplicate(ref.strip(), ref.strip(), "", "", "", now, now)
     found = inbox.find(ref)
     if found is None:
         raise NotInInbox(f"{ref} không có trong hộp thư của {agency_id}: không gửi gì.")
@@ -366,6 +483,24 @@ def target_of(inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str) ->
     return found
 
 
+def report_id_of(inbox: Inbox, ref: str, agency_id: str) -> str:
+    """The report id a link names (``--to``): a report in the inbox (open, closed or a
+    linked duplicate's original) by tracking code or id, else the report id given."""
+    found = inbox.find(ref)
+    if found is not None:
+        return found.report_id
+    wanted = ref.strip().upper()
+    for duplicate in inbox.duplicates:
+        if duplicate.original_tracking_code == wanted:
+            return duplicate.original_report_id
+    if _TRACKING_CODE.fullmatch(wanted):
+        raise NotInInbox(
+            f"{ref} không có trong hộp thư của {agency_id}: hãy dùng mã phản ánh (report id) "
+            "của phản ánh gốc. Không gửi gì."
+        )
+    return ref.strip()
+
+
 def actions_for(entry: Task | ClosedTask) -> tuple[AgencyUpdateKind, ...]:
     """The updates worth offering about this entry, each one ``target_of`` lets through:
     every update but reopening on an open task (asking the citizen for the lead only);
@@ -377,7 +512,9 @@ def actions_for(entry: Task | ClosedTask) -> tuple[AgencyUpdateKind, ...]:
     return tuple(
         kind
         for kind in AgencyUpdateKind
-        if kind != AgencyUpdateKind.REOPENED and (is_lead or kind not in _LEAD_ONLY)
+        if kind != AgencyUpdateKind.REOPENED
+        and kind not in CORRECTION_KINDS  # commands of their own (``phananh-agency``)
+        and (is_lead or kind not in _LEAD_ONLY)
     )
 
 

@@ -50,6 +50,12 @@ def render_inbox(
         lines.append(f"Hộp thư của {agency_id} trống: không có phản ánh nào đang xử lý.")
     for task in inbox.open:
         lines += ["", *_task_lines(task, now)]
+        for duplicate in inbox.duplicates_of(task.report_id):
+            lines.append(
+                f"  Trùng: {duplicate.tracking_code} ({local_time(duplicate.received_at)}) "
+                f"«{excerpt(duplicate.text, 120)}» — tách nếu gộp nhầm: "
+                f"unlink {duplicate.tracking_code} --reason …"
+            )
     if inbox.closed and include_closed:
         lines += ["", "Đã rời hộp thư:"]
         for gone in inbox.closed:
@@ -99,6 +105,7 @@ def inbox_json(
         "open": [task.to_json(now) for task in inbox.open],
         "closed_count": len(inbox.closed),
         "unreadable_records": inbox.unreadable,
+        "duplicates": [duplicate.to_json() for duplicate in inbox.duplicates],
     }
     if include_closed:
         document["closed"] = [gone.to_json() for gone in inbox.closed]

@@ -32,6 +32,7 @@ from phananh_agency.settings import WebSettings
 from phananh_agency.text import deadline_status
 from phananh_agency.web import create_web_app, session_cookie
 from phananh_contracts import (
+    CORRECTION_KINDS,
     AgencyTaskAssignedEvent,
     AgencyUpdate,
     AgencyUpdateEvent,
@@ -443,6 +444,9 @@ def test_the_forms_offered_are_the_updates_target_of_accepts() -> None:
     for entry in (*inbox.open, *inbox.closed):
         offered = actions_for(entry)
         for kind in AgencyUpdateKind:
+            if kind in CORRECTION_KINDS:  # triage corrections: commands, not forms (yet)
+                assert kind not in offered
+                continue
             try:
                 target_of(inbox, entry.tracking_code, kind, AGENCY)
                 accepted = True
