@@ -710,8 +710,9 @@ def test_csv_keeps_vietnamese_names_and_every_figure(
 
 def test_linked_duplicates_are_counted_as_such_not_as_still_being_handled() -> None:
     """Three citizens report one market stall: the first report is handled (and resolved),
-    the two linked to it by intake are duplicates; one of them an officer unlinks later,
-    which gives it a case of its own, so it is being handled again."""
+    the two linked to it by intake are duplicates; one of them an officer unlinks later
+    (routing gives it a case of its own: an assignment, and a status naming
+    ``unlinked_from``), so it is being handled again."""
     received_at = datetime(2023, 3, 14, 2, tzinfo=UTC)
     stories = []
     for number, duplicate_of in ((1, None), (2, "rpt-00001"), (3, "rpt-00001")):
@@ -744,7 +745,63 @@ def test_linked_duplicates_are_counted_as_such_not_as_still_being_handled() -> N
         "1 đã xử lý xong, 0 đang xử lý, 2 trùng với phản ánh đã tiếp nhận."
     )
 
-    unlinked.assign("ubnd-chieng-sinh", received_at + timedelta(days=2), NOW, "urban_order")
+    unlinked_at = received_at + timedelta(days=2)
+    unlinked.assign("ubnd-chieng-sinh", unlinked_at, NOW, "urban_order")
+    own_case = ReportStatusChanged(
+        report_id=unlinked.report_id,
+        tracking_code=tracking_code(3),
+        status=ReportStatus.ASSIGNED,
+        previous_status=ReportStatus.RECEIVED,
+        changed_at=unlinked_at,
+        unlinked_from="rpt-00001",
+    )
+    unlinked.events.append(folded(ReportStatusChangedEvent, own_case, unlinked_at))
     after = [event for story in stories for event in story.events]
     (row,) = compute_figures(fold_events(after).values(), start, end, NOW, "ward")
     assert (row.received, row.resolved, row.in_progress, row.duplicates) == (3, 1, 1, 1)
+
+
+def test_a_report_an_officer_links_by_hand_is_a_duplicate_until_unlinked() -> None:
+    at = datetime(2023, 3, 14, 2, tzinfo=UTC)
+    story = Story(7, Truth("rpt-00007", "03679", "urban_order", "app", at))
+    report = ReportReceived(
+        report_id=story.report_id,
+        tracking_code=tracking_code(7),
+        channel=Channel.APP,
+        channel_message_id="app-7",
+        received_at=at,
+        text="Đèn đường hỏng ở đường Tô Hiệu.",
+        category="urban_order",
+        place=Place(ward_code="03679", ward_name="Chiềng Sinh"),
+        priority=Priority.NORMAL,
+        reporter=Reporter(anonymous=True),
+    )
+    story.events.append(folded(ReportReceivedEvent, report, at))
+    story.assign("ubnd-chieng-sinh", at, at + timedelta(hours=2), "urban_order")
+    linked = ReportStatusChanged(
+        report_id=story.report_id,
+        tracking_code=tracking_code(7),
+        status=ReportStatus.CLOSED,
+        previous_status=ReportStatus.ASSIGNED,
+        changed_at=at + timedelta(hours=1),
+        duplicate_of="rpt-00001",
+    )
+    story.events.append(folded(ReportStatusChangedEvent, linked, at + timedelta(hours=1)))
+    start, end = period_of(date(2023, 3, 14), date(2023, 3, 14))
+
+    (row,) = compute_figures(fold_events(story.events).values(), start, end, NOW, "ward")
+    assert (row.resolved, row.in_progress, row.duplicates, row.overdue) == (0, 0, 1, 0)
+
+    unlinked = linked.model_copy(
+        update={
+            "status": ReportStatus.ASSIGNED,
+            "previous_status": ReportStatus.CLOSED,
+            "changed_at": at + timedelta(hours=3),
+            "duplicate_of": None,
+            "unlinked_from": "rpt-00001",
+        }
+    )
+    story.events.append(folded(ReportStatusChangedEvent, unlinked, at + timedelta(hours=3)))
+    facts = fold_events(list(reversed(story.events)))  # in any order
+    (row,) = compute_figures(facts.values(), start, end, NOW, "ward")
+    assert (row.resolved, row.in_progress, row.duplicates) == (0, 1, 0)

@@ -51,6 +51,7 @@ from audit.domain.facts import (
     AgencyStep,
     Escalation,
     FoldedEvent,
+    Link,
     Rating,
     ReportFacts,
     StatusChange,
@@ -74,11 +75,12 @@ BATCH_ROUNDS = 3
 """Rounds of one update while other writers keep changing the same report."""
 REBUILD_BATCH = 500
 
-_OBSERVATIONS: dict[str, type[StatusChange | AgencyStep | Escalation | Rating]] = {
+_OBSERVATIONS: dict[str, type[StatusChange | AgencyStep | Escalation | Rating | Link]] = {
     "status_changes": StatusChange,
     "agency_steps": AgencyStep,
     "escalation_events": Escalation,
     "rating_events": Rating,
+    "link_events": Link,
 }
 
 

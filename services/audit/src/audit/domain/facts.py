@@ -99,6 +99,13 @@ class StatusChange(NamedTuple):
     status: str
 
 
+class Link(NamedTuple):
+    """The report became a duplicate of ``duplicate_of`` at ``at`` ("": unlinked)."""
+
+    at: datetime
+    duplicate_of: str
+
+
 class AgencyStep(NamedTuple):
     """An agency's update on the report."""
 
@@ -154,15 +161,21 @@ class ReportFacts:
     agency_steps: tuple[AgencyStep, ...] = ()
     escalation_events: tuple[Escalation, ...] = ()
     rating_events: tuple[Rating, ...] = ()
-    duplicate_of: str | None = None
-    """The earlier report intake linked this one to (its citizens are told that report's
-    news; routing opens no case for it)."""
+    link_events: tuple[Link, ...] = ()
+    """Links to an earlier report of the same incident, and unlinks: intake's on arrival
+    (``duplicate_of`` of the report), an officer's by hand (a status change naming
+    ``duplicate_of``, or ``unlinked_from``)."""
+
+    @property
+    def duplicate_of(self) -> str | None:
+        """The report this one is a duplicate of now (the latest link or unlink decides)."""
+        return (self.link_events[-1].duplicate_of or None) if self.link_events else None
 
     @property
     def linked_duplicate(self) -> bool:
-        """A duplicate handled with its original: no case of its own (never assigned) and
-        not refused. Counted as such, not as still being handled."""
-        return self.duplicate_of is not None and self.assigned_at is None and not self.rejected
+        """A duplicate handled with its original (its citizens told that report's news),
+        and not refused. Counted as such, not as still being handled nor as resolved."""
+        return self.duplicate_of is not None and not self.rejected
 
     @property
     def first_response_at(self) -> datetime | None:
@@ -330,7 +343,7 @@ def _received(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> Repo
         category=facts.category if assigned else _text(data.get("category")) or UNKNOWN,
         priority=facts.priority if assigned else _text(data.get("priority")),
         received_at=_instant(data.get("received_at") or at),
-        duplicate_of=_text(data.get("duplicate_of")),
+        link_events=_linked(facts, _instant(data.get("received_at") or at), data, "duplicate_of"),
     )
 
 
@@ -371,11 +384,23 @@ def _agency_update(facts: ReportFacts, data: Mapping[str, Any], at: datetime) ->
 
 def _status_changed(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> ReportFacts:
     change = StatusChange(_instant(data.get("changed_at") or at), str(data["status"]))
+    links = _linked(facts, change.at, data, "duplicate_of")
+    if data.get("unlinked_from"):
+        links = _with(links, Link(change.at, ""))
     return replace(
         facts,
         tracking_code=facts.tracking_code or _text(data.get("tracking_code")),
         status_changes=_with(facts.status_changes, change),
+        link_events=links,
     )
+
+
+def _linked(
+    facts: ReportFacts, at: datetime, data: Mapping[str, Any], field: str
+) -> tuple[Link, ...]:
+    """The report's links, with the one ``data[field]`` names (if any) added."""
+    original = _text(data.get(field))
+    return facts.link_events if original is None else _with(facts.link_events, Link(at, original))
 
 
 def _breached(facts: ReportFacts, data: Mapping[str, Any], at: datetime) -> ReportFacts:

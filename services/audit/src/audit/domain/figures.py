@@ -25,9 +25,10 @@ satisfaction_avg, ratings_count
     Mean of every rating (1–5) citizens gave on the cohort's reports (2 decimals; None
     without ratings), and how many ratings there were.
 duplicates
-    Reports intake linked to an earlier report of the same incident (``duplicate_of``)
-    that have no case of their own: handled with their original, whose outcome their
-    citizens are told. Not counted as still being handled (nor overdue).
+    Reports linked to an earlier report of the same incident, by intake on arrival or by
+    an officer (and not unlinked since): handled with their original, whose outcome their
+    citizens are told. Not counted as still being handled, nor as resolved (a report
+    closed by a link was not resolved on its own).
 
 Dates at the edges are in Asia/Ho_Chi_Minh: ``period_of`` turns local calendar days into
 UTC instants, and the sentences show local dates.
@@ -158,7 +159,9 @@ def ward_sentence_en(
 
 
 def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime) -> FigureRow:
-    resolved = [(f, f.resolved_at) for f in members if f.resolved_at is not None]
+    resolved = [
+        (f, f.resolved_at) for f in members if f.resolved_at is not None and not f.linked_duplicate
+    ]
     rejected = sum(f.rejected for f in members)
     with_deadline = [(at, f.deadline) for f, at in resolved if f.deadline is not None]
     on_time = sum(at <= deadline for at, deadline in with_deadline)
@@ -170,9 +173,7 @@ def _row(group: str, name: str | None, members: list[ReportFacts], now: datetime
     resolutions = [_hours(at - f.received_at) for f, at in resolved if f.received_at is not None]
     ratings = [rating for f in members for rating in f.ratings]
     overdue = sum(is_overdue(f, now) for f in members)
-    duplicates = sum(
-        f.linked_duplicate and f.resolved_at is None and not f.rejected for f in members
-    )
+    duplicates = sum(f.linked_duplicate for f in members)
     return FigureRow(
         group=group,
         name=name,
@@ -196,6 +197,7 @@ def is_overdue(facts: ReportFacts, now: datetime) -> bool:
     open_and_late = (
         facts.resolved_at is None
         and not facts.rejected
+        and not facts.linked_duplicate
         and not facts.clock_stopped
         and facts.deadline is not None
         and facts.deadline < now
