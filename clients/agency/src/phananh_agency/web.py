@@ -51,7 +51,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -240,6 +240,7 @@ def create_web_app(
         Route("/logout", pages.guarded(pages.logout), methods=["POST"]),
         Route("/tasks/{ref}", pages.guarded(pages.task), methods=["GET"]),
         Route("/tasks/{ref}/{command}", pages.guarded(pages.send), methods=["POST"]),
+        Route("/healthz", _healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [
@@ -254,6 +255,11 @@ def create_web_app(
         ),
     ]
     return Starlette(routes=routes, middleware=middleware)
+
+
+async def _healthz(_: Request) -> Response:
+    """The process answers (for a container's health check); says nothing of the inbox."""
+    return PlainTextResponse("ok")
 
 
 def session_cookie(agency_id: str) -> str:

@@ -527,3 +527,10 @@ def test_the_web_command_refuses_a_missing_password_or_another_agencys_principal
     monkeypatch.setenv("PHANANH_KAFKA__PASSWORD", "kafka-password-0123456789")
     assert main(["--agency", AGENCY, "web"]) == 2
     assert "không phải agency-ubnd-chieng-sinh" in capsys.readouterr().err
+
+
+def test_the_health_check_answers_without_a_session_and_shows_no_task(web: TestClient) -> None:
+    answer = web.get("/healthz")
+
+    assert (answer.status_code, answer.text) == (200, "ok")
+    assert LATE not in answer.text and "set-cookie" not in answer.headers
