@@ -96,7 +96,8 @@ UPDATE_COMMANDS: dict[str, UpdateCommand] = {
 
 @dataclass(frozen=True)
 class CorrectionCommand:
-    """A triage correction an officer can send (``--reason`` required)."""
+    """A triage correction an officer can send (a command here, a form on the web inbox;
+    ``--reason`` required)."""
 
     kind: AgencyUpdateKind
     help: str

@@ -114,12 +114,14 @@ class AgencyClient:
         ward_code: str | None = None,
         residential_group: str | None = None,
         link_to: str | None = None,
+        triage_desk: bool | None = None,
     ) -> tuple[Task | ClosedTask | LinkedDuplicate, AgencyUpdateEvent]:
         """The report an update is about and the update, checked but not sent.
 
         A correction names what it corrects (``category``; ``ward_code`` and
         ``residential_group``; ``link_to``: the report it duplicates, by tracking code
-        when the inbox knows it, else by report id)."""
+        when the inbox knows it, else by report id). ``triage_desk``: whether this agency
+        is the triage desk, when known (``domain.target_of``)."""
         options: dict[str, Any] = {
             "note": note,
             "suggested_agency_id": suggested_agency_id,
@@ -132,7 +134,9 @@ class AgencyClient:
             options["duplicate_of"] = "draft-original"
         draft = new_update(self.agency_id, "draft", kind, **options)  # fail before any I/O
         inbox = await self.inbox()
-        target = target_of(inbox, report_ref, draft.data.kind, self.agency_id)
+        target = target_of(
+            inbox, report_ref, draft.data.kind, self.agency_id, triage_desk=triage_desk
+        )
         if link_to is not None:
             options["duplicate_of"] = report_id_of(inbox, link_to, self.agency_id)
         return target, new_update(self.agency_id, target.report_id, kind, **options)

@@ -445,8 +445,19 @@ def new_update(
     return AgencyUpdateEvent.new(data, source=f"/agencies/{agency_id}", time=now)
 
 
+def may_correct(task: Task | None, *, triage_desk: bool) -> bool:
+    """Whether the agency may send triage corrections about a task it holds (or unlink
+    the duplicates linked to it): the triage desk holding it, or the report's lead."""
+    return triage_desk or (task is not None and task.role == "lead")
+
+
 def target_of(
-    inbox: Inbox, ref: str, kind: AgencyUpdateKind, agency_id: str
+    inbox: Inbox,
+    ref: str,
+    kind: AgencyUpdateKind,
+    agency_id: str,
+    *,
+    triage_desk: bool | None = None,
 ) -> Task | ClosedTask | LinkedDuplicate:
     """The report an update is about, or why it cannot be sent.
 
@@ -454,11 +465,29 @@ def target_of(
     (resolved) too. Asking the citizen and reopening are for the lead agency only.
     Unlinking is about a duplicate linked to a report the agency holds, else (the triage
     desk, which may unlink any duplicate) about the report id given.
+
+    ``triage_desk`` says whether the agency is the city's triage desk: ``None`` (not
+    known, the command) lets every correction through for routing to judge; ``False``
+    keeps corrections to the report's lead (``may_correct``), as routing would.
     """
     if kind == AgencyUpdateKind.UNLINKED:
         duplicate = inbox.duplicate(ref)
         if duplicate is not None:
+            if triage_desk is False:
+                original = inbox.find(duplicate.original_report_id)
+                task = original if isinstance(original, Task) else None
+                if not may_correct(task, triage_desk=False):
+                    raise UpdateNotAllowed(
+                        f"chỉ đơn vị chủ trì {duplicate.original_tracking_code} hoặc bộ phận "
+                        f"tiếp nhận được «{KIND_LABELS[kind]}» cho {duplicate.tracking_code}; "
+                        "không gửi gì."
+                    )
             return duplicate
+        if triage_desk is False:
+            raise NotInInbox(
+                f"{ref} không phải phản ánh trùng được gộp vào phản ánh của {agency_id}: "
+                "không gửi gì."
+            )
         if _TRACKING_CODE.fullmatch(ref.strip().upper()):
             raise NotInInbox(
                 f"{ref} không phải phản ánh trùng được gộp vào phản ánh của {agency_id}: "
@@ -479,6 +508,17 @@ def target_of(
         raise UpdateNotAllowed(
             f"chỉ đơn vị chủ trì ({task.lead_agency_id}) được «{KIND_LABELS[kind]}» "
             f"cho {task.tracking_code}; {agency_id} là đơn vị phối hợp: không gửi gì."
+        )
+    if (
+        kind in CORRECTION_KINDS
+        and triage_desk is False
+        and task is not None
+        and not may_correct(task, triage_desk=False)
+    ):
+        raise UpdateNotAllowed(
+            f"chỉ đơn vị chủ trì ({task.lead_agency_id}) hoặc bộ phận tiếp nhận được "
+            f"«{KIND_LABELS[kind]}» cho {task.tracking_code}; {agency_id} là đơn vị "
+            "phối hợp: không gửi gì."
         )
     return found
 
@@ -501,20 +541,25 @@ def report_id_of(inbox: Inbox, ref: str, agency_id: str) -> str:
     return ref.strip()
 
 
-def actions_for(entry: Task | ClosedTask) -> tuple[AgencyUpdateKind, ...]:
-    """The updates worth offering about this entry, each one ``target_of`` lets through:
-    every update but reopening on an open task (asking the citizen for the lead only);
-    reopening only on a report that left the inbox (for the lead only)."""
+def actions_for(
+    entry: Task | ClosedTask, *, triage_desk: bool = False
+) -> tuple[AgencyUpdateKind, ...]:
+    """The updates worth offering about this entry, each one ``target_of`` lets through
+    (given the same ``triage_desk``): every update but reopening on an open task (asking
+    the citizen for the lead only; the triage corrections for the lead or the triage desk,
+    ``may_correct``, unlinking meaning the duplicates linked to it); reopening only on a
+    report that left the inbox (for the lead only)."""
     task = entry if isinstance(entry, Task) else entry.task
     is_lead = task is None or task.role == "lead"
     if isinstance(entry, ClosedTask):
         return (AgencyUpdateKind.REOPENED,) if is_lead else ()
+    corrects = may_correct(entry, triage_desk=triage_desk)
     return tuple(
         kind
         for kind in AgencyUpdateKind
         if kind != AgencyUpdateKind.REOPENED
-        and kind not in CORRECTION_KINDS  # commands of their own (``phananh-agency``)
         and (is_lead or kind not in _LEAD_ONLY)
+        and (corrects or kind not in CORRECTION_KINDS)
     )
 
 
@@ -583,6 +628,13 @@ def task_history(
             what += f": {update.note}"
         if update.suggested_agency_id:
             what += f" — đề xuất chuyển {update.suggested_agency_id}"
+        if update.category:
+            what += f" — lĩnh vực {update.category}"
+        if update.ward_code:
+            group = f", {update.residential_group}" if update.residential_group else ""
+            what += f" — phường, xã {update.ward_code}{group}"
+        if update.duplicate_of:
+            what += f" — trùng với {update.duplicate_of}"
         steps.append(HistoryStep(update.updated_at, what, "sent", update.agency_id))
     if isinstance(entry, ClosedTask):
         steps.append(HistoryStep(entry.withdrawn_at, f"Rời hộp thư: {entry.reason}", "withdrawn"))
@@ -594,8 +646,16 @@ _FIELD_LABELS = {
     "suggested_agency_id": "mã đơn vị đề xuất",
     "officer_ref": "mã cán bộ",
     "report_id": "mã phản ánh",
+    "category": "mã lĩnh vực",
+    "ward_code": "mã phường, xã",
+    "residential_group": "tổ dân phố, bản, tiểu khu",
+    "duplicate_of": "phản ánh gốc",
 }
 _VALUE_ERRORS = {
+    "an update of kind recategorized needs category": "đổi lĩnh vực cần mã lĩnh vực mới",
+    "an update of kind relocated needs ward_code": "đổi địa bàn cần mã phường, xã (5 chữ số)",
+    "an update of kind linked needs duplicate_of": "gộp cần phản ánh gốc",
+    "a report cannot be linked to itself": "không thể gộp một phản ánh vào chính nó",
     "an agency cannot suggest itself": "đơn vị không thể đề xuất chính mình",
     "suggested_agency_id is only for updates of kind rejected": (
         "chỉ khi từ chối mới đề xuất đơn vị khác"
@@ -613,6 +673,10 @@ def _in_vietnamese(error: ValidationError) -> str:
     match first["type"]:
         case "string_pattern_mismatch" if field_name == "suggested_agency_id":
             problem = "chỉ gồm chữ thường không dấu, chữ số, '.', '_' và '-', ví dụ ubnd-to-hieu"
+        case "string_pattern_mismatch" if field_name == "category":
+            problem = "chỉ gồm chữ thường không dấu, chữ số, '.', '_' và '-', ví dụ traffic_safety"
+        case "string_pattern_mismatch" if field_name == "ward_code":
+            problem = "gồm đúng 5 chữ số, ví dụ 03679"
         case "string_pattern_mismatch":
             problem = "không được có khoảng trắng"
         case "string_too_long" | "too_long":

@@ -72,6 +72,14 @@ class WebSettings(BaseSettings):
         default=False,
         description="Send the session cookie over HTTPS only (set it behind a TLS proxy).",
     )
+    triage_desk: bool = Field(
+        default=False,
+        description=(
+            "This agency is the city's triage desk (routing's triage_agency_id): it is "
+            "offered the triage corrections on every report it holds, not only as lead, "
+            "and may unlink any duplicate."
+        ),
+    )
     login_attempts_per_minute: int = Field(
         default=10, ge=1, le=1000, description="Sign-in attempts allowed per client address."
     )

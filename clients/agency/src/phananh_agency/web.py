@@ -13,7 +13,9 @@ Vietnamese. Server-rendered (jinja2, autoescaped), no script, usable on a 375 px
     One task (tracking code or report id): text, place, history, and the forms of the
     updates the agency may send about it (``domain.actions_for``).
 ``POST /tasks/{ref}/{command}``
-    ``accept``, ``progress``, ``ask``, ``reject``, ``resolve``, ``reopen``: sends the
+    ``accept``, ``progress``, ``ask``, ``reject``, ``resolve``, ``reopen``, and the triage
+    corrections ``recategorize``, ``replace``, ``out-of-scope``, ``link`` and ``unlink``
+    (of a duplicate linked to the task, named by the field ``duplicate``): sends the
     update, then back to the task with a confirmation; a refused one comes back with the
     reason and what was typed.
 ``GET|POST /login``, ``POST /logout``
@@ -39,7 +41,7 @@ import time
 import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,12 +58,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from phananh_agency.cli import UPDATE_COMMANDS
+from phananh_agency.cli import CORRECTION_COMMANDS, UPDATE_COMMANDS
 from phananh_agency.client import AgencyClient
 from phananh_agency.domain import (
     KIND_LABELS,
     ClosedTask,
     Inbox,
+    LinkedDuplicate,
     Task,
     actions_for,
     local_time,
@@ -90,6 +93,11 @@ BUTTONS: Mapping[str, str] = {
     "reject": "Từ chối, đề xuất đơn vị khác",
     "resolve": "Báo đã giải quyết",
     "reopen": "Mở lại",
+    "recategorize": "Đổi lĩnh vực",
+    "replace": "Đổi địa bàn",
+    "out-of-scope": "Ngoài phạm vi",
+    "link": "Gộp vào phản ánh khác",
+    "unlink": "Tách khỏi phản ánh trùng",
 }
 """The button of each command's form."""
 
@@ -100,8 +108,21 @@ NOTE_LABELS: Mapping[str, str] = {
     "reject": "Lý do từ chối (người dân sẽ được thông báo)",
     "resolve": "Kết quả giải quyết (người dân sẽ được thông báo)",
     "reopen": "Lý do mở lại",
+    "recategorize": "Lý do đổi lĩnh vực (ghi vào nhật ký)",
+    "replace": "Lý do đổi địa bàn (ghi vào nhật ký)",
+    "out-of-scope": "Lý do, và nơi người dân có thể gửi (người dân sẽ được thông báo)",
+    "link": "Lý do gộp (ghi vào nhật ký)",
+    "unlink": "Lý do tách (ghi vào nhật ký)",
 }
-"""The label of each form's note."""
+"""The label of each form's note (for a correction, its reason)."""
+
+CORRECTION_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "recategorize": ("category",),
+    "replace": ("ward", "group"),
+    "link": ("to",),
+    "unlink": ("duplicate",),
+}
+"""The fields a correction's form has besides its reason (the command's options)."""
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -211,6 +232,9 @@ class FormProblem:
     status: int
     note: str = ""
     suggest: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """A correction's other fields as typed (``category``, ``ward``, ``group``, ``to``,
+    ``duplicate``)."""
 
 
 def templates() -> Environment:
@@ -444,7 +468,7 @@ class _Pages:
             )
         now = self.clock()
         task = found if isinstance(found, Task) else found.task
-        kinds = actions_for(found)
+        kinds = actions_for(found, triage_desk=self.settings.triage_desk)
         forms = [
             {
                 "command": name,
@@ -457,6 +481,28 @@ class _Pages:
             for name, command in UPDATE_COMMANDS.items()
             if command.kind in kinds
         ]
+        corrections = [
+            {
+                "command": name,
+                "button": BUTTONS[name],
+                "note_label": NOTE_LABELS[name],
+                "fields": CORRECTION_FIELDS.get(name, ()),
+            }
+            for name, correction in CORRECTION_COMMANDS.items()
+            if correction.kind in kinds and correction.kind != AgencyUpdateKind.UNLINKED
+        ]
+        duplicates = inbox.duplicates_of(found.report_id)
+        unlink = "unlink" if AgencyUpdateKind.UNLINKED in kinds and duplicates else None
+        problem_at = "top"  # a form the page does not offer: the reason and the note alone
+        if problem is not None:
+            if problem.command in {form["command"] for form in forms}:
+                problem_at = "updates"
+            elif problem.command in {form["command"] for form in corrections}:
+                problem_at = "corrections"
+            elif problem.command == unlink and problem.fields.get("duplicate") in {
+                duplicate.tracking_code for duplicate in duplicates
+            }:
+                problem_at = "duplicates"
         return self.render(
             request,
             "task.html",
@@ -468,7 +514,13 @@ class _Pages:
             place=describe_place(task.place) if task else None,
             history=task_history(found, self.sent.of(found.report_id)),
             forms=forms,
+            corrections=corrections,
+            duplicates=duplicates,
+            unlink=unlink,
+            categories=_categories(inbox),
             problem=problem,
+            problem_at=problem_at,
+            typed=problem.fields if problem else {},
             ref=quote(found.tracking_code, safe=""),
         )
 
@@ -490,31 +542,49 @@ class _Pages:
             return self.to_login(request)
         form = await self.form(request)
         ref, name = request.path_params["ref"], request.path_params["command"]
-        command = UPDATE_COMMANDS.get(name)
+        command = UPDATE_COMMANDS.get(name) or CORRECTION_COMMANDS.get(name)
         if command is None:
             raise PageError(404, "Không có thao tác này", f"Không có thao tác {name[:32]!r}.")
         note = form.get("note", "")
         suggest = (
             form.get("suggest", "").strip() if command.kind == AgencyUpdateKind.REJECTED else ""
         )
+        fields = {key: form.get(key, "").strip() for key in CORRECTION_FIELDS.get(name, ())}
+        about = ref  # unlinking is about the duplicate, shown on its original's page
+        if command.kind == AgencyUpdateKind.UNLINKED:
+            about = fields["duplicate"]
+            if not about:
+                raise PageError(400, "Chưa gửi được", "Chưa chọn phản ánh trùng.", kept=note)
         try:
             target, update = await self.client.prepare(
-                ref,
+                about,
                 command.kind,
                 note=note,
                 suggested_agency_id=suggest or None,
                 officer_ref=request.session.get("officer"),
+                category=fields.get("category") or None,
+                ward_code=fields.get("ward") or None,
+                residential_group=fields.get("group") or None,
+                link_to=fields.get("to") or None,
+                triage_desk=self.settings.triage_desk,
             )
             await self.client.publish(update)
-        except NotInInbox as error:
-            raise PageError(404, "Không có trong hộp thư", error.message, kept=note) from None
         except AgencyClientError as error:  # refused by the checks, or Kafka trouble
-            status = 400 if isinstance(error, UpdateNotAllowed) else 503
-            problem = FormProblem(name, error.message, status, note=note, suggest=suggest)
+            missing = isinstance(error, NotInInbox)
+            status = 404 if missing else 400 if isinstance(error, UpdateNotAllowed) else 503
+            problem = FormProblem(
+                name, error.message, status, note=note, suggest=suggest, fields=fields
+            )
             try:
                 inbox = await self.client.inbox()
             except AgencyClientError:
                 raise PageError(status, "Chưa gửi được", error.message, kept=note) from None
+            found = inbox.find(ref)
+            if missing and (  # the form is not on the task's page: its note shown alone
+                found is None
+                or command.kind not in actions_for(found, triage_desk=self.settings.triage_desk)
+            ):
+                raise PageError(404, "Không có trong hộp thư", error.message, kept=note) from None
             return self.task_page(request, inbox, ref, problem)
         self.sent.record(update.data)
         logger.info(
@@ -528,7 +598,16 @@ class _Pages:
             f"Đã gửi «{KIND_LABELS[command.kind]}» cho {target.tracking_code}. "
             "Hệ thống sẽ cập nhật hộp thư sau khi tiếp nhận."
         )
-        return RedirectResponse(f"/tasks/{quote(target.tracking_code, safe='')}", status_code=303)
+        back = target.original_tracking_code if isinstance(target, LinkedDuplicate) else None
+        page = back or target.tracking_code
+        return RedirectResponse(f"/tasks/{quote(page, safe='')}", status_code=303)
+
+
+def _categories(inbox: Inbox) -> list[str]:
+    """Category codes seen on the agency's tasks, suggested when re-categorising (the
+    client shares only the contracts with the platform: the city's list is not known)."""
+    tasks = [*inbox.open, *(gone.task for gone in inbox.closed if gone.task is not None)]
+    return sorted({task.category for task in tasks})
 
 
 def _safe_next(value: str | None) -> str:

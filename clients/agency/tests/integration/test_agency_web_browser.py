@@ -29,7 +29,14 @@ from phananh_agency import AgencyClient
 from phananh_agency import KafkaSettings as AgencyKafkaSettings
 from phananh_agency.settings import WebSettings
 from phananh_agency.web import create_web_app
-from phananh_contracts import AgencyUpdateKind, Event, agency_inbox_topic, agency_updates_topic
+from phananh_contracts import (
+    AgencyUpdateKind,
+    DuplicateLinkChanged,
+    DuplicateLinkChangedEvent,
+    Event,
+    agency_inbox_topic,
+    agency_updates_topic,
+)
 from phananh_platform.kafka import ensure_topics
 from phananh_platform.settings import KafkaSettings
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -356,4 +363,77 @@ async def test_an_officer_resolves_a_task_on_a_phone_and_works_the_inbox_on_a_de
     assert [(e.data.kind, e.data.officer_ref) for e in found] == [
         (AgencyUpdateKind.RESOLVED, "cb-042"),
         (AgencyUpdateKind.REJECTED, "cb-007"),
+    ]
+
+
+async def test_the_lead_corrects_the_place_and_unlinks_a_duplicate_on_a_phone(
+    agency: str, kafka_settings: KafkaSettings, kafka_bootstrap: str, browser: Browser
+) -> None:
+    lead, duplicate = Report(), Report()
+    await to_inbox(
+        kafka_settings,
+        agency,
+        task_assigned(agency, lead.id, lead.code, deadline=NOW + timedelta(days=3)),
+        DuplicateLinkChangedEvent.new(
+            DuplicateLinkChanged(
+                report_id=duplicate.id,
+                tracking_code=duplicate.code,
+                agency_id=agency,
+                original_report_id=lead.id,
+                original_tracking_code=lead.code,
+                linked=True,
+                text="Chợ Noong Đúc lại có người bán thịt ngoài hành lang",
+                received_at=NOW - timedelta(hours=2),
+                at=NOW - timedelta(hours=1),
+                by_agency_id="ioc-tiep-nhan",
+                reason="Cùng vụ việc",
+            ),
+            source="/services/routing",
+        ),
+    )
+    async with (
+        served(web_app(kafka_bootstrap, agency)) as url,
+        TopicWatcher(kafka_bootstrap, agency_updates_topic(agency).name) as updates,
+    ):
+        phone = await browser.new_context(
+            viewport={"width": 375, "height": 812}, is_mobile=True, locale="vi-VN"
+        )
+        page = await phone.new_page()
+        await sign_in(page, url, officer="cb-042")
+        await page.click(f"#tasks a:has-text('{lead.code}')")
+        await expect(page.locator("#duplicates")).to_contain_text(duplicate.code)
+
+        await page.click("#action-replace summary")
+        await page.fill("#ward-replace", "3679")
+        await page.fill("#group-replace", "Tổ 8")
+        await page.fill("#note-replace", "Chợ Noong Đúc thuộc phường Chiềng Sinh")
+        await page.click("#action-replace button[type=submit]")
+        await expect(page.locator("#error")).to_contain_text("gồm đúng 5 chữ số")
+        await expect(page.locator("#ward-replace")).to_have_value("3679")
+        await expect(page.locator("#group-replace")).to_have_value("Tổ 8")
+        await no_sideways_scroll(page, 375)
+        await screenshot(page, "agency-web-correction-refused-375px")
+        await page.fill("#ward-replace", "03679")
+        await page.click("#action-replace button[type=submit]")
+        await expect(page.locator("#flash")).to_contain_text(
+            f"Đã gửi «điều chỉnh địa điểm» cho {lead.code}."
+        )
+
+        await page.click(f"#action-unlink-{duplicate.code} summary")
+        await page.fill(f"#note-unlink-{duplicate.code}", "Khác vụ việc: chợ khác")
+        await page.click(f"#action-unlink-{duplicate.code} button[type=submit]")
+        await expect(page.locator("#flash")).to_contain_text(
+            f"Đã gửi «tách khỏi phản ánh gốc» cho {duplicate.code}."
+        )
+        await expect(page.locator("#code")).to_have_text(lead.code)
+        await no_sideways_scroll(page, 375)
+        await screenshot(page, "agency-web-corrections-375px")
+        await phone.close()
+        found = await updates.wait_for(ours(agency), count=2)
+    said = [
+        (e.data.report_id, e.data.kind, e.data.ward_code, e.data.residential_group) for e in found
+    ]
+    assert said == [
+        (lead.id, AgencyUpdateKind.RELOCATED, "03679", "Tổ 8"),
+        (duplicate.id, AgencyUpdateKind.UNLINKED, None, None),
     ]

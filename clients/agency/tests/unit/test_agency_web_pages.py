@@ -2,9 +2,10 @@
 ``AgencyClient`` whose inbox is a list of events and whose sends are kept in a list.
 
 What an officer notices: the page asks who they are, refuses a wrong password and a
-forged form, shows overdue tasks first, a task's text and history, and sends exactly
-the update the command would send, or says in Vietnamese why not and keeps what was
-typed.
+forged form, shows overdue tasks first, a task's text and history and the duplicates
+linked to it, offers the triage corrections only to whom may send them, and sends
+exactly the update the command would send, or says in Vietnamese why not and keeps what
+was typed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from phananh_contracts import (
     AgencyUpdate,
     AgencyUpdateEvent,
     AgencyUpdateKind,
+    DuplicateLinkChanged,
+    DuplicateLinkChangedEvent,
     Event,
     TaskHistoryEntry,
 )
@@ -58,6 +61,7 @@ LATE = "SL-2611-AAAAA1"  # overdue by two days
 SOON = "SL-2611-AAAAA2"  # due in three days
 LATER = "SL-2611-AAAAA3"  # due in ten days, supported only
 GONE = "SL-2611-AAAAA4"  # resolved, left the inbox
+DUP = "SL-2611-AAAAA5"  # linked to LATE as its duplicate
 
 
 def settings(**changes: Any) -> WebSettings:
@@ -96,6 +100,22 @@ def seeded() -> list[Event[Any]]:
         update_refused(AGENCY, "r-late", "update-1", at=NOW - timedelta(days=3)),
         assigned("r-gone", GONE, deadline=NOW + timedelta(days=1)),
         task_withdrawn(AGENCY, "r-gone", GONE, "Đã giải quyết", at=NOW - timedelta(days=1)),
+        DuplicateLinkChangedEvent.new(
+            DuplicateLinkChanged(
+                report_id="r-dup",
+                tracking_code=DUP,
+                agency_id=AGENCY,
+                original_report_id="r-late",
+                original_tracking_code=LATE,
+                linked=True,
+                text="Bán thịt lợn ngay hành lang chợ Noong Đúc, mất vệ sinh",
+                received_at=NOW - timedelta(days=2),
+                at=NOW - timedelta(days=2),
+                by_agency_id="ioc-tiep-nhan",
+                reason="Cùng vụ việc ở chợ Noong Đúc",
+            ),
+            source="/services/routing",
+        ),
     ]
 
 
@@ -145,6 +165,20 @@ def sign_in(web: TestClient, officer: str = "cb-042") -> str:
 
 def codes_in_order(page: str) -> list[str]:
     return re.findall(r'<li class="task[^"]*" data-code="([^"]+)"', page)
+
+
+def forms_on(page: str) -> list[str]:
+    """The commands whose forms a task page offers (unlinking: see ``unlinks_on``)."""
+    return re.findall(r'id="action-([a-z-]+)"', page)
+
+
+def unlinks_on(page: str) -> list[str]:
+    """The duplicates a task page offers to unlink."""
+    return re.findall(r'id="action-unlink-([A-Z0-9-]+)"', page)
+
+
+CORRECTIONS = ["recategorize", "replace", "out-of-scope", "link"]
+CORRECTION_KINDS_NAMES = [*CORRECTIONS, "unlink"]
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -315,8 +349,7 @@ def test_a_task_page_shows_the_text_place_and_history_in_order(web: TestClient) 
     positions = [history.index(step) for step in steps]
     assert positions == sorted(positions), history
     assert "Chuyển đến sau khi đơn vị khác từ chối." in history
-    forms = re.findall(r'id="action-([a-z]+)"', page)
-    assert forms == ["accept", "progress", "ask", "reject", "resolve"]
+    assert forms_on(page) == ["accept", "progress", "ask", "reject", "resolve", *CORRECTIONS]
 
 
 def test_a_supporting_agency_is_not_offered_to_ask_and_a_forged_ask_is_refused(
@@ -324,7 +357,7 @@ def test_a_supporting_agency_is_not_offered_to_ask_and_a_forged_ask_is_refused(
 ) -> None:
     token = sign_in(web)
     page = web.get(f"/tasks/{LATER}").text
-    assert re.findall(r'id="action-([a-z]+)"', page) == ["accept", "progress", "reject", "resolve"]
+    assert forms_on(page) == ["accept", "progress", "reject", "resolve"]
     assert "phối hợp (chủ trì: ubnd-thanh-pho)" in page
     answer = web.post(f"/tasks/{LATER}/ask", data={"csrf": token, "note": "Ở cổng nào?"})
     assert answer.status_code == 400
@@ -336,7 +369,7 @@ def test_a_report_that_left_the_inbox_offers_only_reopening(web: TestClient) -> 
     sign_in(web)
     page = web.get(f"/tasks/{GONE}").text
     assert "Phản ánh đã rời hộp thư" in page and "Rời hộp thư: Đã giải quyết" in page
-    assert re.findall(r'id="action-([a-z]+)"', page) == ["reopen"]
+    assert forms_on(page) == ["reopen"]
 
 
 def test_an_unknown_report_is_a_vietnamese_404(web: TestClient) -> None:
@@ -434,28 +467,192 @@ def test_an_unknown_command_is_a_404(web: TestClient, agency: Agency) -> None:
     assert agency.sent == []
 
 
+# --- triage corrections ----------------------------------------------------------------------
+
+REASON = "Đọc lại nội dung: phản ánh về an toàn giao thông"
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "form", "argv"),
+    [
+        (
+            "recategorize",
+            SOON,
+            {"category": "traffic_safety"},
+            ["recategorize", SOON, "--category", "traffic_safety"],
+        ),
+        (
+            "replace",
+            LATE,
+            {"ward": "03679", "group": "Tổ 8"},
+            ["replace", LATE, "--ward", "03679", "--group", "Tổ 8"],
+        ),
+        ("replace", LATE, {"ward": "03679", "group": ""}, ["replace", LATE, "--ward", "03679"]),
+        ("out-of-scope", SOON, {}, ["out-of-scope", SOON]),
+        ("link", SOON, {"to": LATE.lower()}, ["link", SOON, "--to", LATE]),
+        (
+            "link",
+            SOON,
+            {"to": "01GVHQ6JZ9Y3X5B7C2D4E6F8G0"},
+            ["link", SOON, "--to", "01GVHQ6JZ9Y3X5B7C2D4E6F8G0"],
+        ),
+        ("unlink", LATE, {"duplicate": DUP}, ["unlink", DUP]),
+    ],
+)
+def test_each_correction_form_sends_the_update_the_command_sends(
+    web: TestClient,
+    agency: Agency,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    code: str,
+    form: dict[str, str],
+    argv: list[str],
+) -> None:
+    token = sign_in(web, officer="cb-042")
+    assert command in forms_on(web.get(f"/tasks/{code}").text) or command == "unlink"
+    answer = web.post(f"/tasks/{code}/{command}", data={"csrf": token, "note": REASON, **form})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/tasks/{code}"  # unlinking: back to the original
+    monkeypatch.delenv("PHANANH_AGENCY_ID", raising=False)
+    assert main(["--agency", AGENCY, *argv, "--reason", REASON, "--officer", "cb-042"]) == 0
+    from_page, from_command = agency.sent
+    assert from_page.data.model_dump(exclude={"updated_at"}) == from_command.data.model_dump(
+        exclude={"updated_at"}
+    )
+    assert from_page.data.kind in CORRECTION_KINDS and from_page.source == f"/agencies/{AGENCY}"
+    page = web.get(answer.headers["location"]).text
+    assert "Đã gửi «" in page
+
+
+def test_the_duplicates_of_a_task_are_shown_with_an_unlink_form_for_its_lead(
+    web: TestClient,
+) -> None:
+    sign_in(web)
+    page = web.get(f"/tasks/{LATE}").text
+    duplicates = page[page.index('id="duplicates"') :]
+    assert "Phản ánh trùng được gộp vào" in page
+    assert DUP in duplicates and "Bán thịt lợn ngay hành lang chợ Noong Đúc" in duplicates
+    assert "bởi ioc-tiep-nhan: Cùng vụ việc ở chợ Noong Đúc" in duplicates
+    assert unlinks_on(page) == [DUP]
+    for label in (
+        "Đổi lĩnh vực",
+        "Đổi địa bàn",
+        "Ngoài phạm vi",
+        "Gộp vào phản ánh khác",
+        "Tách khỏi phản ánh trùng",
+    ):
+        assert f"<summary>{label}</summary>" in page
+    assert '<option value="urban_order">' in page  # the categories seen, suggested
+    assert DUP not in web.get(f"/tasks/{SOON}").text
+
+
+def test_a_supporting_agency_sees_no_correction_and_a_forged_one_sends_nothing(
+    web: TestClient, agency: Agency
+) -> None:
+    token = sign_in(web)
+    page = web.get(f"/tasks/{LATER}").text
+    assert not set(CORRECTION_KINDS_NAMES) & set(forms_on(page))
+    answer = web.post(f"/tasks/{LATER}/out-of-scope", data={"csrf": token, "note": REASON})
+    assert answer.status_code == 400
+    assert "hoặc bộ phận tiếp nhận" in answer.text and f">{REASON}</textarea>" in answer.text
+    assert agency.sent == []
+
+
+def test_the_triage_desk_is_offered_corrections_on_reports_it_supports(agency: Agency) -> None:
+    app = create_web_app(
+        AgencyClient(KafkaSettings(), AGENCY), settings(triage_desk=True), clock=lambda: NOW
+    )
+    with TestClient(app, follow_redirects=False) as web:
+        token = sign_in(web)
+        assert forms_on(web.get(f"/tasks/{LATER}").text)[-4:] == CORRECTIONS
+        answer = web.post(f"/tasks/{LATER}/out-of-scope", data={"csrf": token, "note": REASON})
+    assert answer.status_code == 303
+    (sent,) = agency.sent
+    assert (sent.data.kind, sent.data.report_id) == (AgencyUpdateKind.OUT_OF_SCOPE, "r-later")
+
+
+@pytest.mark.parametrize(
+    ("command", "form", "status", "says"),
+    [
+        (
+            "replace",
+            {"ward": "3679", "group": "Tổ 8"},
+            400,
+            "mã phường, xã (ward_code) gồm đúng 5 chữ số",
+        ),
+        ("recategorize", {"category": "An toàn giao thông"}, 400, "mã lĩnh vực (category)"),
+        ("recategorize", {"category": ""}, 400, "đổi lĩnh vực cần mã lĩnh vực mới"),
+        ("link", {"to": LATE}, 400, "không thể gộp một phản ánh vào chính nó"),
+        ("link", {"to": "SL-2611-ZZZZZZ"}, 404, "hãy dùng mã phản ánh (report id)"),
+        ("out-of-scope", {"note": "  "}, 400, "«không thuộc phạm vi tiếp nhận» cần lý do"),
+        ("unlink", {"duplicate": "SL-2611-ZZZZZZ"}, 404, "không phải phản ánh trùng"),
+        ("unlink", {"duplicate": DUP, "note": " "}, 400, "«tách khỏi phản ánh gốc» cần lý do"),
+    ],
+)
+def test_a_refused_correction_says_why_and_keeps_what_was_typed(
+    web: TestClient,
+    agency: Agency,
+    command: str,
+    form: dict[str, str],
+    status: int,
+    says: str,
+) -> None:
+    token = sign_in(web)
+    data = {"csrf": token, "note": REASON, **form}
+    answer = web.post(f"/tasks/{LATE}/{command}", data=data)
+    assert answer.status_code == status
+    assert says in answer.text
+    assert 'role="alert">' in answer.text and f'<h1 id="code">{LATE}</h1>' in answer.text
+    if data["note"].strip():
+        assert f">{data['note']}</textarea>" in answer.text
+    for name, value in form.items():
+        if name not in ("note", "duplicate") and value:
+            assert f'value="{value}"' in answer.text
+    if command != "unlink":
+        assert f'<details class="action" id="action-{command}" open>' in answer.text
+    elif form["duplicate"] == DUP:
+        assert f'<details class="action" id="action-unlink-{DUP}" open>' in answer.text
+    assert agency.sent == []
+
+
 # --- the domain the pages use -------------------------------------------------------------
 
 
-def test_the_forms_offered_are_the_updates_target_of_accepts() -> None:
+@pytest.mark.parametrize("triage_desk", [False, True])
+def test_the_forms_offered_are_the_updates_target_of_accepts(triage_desk: bool) -> None:
     """Everything offered is accepted; everything accepted is offered, except reopening a
-    task still open (the command allows it, routing judges it): offered once it left."""
+    task still open (the command allows it, routing judges it): offered once it left.
+    Unlinking offered on a task means its duplicates: each of them is accepted."""
     inbox = fold_inbox(seeded())
     for entry in (*inbox.open, *inbox.closed):
-        offered = actions_for(entry)
+        offered = actions_for(entry, triage_desk=triage_desk)
         for kind in AgencyUpdateKind:
-            if kind in CORRECTION_KINDS:  # triage corrections: commands, not forms (yet)
-                assert kind not in offered
-                continue
-            try:
-                target_of(inbox, entry.tracking_code, kind, AGENCY)
-                accepted = True
-            except (NotInInbox, UpdateNotAllowed):
-                accepted = False
-            if isinstance(entry, Task) and kind == AgencyUpdateKind.REOPENED:
-                assert kind not in offered
-            else:
-                assert accepted == (kind in offered), (entry.tracking_code, kind)
+            refs = [entry.tracking_code]
+            if kind == AgencyUpdateKind.UNLINKED:
+                refs = [found.tracking_code for found in inbox.duplicates_of(entry.report_id)]
+            for ref in refs:
+                try:
+                    target_of(inbox, ref, kind, AGENCY, triage_desk=triage_desk)
+                    accepted = True
+                except (NotInInbox, UpdateNotAllowed):
+                    accepted = False
+                if isinstance(entry, Task) and kind == AgencyUpdateKind.REOPENED:
+                    assert kind not in offered
+                else:
+                    assert accepted == (kind in offered), (entry.tracking_code, kind, ref)
+
+
+def test_corrections_are_offered_to_the_lead_and_to_the_triage_desk_only() -> None:
+    inbox = fold_inbox(seeded())
+    late, later = inbox.find(LATE), inbox.find(LATER)
+    assert isinstance(late, Task) and isinstance(later, Task) and later.role == "supporting"
+    assert set(actions_for(late)) >= CORRECTION_KINDS
+    assert not CORRECTION_KINDS & set(actions_for(later))
+    assert set(actions_for(later, triage_desk=True)) >= CORRECTION_KINDS
+    # Not knowing (the command): routing judges; knowing it is not the desk: refused here.
+    assert target_of(inbox, LATER, AgencyUpdateKind.OUT_OF_SCOPE, AGENCY) == later
+    with pytest.raises(UpdateNotAllowed, match="bộ phận tiếp nhận"):
+        target_of(inbox, LATER, AgencyUpdateKind.OUT_OF_SCOPE, AGENCY, triage_desk=False)
 
 
 def test_work_order_puts_overdue_first_even_before_an_earlier_open_deadline() -> None:
