@@ -180,3 +180,25 @@ async def test_audit_observes_write_lag_and_counts_chain_records_between_reading
     assert length("pakn.reports.v1:0") == 43 == store.lengths["pakn.reports.v1:0"]
     assert registry.get_sample_value("pakn_audit_write_lag_seconds_count") == 2
     assert registry.get_sample_value("pakn_audit_write_lag_seconds_sum") == pytest.approx(4)
+
+
+async def test_a_slow_measurement_waits_longer_so_it_takes_a_tenth_of_the_time_at_most() -> None:
+    """A gauge the database counts by scanning gets slower as data grows: its rounds
+    space out instead of keeping the database busy."""
+    now = [0.0]
+    pauses: list[float] = []
+    durations = iter([0.5, 20.0, 0.5])
+
+    async def measure() -> None:
+        now[0] += next(durations)
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise asyncio.CancelledError
+
+    periodic = Periodic("open_cases", measure, 30.0, sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(asyncio.CancelledError):
+        await periodic._run()
+
+    assert pauses == [30.0, pytest.approx(180.0), 30.0]
