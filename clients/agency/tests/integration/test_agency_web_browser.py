@@ -10,12 +10,8 @@ width (375x812) and a desktop's. Screenshots go to ``test-artifacts/screenshots/
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import secrets
-import socket
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 from phananh_agency import AgencyClient
 from phananh_agency import KafkaSettings as AgencyKafkaSettings
@@ -46,6 +41,7 @@ from starlette.testclient import TestClient
 from tests.support.agency import citizen_replied, task_assigned, task_withdrawn
 from tests.support.kafka import TopicWatcher, publish
 from tests.support.servers import in_ci
+from tests.support.web import served
 
 pytestmark = pytest.mark.integration
 
@@ -179,33 +175,6 @@ async def test_a_page_the_broker_cannot_serve_says_so_in_vietnamese(agency: str)
 
 
 # --- in chromium ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """The ASGI app on a real local port (uvicorn, in this event loop)."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise AssertionError(f"uvicorn did not start on port {port}")
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def chromium_missing() -> bool:

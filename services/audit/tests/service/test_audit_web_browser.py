@@ -13,10 +13,8 @@ go to ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from audit.app import create_app as create_audit
 from audit.domain.checkpoints import generate_signing_key, load_signing_key, public_key_text
 from audit.handlers import AUDITED_TOPICS
@@ -44,6 +41,7 @@ from pydantic import SecretStr
 
 from tests.support.kafka import publish_events
 from tests.support.servers import in_ci
+from tests.support.web import served
 
 pytestmark = pytest.mark.integration
 
@@ -126,33 +124,6 @@ def in_to_hieu(event: dict[str, Any]) -> None:
         data["matched"] = {"ward_code": "03646"}
     if "category" in data and "place" not in data:
         data["category"] = "construction_order"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """The ASGI app on a real local port (uvicorn, in this event loop)."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise AssertionError(f"uvicorn did not start on port {port}")
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 90) -> Any:
