@@ -101,3 +101,19 @@ def test_the_held_out_pairs_keep_their_documented_precision_and_recall() -> None
     assert figures.duplicates >= 100 and figures.pairs - figures.duplicates >= 50
     assert figures.precision >= DOCUMENTED["precision"], figures
     assert figures.recall >= DOCUMENTED["recall"], figures
+
+
+def test_two_lanes_of_one_group_are_two_spots_but_a_report_naming_less_may_link() -> None:
+    lane_3 = (
+        "Cống thoát nước bị tắc ở ngõ 3, tổ 5, phường Chiềng An, nước thải tràn ra đường, hôi thối."
+    )
+    lane_7 = lane_3.replace("ngõ 3", "ngõ 7")
+    group_only = (
+        "Cống thoát nước tắc ở tổ 5 phường Chiềng An, nước thải tràn ra đường, rất hôi thối."
+    )
+
+    _, other_lane = accepted([lane_3, lane_7])
+    first, vaguer = accepted([lane_3, group_only])
+
+    assert other_lane.new.report.duplicate_of is None
+    assert vaguer.new.report.duplicate_of == first.new.report.report_id

@@ -17,9 +17,10 @@ Two signals decide, both computed once per report and kept small:
   sample that is the same for every text);
 * **place**: the named places the text mentions (*anchors*: a place word, "đường",
   "ngõ", "tổ", "chợ", "bản", "cầu" …, followed by a capitalised name or a number:
-  "đường Tô Hiệu", "tổ 8", "chợ Noong Đúc"). Two reports that each name places, none in
-  common, are about different spots of the ward and never link, however alike their
-  words ("đèn đường hỏng ở đường Tô Hiệu" is not "… ở đường Lò Văn Giá").
+  "đường Tô Hiệu", "tổ 8", "chợ Noong Đúc"). Two reports that each name a place the
+  other does not are about different spots of the ward and never link, however alike
+  their words ("đèn đường hỏng ở đường Tô Hiệu" is not "… ở đường Lò Văn Giá", and "ngõ 3,
+  tổ 5" is not "ngõ 7, tổ 5"); one that names fewer places than the other may link.
 
 Then, with the thresholds of the configuration (``dedupe``): a shared place and the same
 category link from ``same_place_same_category`` (low: the place and category already say
@@ -156,8 +157,8 @@ def match_score(
     thresholds: Thresholds,
 ) -> float | None:
     """How alike a report is to an earlier one of its ward, or None if they do not link."""
-    if anchors and candidate.anchors and not anchors & candidate.anchors:
-        return None  # each names places, none in common: two spots of the ward
+    if anchors - candidate.anchors and candidate.anchors - anchors:
+        return None  # each names a place the other does not: two spots of the ward
     score = cosine(fingerprint_of, candidate.fingerprint)
     if anchors & candidate.anchors:
         needed = (
