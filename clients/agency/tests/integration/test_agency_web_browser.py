@@ -34,20 +34,17 @@ from phananh_contracts import (
 )
 from phananh_platform.kafka import ensure_topics
 from phananh_platform.settings import KafkaSettings
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from tests.support.agency import citizen_replied, task_assigned, task_withdrawn
 from tests.support.kafka import TopicWatcher, publish
-from tests.support.servers import in_ci
-from tests.support.web import served
+from tests.support.web import chromium, screenshot, served
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "mật-khẩu-trang-phường-0123"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -177,26 +174,10 @@ async def test_a_page_the_broker_cannot_serve_says_so_in_vietnamese(agency: str)
 # --- in chromium ------------------------------------------------------------------------------
 
 
-def chromium_missing() -> bool:
-    return not CHROMIUM.is_file()
-
-
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if chromium_missing():
-        message = f"{CHROMIUM} is missing: run scripts/install-browser.sh (Debian's chromium)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
-
-
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 async def no_sideways_scroll(page: Page, width: int) -> None:

@@ -36,18 +36,15 @@ from phananh_contracts import examples as ex
 from phananh_platform.kafka import ensure_topics
 from phananh_platform.privacy import new_contact_key
 from phananh_platform.settings import KafkaSettings, MongoSettings
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from pydantic import SecretStr
 
 from tests.support.kafka import publish_events
-from tests.support.servers import in_ci
-from tests.support.web import served
+from tests.support.web import chromium, screenshot, served
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 LEADERSHIP = "leadership-web-key-0123456789"
 TO_HIEU_KEY = "agency-to-hieu-key-0123456789"
 APP_KEY = "app-key-web-tests-0123456789"
@@ -242,26 +239,10 @@ async def stack(kafka_bootstrap: str, mongodb_url: str) -> AsyncIterator[Stack]:
         )
 
 
-def chromium_missing() -> bool:
-    return not CHROMIUM.is_file()
-
-
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if chromium_missing():
-        message = f"{CHROMIUM} is missing: run scripts/install-browser.sh (Debian's chromium)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
-
-
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 async def figure(page: Page, name: str) -> str:
