@@ -438,27 +438,17 @@ def apply_update(
     now: datetime,
 ) -> Decision:
     """What an agency's update does to the case; a refusal when it may not."""
-    if case is not None and event_id in case.applied:
-        return Decision(case, changed=False)
-    if ruleset.agency(update.agency_id) is None:
-        return _refuse(
-            case,
-            event_id,
-            update,
-            UpdateRefusalReason.UNKNOWN_AGENCY,
-            f"Đơn vị {update.agency_id} không có trong cấu hình tiếp nhận, xử lý phản ánh.",
-            now=now,
-            to_inbox=False,
-        )
-    if case is None:
-        return _refuse(
-            None,
-            event_id,
-            update,
-            UpdateRefusalReason.UNKNOWN_REPORT,
-            f"Không có phản ánh {update.report_id} đã được giao xử lý.",
-            now=now,
-        )
+    answered = answered_before_any_step(
+        case,
+        event_id,
+        update,
+        ruleset,
+        now=now,
+        unknown_report=f"Không có phản ánh {update.report_id} đã được giao xử lý.",
+    )
+    if answered is not None:
+        return answered
+    assert case is not None
     part = case.part_of(update.agency_id)
     if part is None:
         return _refuse(
@@ -1122,6 +1112,38 @@ def _withdrawn(case: Case, agency_id: str, reason: str, at: datetime, cause: str
         withdrawn, source=SOURCE, id=fact_id(cause, f"withdrawn:{agency_id}"), time=at
     )
     return Fact(event, agency_inbox_topic(agency_id))
+
+
+def answered_before_any_step(
+    case: Case | None,
+    event_id: str,
+    update: AgencyUpdate,
+    ruleset: RuleSet,
+    *,
+    now: datetime,
+    unknown_report: str,
+) -> Decision | None:
+    """What every agency update (correction or not) gets before its own rules: nothing new
+    for one applied already, a refusal from an agency the configuration does not know
+    (not echoed to an inbox it does not have) or about a report routing does not hold;
+    None when its own rules decide."""
+    if case is not None and event_id in case.applied:
+        return Decision(case, changed=False)
+    if ruleset.agency(update.agency_id) is None:
+        return _refuse(
+            case,
+            event_id,
+            update,
+            UpdateRefusalReason.UNKNOWN_AGENCY,
+            f"Đơn vị {update.agency_id} không có trong cấu hình tiếp nhận, xử lý phản ánh.",
+            now=now,
+            to_inbox=False,
+        )
+    if case is None:
+        return _refuse(
+            None, event_id, update, UpdateRefusalReason.UNKNOWN_REPORT, unknown_report, now=now
+        )
+    return None
 
 
 def _refuse(

@@ -70,6 +70,7 @@ from routing.domain.case import (
     _status,
     _tasks,
     _withdrawn,
+    answered_before_any_step,
     duplicate_notices,
     fact_id,
     sla_vi,
@@ -136,25 +137,20 @@ def correct(
     others: Mapping[str, Case] | None = None,
 ) -> Decision:
     """What a correction does to the case; a refusal when it may not."""
-    if case is not None and event_id in case.applied:
-        return Decision(case, changed=False)
+    answered = answered_before_any_step(
+        case,
+        event_id,
+        update,
+        ruleset,
+        now=now,
+        unknown_report=f"Không có phản ánh {update.report_id}.",
+    )
+    if answered is not None:
+        return answered
+    assert case is not None
     step = Correction(
         case, event_id, update, ruleset, calendar, now, city or CityCodes(), others or {}
     )
-    if ruleset.agency(update.agency_id) is None:
-        return _refuse(
-            case,
-            event_id,
-            update,
-            UpdateRefusalReason.UNKNOWN_AGENCY,
-            f"Đơn vị {update.agency_id} không có trong cấu hình tiếp nhận, xử lý phản ánh.",
-            now=now,
-            to_inbox=False,
-        )
-    if case is None:
-        return step.refuse(
-            UpdateRefusalReason.UNKNOWN_REPORT, f"Không có phản ánh {update.report_id}."
-        )
     if update.kind == AgencyUpdateKind.UNLINKED:
         return _unlink(step, case)
     refused = _may_correct(step, case)
