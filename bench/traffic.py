@@ -31,6 +31,17 @@ ISSUES = [
     "Cống thoát nước bị tắc, nước thải tràn ra đường ở tổ 5 phường Chiềng An",
 ]
 """What citizens report: the issue and where."""
+ISSUE_WARDS = [
+    "Chiềng Sinh",
+    "Tô Hiệu",
+    "Tô Hiệu",
+    "Chiềng An",
+    "Chiềng Cơi",
+    "Chiềng Sinh",
+    "Tô Hiệu",
+    "Chiềng An",
+]
+"""The ward each issue is in, as a channel's ward field says it (the text names it too)."""
 
 WHEN = [
     "Tình trạng này kéo dài từ đầu tuần",
@@ -59,7 +70,6 @@ PLEA = [
     "Rất mong được giải quyết dứt điểm.",
 ]
 
-WARDS = ["Chiềng Sinh", "Tô Hiệu", "Tô Hiệu", "Chiềng An", "Chiềng Cơi", "Chiềng Sinh"]
 NAMES = ["Lò Văn Minh", "Cầm Thị Hoa", "Quàng Văn Thanh", "Lường Thị Mai", "Điêu Chính Tú"]
 
 MIX: list[tuple[Channel, int]] = [
@@ -115,7 +125,7 @@ def _encoded(words: str) -> str:
 
 def _body(channel: Channel, number: int, message_id: str, text: str) -> tuple[str, str, str]:
     """(content type, body, body encoding) of message ``number`` on ``channel``."""
-    ward, name = WARDS[number % len(WARDS)], NAMES[number % len(NAMES)]
+    ward, name = ISSUE_WARDS[number % len(ISSUES)], NAMES[number % len(NAMES)]
     if channel is Channel.APP:
         document = {
             "client_message_id": message_id,
@@ -252,21 +262,22 @@ channel and person): the near duplicates real traffic has, at the same share at 
 def citizen_text(number: int) -> str:
     """A citizen's report: an issue in its ward, told in a way of its own.
 
-    The parts of the telling are drawn independently per message, so texts about one
-    issue differ in several parts (intake's near-duplicate detection links them only
-    when they share almost all their word pairs); every tenth message repeats an
-    earlier one, a deliberate near duplicate. The share of near duplicates so stays
-    close to 10 % whatever the number of messages.
+    The parts of the telling are drawn independently per message, and each message is
+    at a lane of its own ("ngách 54/12", one of ~20,000 per issue), a named place intake
+    reads: two tellings of one issue at two lanes are two incidents. Every tenth message
+    repeats an earlier one (same words, ward and lane, another channel and person), a
+    deliberate near duplicate. The share of near duplicates so stays close to 10 %.
     """
     if number % RE_REPORT_EVERY == RE_REPORT_EVERY - 1 and number >= 2 * len(ISSUES):
         return citizen_text(number - len(ISSUES))  # the same issue, told before
     draw = random.Random(number)
     issue = ISSUES[number % len(ISSUES)]
     effects = draw.sample(EFFECT, 2)
-    house, lane = draw.randint(1, 999), draw.randint(1, 99)
+    house, lane, alley = draw.randint(1, 999), draw.randint(1, 99), draw.randint(1, 200)
     return (
         f"{draw.choice(WHO)}. {draw.choice(WHEN)}, {issue[0].lower()}{issue[1:]}, "
-        f"{draw.choice(SPOT)}, trước nhà số {house} ngõ {lane}; {effects[0]}, {effects[1]}, "
+        f"{draw.choice(SPOT)}, trước nhà số {house} ngách {lane}/{alley}; "
+        f"{effects[0]}, {effects[1]}, "
         f"{draw.choice(DETAIL)}. {draw.choice(PLEA)}"
     )
 

@@ -2,8 +2,10 @@
 the figures docs/classification.md documents on the test split (which must not drop)."""
 
 import json
+import math
 import re
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,8 @@ from intake.adapters.category_model import (
     dump_category_model,
     load_category_model,
 )
-from intake.config import UNCLASSIFIED, load_city_config
-from intake.domain.category_model import CategoryModel
+from intake.config import UNCLASSIFIED, load_city_config, words_of
+from intake.domain.category_model import CategoryModel, features
 from intake.domain.classify import classify
 
 from bench.classification import evaluate, load_split
@@ -123,6 +125,36 @@ def test_probabilities_cover_the_taxonomy_and_add_up_to_one() -> None:
     assert set(probabilities) == TAXONOMY
     assert sum(probabilities.values()) == pytest.approx(1.0)
     assert max(probabilities, key=lambda code: probabilities[code]) == "electricity"
+
+
+def _reference_probabilities(model: CategoryModel, folded: str) -> np.ndarray:
+    """softmax(tf-idf(features) · W + b), straight from :func:`features`, as the trainer
+    checked it against scikit-learn."""
+    counts = Counter(features(folded, model.spec))
+    known = [
+        (model.vocabulary[f], 1.0 + math.log(n)) for f, n in counts.items() if f in model.vocabulary
+    ]
+    scores = model.bias.astype(np.float64)
+    if known:
+        rows = np.array([row for row, _ in known])
+        values = np.array([tf for _, tf in known]) * model.idf[rows]
+        values /= np.sqrt(values @ values)
+        scores = scores + values @ model.weights[rows]
+    exp = np.exp(scores - scores.max())
+    return exp / exp.sum()
+
+
+def test_scoring_counts_every_feature_the_trainer_counted() -> None:
+    # Scoring counts features without building them as strings; on every text of the
+    # corpus it must give what the features themselves give.
+    for split in ("train", "dev", "test"):
+        for row in load_split(split):
+            folded = words_of(CONFIG, row.text).key
+            fast = MODEL.probabilities(folded)
+            expected = _reference_probabilities(MODEL, folded)
+            assert [fast[code] for code in MODEL.categories] == pytest.approx(
+                list(expected), abs=1e-9
+            ), row.id
 
 
 def test_model_file_round_trips(tmp_path: Path) -> None:

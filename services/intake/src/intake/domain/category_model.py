@@ -26,6 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -89,16 +90,45 @@ class CategoryModel:
         if self.idf.shape != (rows,) or self.bias.shape != (len(self.categories),):
             raise ValueError("idf or bias do not match the vocabulary and the categories")
 
+    @cached_property
+    def _rows(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The vocabulary split by kind, prefixes off: (character n-grams, words)."""
+        grams: dict[str, int] = {}
+        words: dict[str, int] = {}
+        for feature, row in self.vocabulary.items():
+            (grams if feature.startswith("c:") else words)[feature[2:]] = row
+        return grams, words
+
+    def _weighted_rows(self, folded: str) -> tuple[list[int], list[float]]:
+        """The rows of the known features of a folded text and their ``1 + log(count)``:
+        :func:`features`, counted without building a prefixed string per feature."""
+        spec = self.spec
+        grams, known_words = self._rows
+        words = folded.split()
+        counts = Counter(words)
+        for size in range(2, spec.word_max + 1):
+            counts.update(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
+        padded = f" {folded} "
+        chars = Counter(
+            padded[start : start + size]
+            for size in range(spec.char_min, spec.char_max + 1)
+            for start in range(len(padded) - size + 1)
+        )
+        rows: list[int] = []
+        tf: list[float] = []
+        log = math.log
+        for table, counted in ((known_words, counts), (grams, chars)):
+            get = table.get
+            for feature, count in counted.items():
+                row = get(feature)
+                if row is not None:
+                    rows.append(row)
+                    tf.append(1.0 + log(count) if count > 1 else 1.0)
+        return rows, tf
+
     def probabilities(self, folded: str) -> dict[str, float]:
         """The probability of each category for a folded text (they add up to 1)."""
-        counts = Counter(features(folded, self.spec))
-        rows = []
-        tf = []
-        for feature, count in counts.items():
-            row = self.vocabulary.get(feature)
-            if row is not None:
-                rows.append(row)
-                tf.append(1.0 + math.log(count))
+        rows, tf = self._weighted_rows(folded)
         scores = self.bias.astype(np.float64)
         if rows:
             index = np.asarray(rows, dtype=np.intp)
