@@ -118,6 +118,30 @@ async def test_a_full_bucket_keeps_its_first_reports(store: IntakeStore) -> None
     assert all(e.duplicate_of == kept[0] for e in stored.entries[1:]), "similar: linked"
 
 
+async def test_buckets_read_by_one_instance_show_what_another_added(
+    store: IntakeStore, mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> None:
+    # Each instance keeps the chunks it decoded; a chunk another instance adds later,
+    # and chunks dropped from a full memory, must still be read.
+    other = IntakeStore(mongo_client[mongo_settings.database], bucket_limit=10)
+    forgetful = IntakeStore(mongo_client[mongo_settings.database], bucket_limit=10, decoded_limit=1)
+    batches = [[accepted(40 + n)] for n in range(3)]
+    hour = bucket_of("03679", batches[0][0].new.report.received_at)
+    seen: list[list[str]] = []
+    for number, batch in enumerate(batches):
+        writer = other if number % 2 else store
+        buckets = await writer.buckets({hour})
+        linked = link_duplicates(batch, buckets, CITY, bucket_limit=10)
+        await writer.save(
+            reports=[a.new.report for a in batch], rejections=[], appends=linked.appends
+        )
+        for reader in (store, forgetful):
+            seen.append([e.report_id for e in (await reader.buckets({hour}))[hour].entries])
+
+    ids = [batch[0].new.report.report_id for batch in batches]
+    assert seen == [ids[:1], ids[:1], ids[:2], ids[:2], ids, ids]
+
+
 async def test_known_messages_and_codes_are_read_together(store: IntakeStore) -> None:
     report = sample_report(20)
     old = sample_report(21)

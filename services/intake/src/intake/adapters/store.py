@@ -36,6 +36,7 @@ import contextlib
 import json
 import logging
 import struct
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,9 @@ _Update = tuple[dict[str, Any], dict[str, Any], bool]
 """An update by ``_id``: filter, update, upsert."""
 STATUS_FIELDS = ("status", "status_notes", "agency_responsible", "expected_at", "updated_at")
 """What routing's decisions set on a report's Open311 view."""
+DECODED_LIMIT = 8 * BUCKET_LIMIT
+"""Near-duplicate entries kept decoded in memory (~16 KB each, most of it the 4-gram
+hashes), the most recently read chunks first: the buckets of a few busy wards."""
 SEARCH_CHUNK = 200
 """Reports read at a time while a listing filters on the status."""
 
@@ -72,6 +76,7 @@ class IntakeStore:
         *,
         bucket_limit: int = BUCKET_LIMIT,
         query_indexes: bool = True,
+        decoded_limit: int = DECODED_LIMIT,
     ) -> None:
         self.query_indexes = query_indexes
         self.messages = database["intake_messages"]
@@ -82,6 +87,9 @@ class IntakeStore:
             database["intake_report_status"], _fold_status, key_field="report_id"
         )
         self.bucket_limit = bucket_limit
+        self.decoded_limit = decoded_limit
+        self._decoded: OrderedDict[tuple[str, str], tuple[EarlierReport, ...]] = OrderedDict()
+        self._decoded_entries = 0
 
     async def ensure_indexes(self) -> None:
         if not self.query_indexes:  # see MongoSettings.query_indexes
@@ -139,12 +147,24 @@ class IntakeStore:
         async for document in self.recent.find({"_id": {"$in": sorted(bucket_ids)}}):
             ward = document["_id"].rsplit("#", 1)[0]
             entries = [
-                _earlier(ward, entry)
-                for chunk in document.get("chunks", [])
-                for entry in json.loads(chunk)
+                entry for chunk in document.get("chunks", []) for entry in self._chunk(ward, chunk)
             ]
             found[document["_id"]] = Bucket(int(document.get("size", 0)), tuple(entries))
         return found
+
+    def _chunk(self, ward: str, chunk: str) -> tuple[EarlierReport, ...]:
+        """A bucket's chunk decoded, once per process: chunks never change, and every
+        batch of a ward reads its buckets' chunks again."""
+        key = (ward, chunk)
+        entries = self._decoded.pop(key, None)
+        if entries is None:
+            entries = tuple(_earlier(ward, entry) for entry in json.loads(chunk))
+            self._decoded_entries += len(entries)
+        self._decoded[key] = entries  # the most recently used last
+        while self._decoded_entries > self.decoded_limit and len(self._decoded) > 1:
+            _, dropped = self._decoded.popitem(last=False)
+            self._decoded_entries -= len(dropped)
+        return entries
 
     # ------------------------------------------------------------------------- writes
     async def save(
