@@ -157,7 +157,8 @@ def match_score(
     thresholds: Thresholds,
 ) -> float | None:
     """How alike a report is to an earlier one of its ward, or None if they do not link."""
-    if anchors - candidate.anchors and candidate.anchors - anchors:
+    theirs = candidate.anchors
+    if not (anchors <= theirs or theirs <= anchors):
         return None  # each names a place the other does not: two spots of the ward
     score = cosine(fingerprint_of, candidate.fingerprint)
     if anchors & candidate.anchors:
@@ -192,11 +193,9 @@ def find_original(
         return None
     best: tuple[float, float] | None = None
     match: EarlierReport | None = None
+    since = received_at - window
     for candidate in earlier:
-        if (
-            candidate.ward_code != ward_code
-            or not received_at - window <= candidate.received_at <= received_at
-        ):
+        if candidate.ward_code != ward_code or not since <= candidate.received_at <= received_at:
             continue
         score = match_score(fingerprint_of, anchors, category, candidate, thresholds)
         if score is None:
