@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from intake.adapters.store import IntakeStore, OpenRequests
+from intake.adapters.store import IntakeStore, OpenRequests, _entry
 from intake.config import load_city_config
 from intake.domain.batch import Accepted, CodeHolder, Handled, link_duplicates
 from intake.domain.dedupe import bucket_of, fingerprint
@@ -140,6 +141,26 @@ async def test_buckets_read_by_one_instance_show_what_another_added(
 
     ids = [batch[0].new.report.report_id for batch in batches]
     assert seen == [ids[:1], ids[:1], ids[:2], ids[:2], ids, ids]
+
+
+async def test_a_bucket_written_before_chunks_had_documents_is_still_read(
+    store: IntakeStore,
+) -> None:
+    # Buckets of an earlier version hold their chunks' JSON inline; a report arriving
+    # after the upgrade must still link to the reports they hold.
+    earlier = accepted(50)
+    hour = bucket_of("03679", earlier.new.report.received_at)
+    inline = json.dumps([_entry(earlier.as_earlier())], separators=(",", ":"))
+    await store.recent.insert_one({"_id": hour, "chunks": [inline], "size": 1})
+
+    later = accepted(51)
+    buckets = await store.buckets({hour})
+    linked = link_duplicates([later], buckets, CITY, bucket_limit=store.bucket_limit)
+
+    assert [e.report_id for e in buckets[hour].entries] == [earlier.new.report.report_id]
+    report = linked.outcomes[0]
+    assert isinstance(report, Accepted)
+    assert report.new.report.duplicate_of == earlier.new.report.report_id
 
 
 async def test_known_messages_and_codes_are_read_together(store: IntakeStore) -> None:

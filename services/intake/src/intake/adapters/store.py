@@ -16,10 +16,15 @@ Collections (FerretDB and MongoDB alike; inserts, finds by ``_id``, and updates 
   update of the report, which FerretDB would rewrite whole. Readers lay the latest
   version over the report.
 * ``intake_codes``     ``_id = tracking code``: the report a code names (replies, Open311).
-* ``intake_recent``    ``_id = "<ward>#<YYYYMMDDHH>"``: the fingerprints of one ward's
-  reports of one hour (UTC), at most ``bucket_limit``, for near-duplicate detection
-  (see :mod:`intake.domain.dedupe`); ``chunks`` holds one compact JSON string per batch
-  that added reports, ``size`` counts the reports.
+* ``intake_recent``    ``_id = "<ward>#<YYYYMMDDHH>"``: the near-duplicate bucket of one
+  ward's reports of one hour (UTC), at most ``bucket_limit`` of them (see
+  :mod:`intake.domain.dedupe`): ``size`` counts the reports, ``chunks`` lists the ids of
+  the chunks that hold them (buckets written before chunks had documents hold the
+  chunks' JSON itself, and are still read).
+* ``intake_recent_chunks`` ``_id = "<bucket>#<digest of the entries>"``: one batch's
+  entries of one bucket (report id, category, time, duplicate of, 4-gram and place
+  hashes) as one compact JSON string; written once, never changed, so each process
+  decodes a chunk once and reads only chunks it has not seen.
 
 The normalizer works a batch at a time: one ``_id $in`` read per collection it must
 know about, one bulk write per collection it changes. Every hot-path read and write goes
@@ -33,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 import struct
@@ -83,12 +89,13 @@ class IntakeStore:
         self.reports = database["intake_reports"]
         self.codes = database["intake_codes"]
         self.recent = database["intake_recent"]
+        self.chunks = database["intake_recent_chunks"]
         self.statuses = VersionedDocuments[ReadModelUpdate](
             database["intake_report_status"], _fold_status, key_field="report_id"
         )
         self.bucket_limit = bucket_limit
         self.decoded_limit = decoded_limit
-        self._decoded: OrderedDict[tuple[str, str], tuple[EarlierReport, ...]] = OrderedDict()
+        self._decoded: OrderedDict[str, tuple[EarlierReport, ...]] = OrderedDict()
         self._decoded_entries = 0
 
     async def ensure_indexes(self) -> None:
@@ -140,31 +147,59 @@ class IntakeStore:
         }
 
     async def buckets(self, bucket_ids: Collection[str]) -> dict[str, Bucket]:
-        """The near-duplicate buckets among these (one ``_id $in``)."""
+        """The near-duplicate buckets among these: one ``_id $in`` of the buckets (small:
+        sizes and chunk ids), and one of the chunks this process has not decoded yet."""
         if not bucket_ids:
             return {}
+        listed = [d async for d in self.recent.find({"_id": {"$in": sorted(bucket_ids)}})]
+        missing = {
+            chunk
+            for document in listed
+            for chunk in document.get("chunks", [])
+            if not chunk.startswith("[") and chunk not in self._decoded
+        }
+        fetched: dict[str, str] = {}
+        if missing:
+            async for chunk in self.chunks.find({"_id": {"$in": sorted(missing)}}):
+                fetched[chunk["_id"]] = chunk["entries"]
         found: dict[str, Bucket] = {}
-        async for document in self.recent.find({"_id": {"$in": sorted(bucket_ids)}}):
+        decoded: dict[str, tuple[EarlierReport, ...]] = {}
+        for document in listed:
             ward = document["_id"].rsplit("#", 1)[0]
-            entries = [
-                entry for chunk in document.get("chunks", []) for entry in self._chunk(ward, chunk)
-            ]
+            entries: list[EarlierReport] = []
+            for chunk in document.get("chunks", []):
+                if chunk not in decoded:
+                    decoded[chunk] = self._decode(ward, chunk, fetched)
+                entries.extend(decoded[chunk])
             found[document["_id"]] = Bucket(int(document.get("size", 0)), tuple(entries))
+        self._remember_decoded(decoded)
         return found
 
-    def _chunk(self, ward: str, chunk: str) -> tuple[EarlierReport, ...]:
-        """A bucket's chunk decoded, once per process: chunks never change, and every
-        batch of a ward reads its buckets' chunks again."""
-        key = (ward, chunk)
-        entries = self._decoded.pop(key, None)
-        if entries is None:
-            entries = tuple(_earlier(ward, entry) for entry in json.loads(chunk))
-            self._decoded_entries += len(entries)
-        self._decoded[key] = entries  # the most recently used last
+    def _decode(
+        self, ward: str, chunk: str, fetched: Mapping[str, str]
+    ) -> tuple[EarlierReport, ...]:
+        """A bucket's chunk: its id, or the entries themselves as JSON in buckets written
+        before chunks had documents. Decoded once per process: chunks never change."""
+        known = self._decoded.get(chunk)
+        if known is not None:
+            return known
+        text = chunk if chunk.startswith("[") else fetched.get(chunk)
+        if text is None:  # listed, not there: cannot be (chunks are written first)
+            logger.warning("near-duplicate chunk %s is missing", chunk)
+            return ()
+        return tuple(_earlier(ward, entry) for entry in json.loads(text))
+
+    def _remember_decoded(self, decoded: Mapping[str, tuple[EarlierReport, ...]]) -> None:
+        """Keep the chunks just read, the least recently read dropped first."""
+        for chunk, entries in decoded.items():
+            if chunk in self._decoded:
+                self._decoded.move_to_end(chunk)
+            else:
+                self._decoded[chunk] = entries
+                self._decoded_entries += len(entries)
         while self._decoded_entries > self.decoded_limit and len(self._decoded) > 1:
             _, dropped = self._decoded.popitem(last=False)
             self._decoded_entries -= len(dropped)
-        return entries
 
     # ------------------------------------------------------------------------- writes
     async def save(
@@ -255,17 +290,28 @@ class IntakeStore:
         adds no more than a bucket has room for; the filter holds when writers race.)
         """
         updates: list[_Update] = []
+        chunks: list[dict[str, str]] = []
         for bucket_id, entries in appends.items():
-            # One compact chunk per batch: the database handles one string, not hundreds
-            # of sub-documents, and a redelivered batch adds the same chunk (nothing).
-            chunk = json.dumps([_entry(entry) for entry in entries], separators=(",", ":"))
-            # A chunk already there (a redelivered batch) is neither added nor counted.
+            # One chunk per batch and bucket, a document of its own that never changes:
+            # the bucket only lists chunk ids, so it stays small to read and to rewrite,
+            # and a redelivered batch makes the same chunk (nothing new).
+            text = json.dumps([_entry(entry) for entry in entries], separators=(",", ":"))
+            digest = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+            chunk = f"{bucket_id}#{digest}"
+            chunks.append({"_id": chunk, "entries": text})
+            # A chunk already listed (a redelivered batch) is neither added nor counted.
             change = {"$push": {"chunks": chunk}, "$inc": {"size": len(entries)}}
             fresh = {"_id": bucket_id, "chunks": {"$ne": chunk}}
             if bucket_id in stored:
                 updates.append(({**fresh, "size": {"$lt": self.bucket_limit}}, change, False))
             else:
                 updates.append((fresh, change, True))
+        if not chunks:
+            return
+        try:  # the chunks first: a bucket never lists a chunk that is not there
+            await self.chunks.insert_many(chunks, ordered=False)
+        except BulkWriteError as error:
+            duplicate_indexes(error)  # written before (a redelivered batch)
         await _update_all(self.recent, updates)
 
     async def remember(self, handled: Mapping[str, Handled]) -> None:
