@@ -38,7 +38,7 @@ from pydantic import (
 from shapely.geometry import Polygon
 
 from intake.domain.dedupe import Thresholds
-from intake.domain.text import fold, normalize_text
+from intake.domain.text import fold, fold_word, normalize_text
 
 UNCLASSIFIED = "unclassified"
 """Code of the triage bucket: reports no rule could place in the taxonomy."""
@@ -408,12 +408,6 @@ def _location(loc: tuple[int | str, ...]) -> str:
 _WORD = re.compile(r"[^\W_]+")
 
 
-@functools.lru_cache(maxsize=8_192)
-def _fold_word(word: str) -> str:
-    """:func:`fold` of one word; a city's texts reuse a few thousand words (~2 MB)."""
-    return fold(word)
-
-
 _CLAUSE = re.compile(r"[.,;:!?…\n]+")
 
 
@@ -445,9 +439,9 @@ class Words:
         clauses: list[int] = []
         for number, clause in enumerate(_CLAUSE.split(normalize_text(text).lower())):
             for word in _WORD.findall(clause):
-                bare = _fold_word(word)
-                if bare == word:  # typed without diacritics: teencode applies
-                    tokens = fold(word, teencode).split()
+                bare = fold_word(word)
+                if bare == word:  # typed without diacritics (so [0-9a-z]+): teencode applies
+                    tokens = teencode.get(word, word).split() if teencode else [word]
                     written.extend(tokens)
                 else:
                     tokens = bare.split()

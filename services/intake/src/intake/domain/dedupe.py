@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from intake.domain.text import fold
+from intake.domain.text import fold, fold_word
 
 BUCKET_LIMIT = 500
 """Reports of one ward and hour kept as near-duplicate candidates."""
@@ -120,13 +120,13 @@ def place_anchors(text: str) -> frozenset[int]:
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        after_ward_word = index > 0 and fold(tokens[index - 1]) in _WARD_WORDS
-        if fold(token) in PLACE_WORDS and not after_ward_word:
+        after_ward_word = index > 0 and fold_word(tokens[index - 1]) in _WARD_WORDS
+        if fold_word(token) in PLACE_WORDS and not after_ward_word:
             name: list[str] = []
             for following in tokens[index + 1 : index + 5]:
                 if not (following[0].isupper() or following[0].isdigit()):
                     break
-                if fold(following) in _WARD_WORDS:
+                if fold_word(following) in _WARD_WORDS:
                     break
                 name.append(following)
             if name:
