@@ -60,6 +60,7 @@ class TemplateBook:
             autoescape=False,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # loaded at start like the rest of the configuration
         )
         self.env.filters["ngay_gio"] = self._datetime
         self.env.filters["ngay"] = self._date
