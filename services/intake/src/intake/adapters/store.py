@@ -56,7 +56,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from intake.domain.batch import Bucket, CodeHolder, Handled, Known
-from intake.domain.dedupe import BUCKET_LIMIT, EarlierReport
+from intake.domain.dedupe import (
+    BUCKET_LIMIT,
+    EarlierReport,
+    PackedFingerprint,
+    pack_fingerprint,
+)
 from intake.domain.model import ServiceRequestView
 from intake.domain.readmodel import ReadModelUpdate, to_apply
 from intake.domain.tracking import report_id as report_id_of
@@ -566,7 +571,7 @@ def _entry(entry: EarlierReport) -> list[Any]:
         entry.category,
         millis,
         entry.duplicate_of,
-        _pack(entry.fingerprint),
+        base64.b64encode(pack_fingerprint(entry.fingerprint)).decode(),
         _pack(entry.anchors),
     ]
 
@@ -577,7 +582,7 @@ def _earlier(ward_code: str, entry: list[Any]) -> EarlierReport:
         report_id=report_id,
         ward_code=ward_code,
         category=category,
-        fingerprint=_unpack(packed),
+        fingerprint=PackedFingerprint(base64.b64decode(packed)),
         received_at=datetime.fromtimestamp(millis / 1000, UTC),
         duplicate_of=duplicate_of,
         anchors=_unpack(places[0]) if places else frozenset(),
