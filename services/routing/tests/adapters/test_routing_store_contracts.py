@@ -10,7 +10,7 @@ published again, a deadline is due at its warning time and its marks last for it
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +283,25 @@ async def test_after_its_first_check_the_watch_finds_deadlines_through_their_min
         assert "warn_at" in finds.filters[0]
     finally:
         await client.close()
+
+
+async def test_minutes_written_before_the_upgrade_still_bring_their_deadlines_due(
+    database: AsyncDatabase[Any],
+) -> None:
+    """A minute of an earlier version names its reports itself (no chunks); a watch of
+    this version must still find them, with those followed since."""
+    now = [WARN_AT - timedelta(hours=2)]
+    watch = DeadlineStore(database, clock=lambda: now[0])
+    assert await watch.due(now[0]) == []  # the first check: every open deadline
+    await watch.follow_all([follow(MARKET, WARN_AT, None), follow(OTHER, WARN_AT, None)])
+    minute = f"{WARN_AT.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    await database["routing_due"].replace_one(
+        {"_id": minute}, {"reports": [MARKET.report_id]}, upsert=True
+    )  # as the earlier version wrote it: MARKET alone, no chunks
+    await watch.follow_all([follow(opened("rpt-third"), WARN_AT, None)])
+
+    due = await watch.due(WARN_AT)
+    assert sorted(t.report_id for t in due) == sorted([MARKET.report_id, "rpt-third"])
 
 
 async def test_the_open_cases_figures_count_by_agency_ward_and_lateness(

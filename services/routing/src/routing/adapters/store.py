@@ -21,16 +21,20 @@ term (a reopened report). They survive restarts: a breach due while routing was 
 emitted at the next check, once.
 
 **When deadlines fall due** (``routing_due``): one small document per minute
-(``_id`` = ``YYYY-MM-DDTHH:MM``, UTC) naming the reports whose warning or deadline falls
-in it, added to as deadlines are followed. The watch reads every open deadline once when
-the process starts; after that only the minutes since its last check (and a few before,
-for clocks that differ between instances), then those reports' deadlines by ``_id``.
+(``_id`` = ``YYYY-MM-DDTHH:MM``, UTC) listing the chunks (``routing_due_chunks``, ``_id``
+= ``<minute>#<digest>``, written once per batch and never changed) that name the reports
+whose warning or deadline falls in it, added to as deadlines are followed (minutes
+written before chunks existed name their reports themselves, and are still read).
+The watch reads every open deadline once when the process starts; after that only the
+minutes since its last check (and a few before, for clocks that differ between
+instances), then those reports' deadlines by ``_id``.
 FerretDB answers no filter but ``_id`` from an index: a query on the warning time read
 every open deadline every check (12.5 s each at 200,000 open reports).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -259,6 +263,7 @@ class DeadlineStore:
     ) -> None:
         self.deadlines = database["routing_deadlines"]
         self.due_minutes = database["routing_due"]
+        self.due_chunks = database["routing_due_chunks"]
         self.query_indexes = query_indexes
         self.clock = clock
         self._checked: datetime | None = None
@@ -336,19 +341,33 @@ class DeadlineStore:
                 continue
             for at in (follow.warn_at, case.deadline):
                 minutes.setdefault(_minute(max(at, now)), set()).add(case.report_id)
-        if minutes:
-            await bulk_write(
-                self.due_minutes,
-                [
-                    UpdateOne(
-                        {"_id": minute},
-                        {"$addToSet": {"reports": {"$each": sorted(reports)}}},
-                        upsert=True,
-                    )
-                    for minute, reports in sorted(minutes.items())
-                ],
-                ordered=False,
+        if not minutes:
+            return
+        # Each minute's reports of this batch are a document of their own, written once;
+        # the minute lists those documents. A minute's document so grows by one id per
+        # batch, not by every report: all the reports of a day share a deadline minute
+        # (17:00), and a list of them rewritten per batch grew without bound.
+        chunks: list[tuple[str, list[str]]] = []
+        for minute, reports in sorted(minutes.items()):
+            named = sorted(reports)
+            digest = hashlib.blake2b(" ".join(named).encode(), digest_size=12).hexdigest()
+            chunks.append((f"{minute}#{digest}", named))
+        try:  # the chunks first: a minute never lists a chunk that is not there
+            await self.due_chunks.insert_many(
+                [{"_id": chunk, "reports": named} for chunk, named in chunks], ordered=False
             )
+        except BulkWriteError as error:
+            duplicate_indexes(error)  # written before (a redelivered batch)
+        await bulk_write(
+            self.due_minutes,
+            [
+                UpdateOne(
+                    {"_id": chunk.split("#")[0]}, {"$addToSet": {"chunks": chunk}}, upsert=True
+                )
+                for chunk, _ in chunks
+            ],
+            ordered=False,
+        )
 
     async def _insert_new(self, documents: Sequence[dict[str, Any]]) -> list[ReplaceOne[Any]]:
         """Insert new cases' deadlines at once; replacements for those found there."""
@@ -379,8 +398,13 @@ class DeadlineStore:
         else:
             named = set(self._pending)
             minutes = _minutes(self._checked - DUE_OVERLAP, now)
+            chunk_ids: list[str] = []
             async for document in self.due_minutes.find({"_id": {"$in": minutes}}):
-                named.update(document.get("reports", []))
+                named.update(document.get("reports", []))  # minutes written before chunks
+                chunk_ids.extend(document.get("chunks", []))
+            if chunk_ids:
+                async for chunk in self.due_chunks.find({"_id": {"$in": sorted(chunk_ids)}}):
+                    named.update(chunk["reports"])
             if not named:  # nothing to look up: spare the round trip
                 self._checked, self._pending = now, set()
                 return []
