@@ -13,9 +13,11 @@ its messages and codes (one ``_id $in`` each), decides in order, reads the near-
 buckets of the new reports' wards (one ``_id $in``) and links duplicates, then
 
 1. **publishes** the keys of the contacts it sealed (``pakn.contact.keys.v1``,
-   :mod:`intake.adapters.keys`), then every outcome at once (acknowledgements awaited
-   together each time: no event names a key that is not on Kafka),
-2. **stores** reports, rejections, codes and buckets (one bulk write per collection),
+   :mod:`intake.adapters.keys`) while it **stores** reports, rejections, codes and
+   buckets (one bulk write per collection; the store's writes are idempotent and need no
+   event on Kafka),
+2. **publishes** every outcome at once (acknowledgements awaited together: no event
+   names a key that is not on Kafka),
 3. **remembers** the messages as handled (one insert),
 
 and the platform commits. Ordering makes it idempotent: a message is remembered only
@@ -26,6 +28,7 @@ consumers deduplicate on event id, and every write is keyed by ``_id``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -111,14 +114,18 @@ class Normalizer:
         )
         decided = [outcome for outcome in linked.outcomes if not isinstance(outcome, Skipped)]
         if decided:
-            await self.producer.publish_all(filing.records())
-            await self.producer.publish_all([outcome.event().to_kafka() for outcome in decided])
-            await self.store.save(
-                reports=[o.new.report for o in decided if isinstance(o, Accepted)],
-                rejections=[o.rejected for o in decided if isinstance(o, Rejected)],
-                appends=linked.appends,
-                stored_buckets=buckets.keys(),
+            # The keys and the store's writes together (neither needs the other), then
+            # the events (none names a key not on Kafka), then the messages remembered.
+            await asyncio.gather(
+                self.producer.publish_all(filing.records()),
+                self.store.save(
+                    reports=[o.new.report for o in decided if isinstance(o, Accepted)],
+                    rejections=[o.rejected for o in decided if isinstance(o, Rejected)],
+                    appends=linked.appends,
+                    stored_buckets=buckets.keys(),
+                ),
             )
+            await self.producer.publish_all([outcome.event().to_kafka() for outcome in decided])
             await self.store.remember({outcome.key: outcome.handled() for outcome in decided})
         self.metrics.count(linked.outcomes)
         refs = {delivery.event.id: delivery.ref for delivery in batch}
