@@ -120,6 +120,15 @@ PRODUCE_BATCH_BYTES = 256 * 1024
 16 KiB, holds a dozen reports: a batch's publishes would need many requests)."""
 BATCH_WAIT_MS = 100
 """How long an idle consumer waits for records before asking again."""
+FETCH_PARTITION_BYTES = 256 * 1024
+"""Bytes a consumer fetches from one partition at a time (aiokafka's default, 1 MiB,
+held ~800 raw reports per partition in memory while a backlog lasted: intake's peak RSS
+followed the backlog, 131 MB keeping up at 10,000 reports, 178 MB owing 43,000). A
+batch still fills: 256 KiB holds ~190 raw reports, and a service reads several
+partitions; a larger record still comes whole (Kafka returns the first one whatever its
+size)."""
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+"""Bytes of one fetch response over all of a consumer's partitions."""
 
 
 def batch_subscriber_options(
@@ -140,6 +149,8 @@ def batch_subscriber_options(
         "batch": True,
         "max_records": max_records,
         "batch_timeout_ms": BATCH_WAIT_MS,
+        "max_partition_fetch_bytes": FETCH_PARTITION_BYTES,
+        "fetch_max_bytes": FETCH_MAX_BYTES,
         "parser": tolerant_headers,
         "decoder": record_bytes,
     }
