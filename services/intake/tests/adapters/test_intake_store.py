@@ -17,7 +17,7 @@ from intake.domain.readmodel import status_changed
 from phananh_contracts import ReportStatusChanged
 from phananh_contracts.values import ReportStatus
 from phananh_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.reports import sample_report
@@ -141,6 +141,52 @@ async def test_buckets_read_by_one_instance_show_what_another_added(
 
     ids = [batch[0].new.report.report_id for batch in batches]
     assert seen == [ids[:1], ids[:1], ids[:2], ids[:2], ids, ids]
+
+
+class _ChunkReads(monitoring.CommandListener):
+    """How many ``find`` commands were sent on the near-duplicate chunks."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command["find"] == "intake_recent_chunks":
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_process_reads_back_only_the_chunks_other_processes_wrote(
+    mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
+) -> None:
+    # At a few reports per batch, reading back the chunk the previous batch wrote was one
+    # more round trip per batch; another instance's chunk must still be read.
+    reads = _ChunkReads()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_settings.url.get_secret_value(), event_listeners=[reads], tz_aware=True
+    )
+    try:
+        mine = IntakeStore(client[mongo_settings.database], bucket_limit=10)
+        other = IntakeStore(mongo_client[mongo_settings.database], bucket_limit=10)
+        first, second = accepted(60), accepted(61)
+        hour = bucket_of("03679", first.new.report.received_at)
+        for writer, batch in ((mine, [first]), (other, [second])):
+            buckets = await writer.buckets({hour})
+            linked = link_duplicates(batch, buckets, CITY, bucket_limit=10)
+            await writer.save(
+                reports=[a.new.report for a in batch], rejections=[], appends=linked.appends
+            )
+            reads.count = 0
+            entries = (await mine.buckets({hour}))[hour].entries
+
+            assert [e.report_id for e in entries][-1] == batch[0].new.report.report_id
+            assert reads.count == (0 if writer is mine else 1)
+    finally:
+        await client.close()
 
 
 async def test_a_bucket_written_before_chunks_had_documents_is_still_read(
