@@ -17,9 +17,10 @@ from intake.domain.readmodel import status_changed
 from phananh_contracts import ReportStatusChanged
 from phananh_contracts.values import ReportStatus
 from phananh_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tests.support.mongo_commands import FindsOn
 from tests.support.reports import sample_report
 
 pytestmark = pytest.mark.integration
@@ -143,29 +144,12 @@ async def test_buckets_read_by_one_instance_show_what_another_added(
     assert seen == [ids[:1], ids[:1], ids[:2], ids[:2], ids, ids]
 
 
-class _ChunkReads(monitoring.CommandListener):
-    """How many ``find`` commands were sent on the near-duplicate chunks."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command["find"] == "intake_recent_chunks":
-            self.count += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_a_process_reads_back_only_the_chunks_other_processes_wrote(
     mongo_client: AsyncMongoClient[Any], mongo_settings: MongoSettings
 ) -> None:
     # At a few reports per batch, reading back the chunk the previous batch wrote was one
     # more round trip per batch; another instance's chunk must still be read.
-    reads = _ChunkReads()
+    reads = FindsOn("intake_recent_chunks")
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         mongo_settings.url.get_secret_value(), event_listeners=[reads], tz_aware=True
     )
@@ -180,11 +164,11 @@ async def test_a_process_reads_back_only_the_chunks_other_processes_wrote(
             await writer.save(
                 reports=[a.new.report for a in batch], rejections=[], appends=linked.appends
             )
-            reads.count = 0
+            reads.filters.clear()
             entries = (await mine.buckets({hour}))[hour].entries
 
             assert [e.report_id for e in entries][-1] == batch[0].new.report.report_id
-            assert reads.count == (0 if writer is mine else 1)
+            assert len(reads.filters) == (0 if writer is mine else 1)
     finally:
         await client.close()
 

@@ -20,7 +20,7 @@ from phananh_contracts.examples import REPORT_RECEIVED
 from phananh_contracts.values import ReportStatus
 from phananh_platform.delivery import ConcurrentChange
 from phananh_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from routing.adapters.rules_file import load_ruleset
 from routing.adapters.store import (
@@ -33,6 +33,7 @@ from routing.adapters.store import (
 from routing.domain.calendar import WorkingCalendar
 from routing.domain.case import Case, open_case
 
+from tests.support.mongo_commands import FindsOn
 from tests.support.routing import MemoryCases, MemoryDeadlines
 
 pytestmark = pytest.mark.integration
@@ -231,29 +232,12 @@ async def test_a_paused_deadline_and_a_closed_case_are_not_due(deadlines: Any) -
     ]
 
 
-class _Finds(monitoring.CommandListener):
-    """The filters of the ``find`` commands sent on routing's deadlines."""
-
-    def __init__(self) -> None:
-        self.filters: list[dict[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command["find"] == "routing_deadlines":
-            self.filters.append(dict(event.command.get("filter", {})))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_after_its_first_check_the_watch_finds_deadlines_through_their_minutes(
     database: AsyncDatabase[Any], mongo_settings: MongoSettings
 ) -> None:
     """Every check reading every open deadline would cost more as reports pile up (a scan
     on FerretDB); after the first, a check reads the minutes since the last one."""
-    finds = _Finds()
+    finds = FindsOn("routing_deadlines")
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         mongo_settings.url.get_secret_value(), event_listeners=[finds], tz_aware=True
     )
