@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bson
 import pytest
 from phananh_contracts import KafkaRecord
 from phananh_contracts.examples import REPORT_RECEIVED
@@ -282,10 +283,58 @@ async def test_minutes_written_before_the_upgrade_still_bring_their_deadlines_du
     await database["routing_due"].replace_one(
         {"_id": minute}, {"reports": [MARKET.report_id]}, upsert=True
     )  # as the earlier version wrote it: MARKET alone, no chunks
+    await database["routing_due_chunks"].delete_many({})
     await watch.follow_all([follow(opened("rpt-third"), WARN_AT, None)])
 
     due = await watch.due(WARN_AT)
     assert sorted(t.report_id for t in due) == sorted([MARKET.report_id, "rpt-third"])
+
+
+async def test_a_minute_named_by_many_batches_keeps_its_size_and_brings_them_all_due(
+    database: AsyncDatabase[Any],
+) -> None:
+    """All of a day's reports share a deadline minute (17:00): a minute that listed what
+    every batch wrote was rewritten, larger, by every batch. Now it keeps one counter per
+    routing process, and the watch still finds every report of every batch."""
+    now = [WARN_AT - timedelta(hours=2)]
+    watch = DeadlineStore(database, clock=lambda: now[0])
+    assert await watch.due(now[0]) == []  # the first check: every open deadline
+    writers = [DeadlineStore(database, clock=lambda: now[0]) for _ in range(2)]
+    minute = f"{WARN_AT.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    sizes = []
+    for n in range(40):  # forty batches, a report each, two routing processes
+        await writers[n % 2].follow_all([follow(opened(f"rpt-{n:02d}"), WARN_AT, None)])
+        document = await database["routing_due"].find_one({"_id": minute})
+        assert document is not None
+        sizes.append(len(bson.encode(document)))
+    assert sizes[-1] == sizes[1], "the minute's document does not grow with the batches"
+    assert document["writers"] == {writers[0].writer: 20, writers[1].writer: 20}
+
+    due = await watch.due(WARN_AT)
+    assert sorted(t.report_id for t in due) == [f"rpt-{n:02d}" for n in range(40)]
+
+
+async def test_minutes_listing_their_chunks_still_bring_their_deadlines_due(
+    database: AsyncDatabase[Any],
+) -> None:
+    """The version before counters listed a minute's chunks in its document."""
+    now = [WARN_AT - timedelta(hours=2)]
+    watch = DeadlineStore(database, clock=lambda: now[0])
+    assert await watch.due(now[0]) == []
+    await watch.follow_all([follow(MARKET, WARN_AT, None)])
+    minute = f"{WARN_AT.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    await database["routing_due_chunks"].insert_one(
+        {"_id": f"{minute}#0123abcd", "reports": ["rpt-listed"]}
+    )
+    await database["routing_due"].update_one(
+        {"_id": minute}, {"$addToSet": {"chunks": f"{minute}#0123abcd"}}
+    )  # as the earlier version wrote it, beside this version's counter
+    await watch.follow_all([follow(opened("rpt-listed"), WARN_AT, None)])  # its deadline
+    # Only the earlier version's list names it in the minute: this version's chunk goes.
+    await database["routing_due_chunks"].delete_one({"_id": f"{minute}#{watch.writer}.2"})
+
+    due = await watch.due(WARN_AT)
+    assert sorted(t.report_id for t in due) == sorted([MARKET.report_id, "rpt-listed"])
 
 
 async def test_the_open_cases_figures_count_by_agency_ward_and_lateness(

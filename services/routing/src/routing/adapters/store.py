@@ -21,10 +21,14 @@ term (a reopened report). They survive restarts: a breach due while routing was 
 emitted at the next check, once.
 
 **When deadlines fall due** (``routing_due``): one small document per minute
-(``_id`` = ``YYYY-MM-DDTHH:MM``, UTC) listing the chunks (``routing_due_chunks``, ``_id``
-= ``<minute>#<digest>``, written once per batch and never changed) that name the reports
-whose warning or deadline falls in it, added to as deadlines are followed (minutes
-written before chunks existed name their reports themselves, and are still read).
+(``_id`` = ``YYYY-MM-DDTHH:MM``, UTC) holding, for each routing process that followed a
+deadline falling in it, how many chunks that process wrote for the minute
+(``{"writers": {"<writer>": n}}``). The chunks (``routing_due_chunks``, ``_id`` =
+``<minute>#<writer>.<k>``, k = 1..n, written once per batch and never changed) name the
+reports whose warning or deadline falls in the minute. A batch so writes its chunk and
+raises one counter: the minute's document keeps its size however many batches name it
+(minutes written by earlier versions, listing their chunks or their reports, are still
+read).
 The watch reads every open deadline once when the process starts; after that only the
 minutes since its last check (and a few before, for clocks that differ between
 instances), then those reports' deadlines by ``_id``.
@@ -34,7 +38,7 @@ every open deadline every check (12.5 s each at 200,000 open reports).
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -228,6 +232,8 @@ DUE_OVERLAP = timedelta(minutes=5)
 behind the watch's by less than this is still seen."""
 DUE_RESCAN = timedelta(hours=6)
 """A watch that did not check for longer reads every open deadline again."""
+WRITTEN_KEPT = 2_000
+"""Minutes a process remembers its chunk counters of before it forgets the past ones."""
 
 
 def _minute(at: datetime) -> str:
@@ -266,6 +272,10 @@ class DeadlineStore:
         self.due_chunks = database["routing_due_chunks"]
         self.query_indexes = query_indexes
         self.clock = clock
+        self.writer = secrets.token_hex(6)
+        """This process's name in the minutes it writes (a new one per process)."""
+        self._written: dict[str, int] = {}
+        """Chunks this process wrote per minute (its counter in the minute's document)."""
         self._checked: datetime | None = None
         """When :meth:`due` last looked (None: never, in this process)."""
         self._pending: set[str] = set()
@@ -343,28 +353,34 @@ class DeadlineStore:
                 minutes.setdefault(_minute(max(at, now)), set()).add(case.report_id)
         if not minutes:
             return
-        # Each minute's reports of this batch are a document of their own, written once;
-        # the minute lists those documents. A minute's document so grows by one id per
-        # batch, not by every report: all the reports of a day share a deadline minute
-        # (17:00), and a list of them rewritten per batch grew without bound.
-        chunks: list[tuple[str, list[str]]] = []
+        # Each minute's reports of this batch are a chunk of their own, written once; the
+        # minute only counts, per process, the chunks written for it. All of a day's
+        # reports share a deadline minute (17:00): a minute that listed its reports, or
+        # even its chunks, grew with every batch and was rewritten by every batch.
+        if len(self._written) > WRITTEN_KEPT:  # minutes now past are not written again
+            current = _minute(now)
+            self._written = {m: n for m, n in self._written.items() if m >= current}
+        chunks: dict[str, tuple[str, list[str]]] = {}
         for minute, reports in sorted(minutes.items()):
-            named = sorted(reports)
-            digest = hashlib.blake2b(" ".join(named).encode(), digest_size=12).hexdigest()
-            chunks.append((f"{minute}#{digest}", named))
-        try:  # the chunks first: a minute never lists a chunk that is not there
+            number = self._written.get(minute, 0) + 1
+            self._written[minute] = number
+            chunks[minute] = (f"{minute}#{self.writer}.{number}", sorted(reports))
+        try:  # the chunks first: a minute never counts a chunk that is not there
             await self.due_chunks.insert_many(
-                [{"_id": chunk, "reports": named} for chunk, named in chunks], ordered=False
+                [{"_id": chunk, "reports": named} for chunk, named in chunks.values()],
+                ordered=False,
             )
         except BulkWriteError as error:
-            duplicate_indexes(error)  # written before (a redelivered batch)
+            duplicate_indexes(error)  # written before (a retried write)
         await bulk_write(
             self.due_minutes,
             [
                 UpdateOne(
-                    {"_id": chunk.split("#")[0]}, {"$addToSet": {"chunks": chunk}}, upsert=True
+                    {"_id": minute},
+                    {"$max": {f"writers.{self.writer}": self._written[minute]}},
+                    upsert=True,
                 )
-                for chunk, _ in chunks
+                for minute in chunks
             ],
             ordered=False,
         )
@@ -401,7 +417,12 @@ class DeadlineStore:
             chunk_ids: list[str] = []
             async for document in self.due_minutes.find({"_id": {"$in": minutes}}):
                 named.update(document.get("reports", []))  # minutes written before chunks
-                chunk_ids.extend(document.get("chunks", []))
+                chunk_ids.extend(document.get("chunks", []))  # before counters
+                chunk_ids.extend(
+                    f"{document['_id']}#{writer}.{number}"
+                    for writer, written in document.get("writers", {}).items()
+                    for number in range(1, int(written) + 1)
+                )
             if chunk_ids:
                 async for chunk in self.due_chunks.find({"_id": {"$in": sorted(chunk_ids)}}):
                     named.update(chunk["reports"])
