@@ -117,3 +117,31 @@ def test_two_lanes_of_one_group_are_two_spots_but_a_report_naming_less_may_link(
 
     assert other_lane.new.report.duplicate_of is None
     assert vaguer.new.report.duplicate_of == first.new.report.report_id
+
+
+def test_a_remembered_report_compared_stays_packed_and_scores_as_its_set() -> None:
+    """Intake remembers a busy ward's thousands of reports; comparing them must neither
+    change a score nor leave an unpacked set (~16 KB) behind each one."""
+    import gc
+    import tracemalloc
+
+    from intake.domain.dedupe import PackedFingerprint, cosine, fingerprint, pack_fingerprint
+
+    new = fingerprint(fold(TRUCKS_ZALO))
+    texts = [TRUCKS_APP, TRUCKS_ELSEWHERE, TRUCKS_ZALO]
+    remembered = [
+        PackedFingerprint(pack_fingerprint(fingerprint(fold(f"{text} Số {n}."))))
+        for n in range(300)
+        for text in texts
+    ]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    scores = [cosine(new, packed) for packed in remembered]
+    gc.collect()
+    kept = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    assert scores == [cosine(new, packed.unpacked()) for packed in remembered]
+    assert max(scores) > 0.9 and min(scores) < 0.5
+    assert kept < 100 * len(remembered), f"{kept / len(remembered):.0f} bytes kept per report"

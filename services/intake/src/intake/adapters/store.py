@@ -72,9 +72,9 @@ _Update = tuple[dict[str, Any], dict[str, Any], bool]
 STATUS_FIELDS = ("status", "status_notes", "agency_responsible", "expected_at", "updated_at")
 """What routing's decisions set on a report's Open311 view."""
 DECODED_LIMIT = 8 * BUCKET_LIMIT
-"""Near-duplicate entries kept decoded in memory (~1.3 KB each while their 4-gram hashes
-stay packed, ~14 KB once compared), the most recently read or written chunks first: the
-buckets of a few busy wards."""
+"""Near-duplicate entries kept decoded in memory (~1.3 KB each: their 4-gram hashes stay
+packed, also once compared), the most recently read or written chunks first: the buckets
+of a few busy wards."""
 SEARCH_CHUNK = 200
 """Reports read at a time while a listing filters on the status."""
 

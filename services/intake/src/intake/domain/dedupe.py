@@ -71,33 +71,37 @@ Fingerprint = frozenset[int]
 
 class PackedFingerprint(AbstractSet[int]):
     """A remembered report's fingerprint as its packed hashes (4 bytes each: ~1 KB, where
-    a set of 256 Python ints takes ~16 KB), unpacked into a set the first time it is
-    compared. Most remembered reports are never compared (their places differ from the
-    new report's), so a ward's thousands of candidates cost a tenth of the memory."""
+    a set of 256 Python ints takes ~16 KB). A comparison unpacks them for the moment it
+    lasts (a few microseconds) and keeps nothing: a ward's thousands of remembered
+    reports stay ~1 KB each however often they are compared."""
 
-    __slots__ = ("_unpacked", "packed")
+    __slots__ = ("packed",)
 
     def __init__(self, packed: bytes) -> None:
         self.packed = packed
-        self._unpacked: frozenset[int] | None = None
+
+    def hashes(self) -> tuple[int, ...]:
+        """The hashes, unpacked (not kept)."""
+        return struct.unpack(f"<{len(self.packed) // 4}I", self.packed)
 
     def unpacked(self) -> frozenset[int]:
-        if self._unpacked is None:
-            self._unpacked = frozenset(struct.unpack(f"<{len(self.packed) // 4}I", self.packed))
-        return self._unpacked
+        return frozenset(self.hashes())
 
     def __len__(self) -> int:
         return len(self.packed) // 4
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.unpacked())
+        return iter(self.hashes())
 
     def __contains__(self, value: object) -> bool:
         return value in self.unpacked()
 
     def __and__(self, other: AbstractSet[Any]) -> frozenset[int]:
-        theirs = other.unpacked() if isinstance(other, PackedFingerprint) else other
-        return self.unpacked() & frozenset(theirs)
+        if isinstance(other, PackedFingerprint):
+            return other.unpacked().intersection(self.hashes())
+        if not isinstance(other, (set, frozenset)):
+            other = frozenset(other)
+        return frozenset(other.intersection(self.hashes()))
 
     __rand__ = __and__
 
