@@ -131,6 +131,16 @@ class _MailHandler:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
+    sessions: int = 0
+    """SMTP sessions the server greeted (EHLO or HELO)."""
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -162,6 +172,17 @@ class MailServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self.handler.messages
+
+    @property
+    def sessions(self) -> int:
+        """SMTP sessions opened by clients so far."""
+        return self.handler.sessions
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every open session is dropped."""
+        self.controller.stop()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     def __enter__(self) -> MailServer:
         self.controller.start()

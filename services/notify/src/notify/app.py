@@ -8,6 +8,7 @@ reply topics (:mod:`notify.handlers`). Nothing is built at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from phananh_contracts import NOTIFICATIONS_TOPIC
@@ -17,7 +18,7 @@ from phananh_platform.runtime import ServiceApp, build_service
 
 from notify.adapters.courier import Courier
 from notify.adapters.keys import ContactKeyStore
-from notify.adapters.providers import HttpClient, build_providers
+from notify.adapters.providers import HttpClient, SmtpMail, build_providers
 from notify.adapters.retention import Retention
 from notify.adapters.store import NotificationLog, OptOuts, ReportBook
 from notify.adapters.templates import TemplateBook
@@ -67,8 +68,11 @@ def create_app(settings: Settings) -> ServiceApp:
         service, NotifyHandlers(config, ReportBook(database), opt_outs, courier, metrics, keys)
     )
 
-    async def close_http() -> None:
+    async def close_connections() -> None:
         await http.close()
+        for provider in providers.values():
+            if isinstance(provider, SmtpMail):  # the SMTP sessions kept open
+                await asyncio.to_thread(provider.close)
 
     async def announce_providers() -> None:
         for provider_id in without_secret:
@@ -91,5 +95,5 @@ def create_app(settings: Settings) -> ServiceApp:
     service.monitor("notify_retention", prune, interval_s=settings.notify_prune_every_s)
     service.publishes.append(NOTIFICATIONS_TOPIC.name)
     service.on_startup += [announce_providers, producer.start]
-    service.on_shutdown += [producer.stop, close_http]
+    service.on_shutdown += [producer.stop, close_connections]
     return service

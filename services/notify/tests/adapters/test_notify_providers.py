@@ -258,6 +258,33 @@ async def test_email_reaches_a_real_smtp_server_in_vietnamese() -> None:
     assert "Thời hạn giải quyết: 17 giờ 00, thứ Ba, ngày 21/3/2023." in body
 
 
+async def test_emails_share_a_kept_session_and_one_the_server_dropped_is_replaced() -> None:
+    """A mail server sees one session for many messages, not a connection per message;
+    a kept session the server closed meanwhile costs no message and sends none twice."""
+    with MailServer(refusing) as mail:
+        provider = SmtpMail(smtp_config(mail.port), password=None)
+        for n in range(5):
+            out = message("email", SealedContact(channel="email", email=f"dan{n}@example.vn"))
+            assert (await provider.send(out)).verdict == Verdict.ACCEPTED
+        assert (mail.sessions, len(mail.messages)) == (1, 5)
+
+        mail.restart()  # the kept session is gone
+        out = message("email", SealedContact(channel="email", email="sau@example.vn"))
+        assert (await provider.send(out)).verdict == Verdict.ACCEPTED
+        assert (mail.sessions, len(mail.messages)) == (2, 6)
+        assert mail.messages[-1]["To"] == "sau@example.vn"
+
+        refused = await provider.send(
+            message("email", SealedContact(channel="email", email="khongton@example.vn"))
+        )
+        after = await provider.send(
+            message("email", SealedContact(channel="email", email="tiep@example.vn"))
+        )
+        provider.close()
+    assert refused.verdict == Verdict.PERMANENT and after.verdict == Verdict.ACCEPTED
+    assert [m["To"] for m in mail.messages[-2:]] == ["sau@example.vn", "tiep@example.vn"]
+
+
 async def test_smtp_refusals_are_permanent_or_transient_by_their_code_and_outages_transient() -> (
     None
 ):

@@ -26,6 +26,8 @@ import hashlib
 import json
 import smtplib
 import ssl
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import Header
@@ -357,12 +359,31 @@ class FacebookSend(_HttpProvider):
         return self.status_result(response)
 
 
+SMTP_IDLE_S = 30.0
+"""An idle SMTP session older than this is closed instead of used again (mail servers
+close idle sessions after a minute or more)."""
+SMTP_IDLE_KEPT = 8
+"""Idle SMTP sessions kept open for the next messages at most."""
+
+
 class SmtpMail:
-    """Email through SMTP (stdlib ``smtplib``, run in a worker thread)."""
+    """Email through SMTP (stdlib ``smtplib``, run in a worker thread).
+
+    A session that delivered a message is kept open for the next one (up to
+    :data:`SMTP_IDLE_KEPT` of them, each for :data:`SMTP_IDLE_S`): a message then costs
+    MAIL, RCPT and DATA instead of a new connection, its TLS handshake, EHLO, the login
+    and QUIT. A kept session is asked NOOP before it is used; one that does not answer is
+    closed and a new one opened, so no message is ever sent twice because a kept session
+    had gone stale. A session that saw a refusal or an error is closed.
+    """
 
     def __init__(self, config: SmtpProvider, password: str | None) -> None:
         self.config = config
         self.password = password
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
+        self._lock = threading.Lock()
+        self.sessions_opened = 0
+        """Connections opened so far (sessions kept open are used again)."""
 
     @property
     def id(self) -> str:
@@ -392,25 +413,69 @@ class SmtpMail:
         email = self.email_of(message)
         return await asyncio.to_thread(self._send, email)
 
+    def close(self) -> None:
+        """Close the sessions kept open."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for smtp, _ in idle:
+            _quit(smtp)
+
+    def _connect(self) -> smtplib.SMTP:
+        config = self.config
+        smtp: smtplib.SMTP
+        if config.security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                config.host,
+                config.port,
+                timeout=config.timeout_s,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+        try:
+            if config.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if config.username and self.password:
+                smtp.login(config.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        self.sessions_opened += 1
+        return smtp
+
+    def _session(self) -> smtplib.SMTP:
+        """A kept session that still answers, or a new one."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                smtp, since = self._idle.pop()
+            if time.monotonic() - since >= SMTP_IDLE_S:
+                smtp.close()
+                continue
+            try:
+                if smtp.noop()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            smtp.close()
+        return self._connect()
+
+    def _keep(self, smtp: smtplib.SMTP) -> None:
+        with self._lock:
+            if len(self._idle) < SMTP_IDLE_KEPT:
+                self._idle.append((smtp, time.monotonic()))
+                return
+        _quit(smtp)
+
     def _send(self, email: Message) -> AttemptResult:
         config = self.config
+        smtp: smtplib.SMTP | None = None
         try:
-            smtp: smtplib.SMTP
-            if config.security == "tls":
-                smtp = smtplib.SMTP_SSL(
-                    config.host,
-                    config.port,
-                    timeout=config.timeout_s,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
-            with smtp:
-                if config.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if config.username and self.password:
-                    smtp.login(config.username, self.password)
-                smtp.send_message(email)
+            smtp = self._session()
+            smtp.send_message(email)
+            self._keep(smtp)
+            smtp = None
         except smtplib.SMTPRecipientsRefused as refused:
             codes = [code for code, _ in refused.recipients.values()]
             code = codes[0] if codes else 550
@@ -429,7 +494,20 @@ class SmtpMail:
             return AttemptResult.transient(f"cannot connect: {_reason(str(error), 120)}")
         except smtplib.SMTPException as error:
             return AttemptResult.permanent(f"{type(error).__name__}: {_reason(str(error), 200)}")
+        finally:
+            if smtp is not None:  # not kept: a refusal or an error
+                smtp.close()
         return AttemptResult.accepted(str(email["Message-ID"]))
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """End a session politely if the server still listens, and close it in any case."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 def build_providers(
