@@ -135,7 +135,12 @@ class _MailHandler:
     """SMTP sessions the server greeted (EHLO or HELO)."""
 
     async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
     ) -> list[str]:
         self.sessions += 1
         session.host_name = hostname
