@@ -382,8 +382,6 @@ class SmtpMail:
         self.password = password
         self._idle: list[tuple[smtplib.SMTP, float]] = []
         self._lock = threading.Lock()
-        self.sessions_opened = 0
-        """Connections opened so far (sessions kept open are used again)."""
 
     @property
     def id(self) -> str:
@@ -440,7 +438,6 @@ class SmtpMail:
         except BaseException:
             smtp.close()
             raise
-        self.sessions_opened += 1
         return smtp
 
     def _session(self) -> smtplib.SMTP:
