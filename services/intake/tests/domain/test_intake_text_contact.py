@@ -139,8 +139,8 @@ def test_a_similar_report_of_the_same_ward_is_linked_to_the_first() -> None:
     assert original([unrelated]) is None
 
 
-def test_intake_loads_only_underthesea_s_normalizer() -> None:
-    """underthesea's taggers and models would cost intake ~60 MB it never uses."""
+def test_intake_normalizes_tone_marks_without_loading_underthesea_or_joblib() -> None:
+    """underthesea's package would cost intake ~60 MB and joblib 11 MB, for two tables."""
     import subprocess
     import sys
 
@@ -148,13 +148,42 @@ def test_intake_loads_only_underthesea_s_normalizer() -> None:
         "import sys, intake.app\n"
         "from intake.domain.text import normalize_text\n"
         "print(normalize_text('Nước thải hoà vào suối, thuỷ lợi'))\n"
-        "print(sorted(m for m in sys.modules if m.startswith('underthesea.pipeline.')"
-        " and not m.startswith(('underthesea.pipeline.text_normalize',"
-        " 'underthesea.pipeline.word_tokenize'))))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('underthesea', 'joblib')))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
-    normalized, others = done.stdout.splitlines()
+    normalized, loaded = done.stdout.splitlines()
     assert normalized == "Nước thải hòa vào suối, thủy lợi"
-    assert others == "[]"
+    assert loaded == "[]"
+
+
+def test_tone_marks_are_normalized_as_underthesea_does() -> None:
+    """Every respelled word of underthesea's rules, alone, in a sentence, after
+    punctuation, capitalised and next to a long word, gives what underthesea's own
+    ``text_normalize(line, tokenizer="space")`` gives; and the labelled reports too."""
+    import json
+    import unicodedata
+    from pathlib import Path
+
+    from intake.domain.text import underthesea_rules
+    from underthesea.pipeline.text_normalize import text_normalize
+
+    rules = underthesea_rules()
+    assert len(rules.words) > 2_000, "the installed rules were read"
+    lines = ["", " ", "a  b", "Ðường ðiện ðã hỏng", "ðườngxá ðiệnthoại"]
+    for word in rules.words:
+        lines += [word, f"Nhà {word} ở tổ 5", f"({word}, {word.capitalize()})"]
+        lines.append(f"{word} nghiêngngả {unicodedata.normalize('NFD', word)}")
+    labelled = Path(__file__).resolve().parent / "data/labelled_reports.jsonl"
+    with labelled.open(encoding="utf-8") as stream:
+        for row in stream:
+            lines += json.loads(row)["text"].split("\n")
+    assert len(lines) > 10_000
+    differing = [
+        line
+        for line in lines
+        if rules.normalize_line(line) != text_normalize(line, tokenizer="space")
+    ]
+    assert differing == []
+    assert rules.normalize_line("Nước thải hoà vào suối") == "Nước thải hòa vào suối"
