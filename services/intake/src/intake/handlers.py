@@ -69,12 +69,23 @@ from intake.metrics import IntakeMetrics
 logger = logging.getLogger("intake.handlers")
 
 
+RAW_BATCH_RECORDS = 200
+"""Raw messages normalized between two commits at most (the platform's default is 500).
+
+Intake's peak memory is the allocators' high-water mark of a full batch (each raw
+message passes through bytes, JSON, the event, its text forms, fingerprints and the
+canonical report): 20,000 reports at once, two alternating pairs, peak RSS 158.5 MB with
+500 a batch, 135.5 MB with 200, for ~1.1x intake's CPU per report and the same reports/s
+(docs/benchmark.md)."""
+
+
 def subscribe(service: ServiceApp, normalizer: Normalizer, read_model: ReadModel) -> None:
     """Raw channel messages -> the normalizer; routing's decisions -> the read model."""
     service.subscribe(
         CHANNEL_RAW_TOPIC,
         group_id="intake",
         handle=normalizer.normalize,
+        max_records=RAW_BATCH_RECORDS,
         description="Raw channel messages -> canonical reports, replies and rejections.",
     )
     service.subscribe(
