@@ -15,6 +15,11 @@ report (the service's own ``pakn_db_command_seconds_count``), and intake's peak 
 the end of the phase. Later phases costing what the first did is what "flat as data grows"
 means. The database and Kafka are shared with whatever else runs on the machine: run it
 on a quiet machine and compare runs made in the same session. Speed is never asserted.
+
+The reports it makes stay on the local stack's topics (its database is its own, its
+Kafka is not): start the stack with ``uv run phananh up --infra-only``, or routing,
+notify and audit of a running stack will work through them, and will again at the next
+``phananh up`` on the same data directory.
 """
 
 from __future__ import annotations
